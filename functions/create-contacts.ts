@@ -1,1 +1,12 @@
-export const handler = async () => ({ statusCode: 200 });
+import { bodyText, httpRoute, requireApiKey } from '../lib/http/api';
+import { json } from '../lib/http/responses';
+import { parseContactsRequest } from '../lib/requests';
+import { getServices } from '../lib/services';
+
+/** POST /contacts: the same conversion on demand, for scripts and back-office tools. */
+export const handler = httpRoute(async (request) => {
+  const { config, conversion } = getServices();
+  requireApiKey(request, await config.secret('API_KEY'));
+  const people = parseContactsRequest(bodyText(request, config.maxBodyBytes), config);
+  return json(200, { results: await conversion.convert(people, request) });
+});

@@ -1,1 +1,8 @@
-export const handler = async () => ({ statusCode: 200 });
+import { getServices } from '../lib/services';
+import { stateMachineTask } from '../lib/state-machine-task';
+import type { VerificationFailureInput } from '../lib/verification';
+
+/** State machine failure path: records on the ledger why verification failed. */
+export const handler = stateMachineTask((input: VerificationFailureInput) =>
+  getServices().verification.recordFailure(input),
+);

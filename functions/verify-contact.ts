@@ -1,1 +1,8 @@
-export const handler = async () => ({ statusCode: 200 });
+import { getServices } from '../lib/services';
+import { stateMachineTask } from '../lib/state-machine-task';
+import type { VerificationRequest } from '../lib/verifications';
+
+/** State machine task: checks through people/match that Apollo returns the converted contact. */
+export const handler = stateMachineTask((input: VerificationRequest, deadline) =>
+  getServices().verification.verify(input, { deadline }),
+);

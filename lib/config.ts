@@ -1,0 +1,110 @@
+import type { CountryCode } from 'libphonenumber-js';
+import { isSupportedCountry } from 'libphonenumber-js';
+import { ConfigurationError } from './errors';
+
+/**
+ * The one config loader, for AWS and the local stack alike: everything comes from environment
+ * variables. Secrets come either as values (`APOLLO_API_KEY`, local use) or as the names of SSM
+ * SecureString parameters (`APOLLO_API_KEY_PARAMETER`, set by serverless.yml), read at run time so
+ * the values never appear in a template.
+ */
+export interface Config {
+  region: string;
+  ledgerTable: string;
+  /** Set locally (dynalite); unset in AWS. */
+  dynamoDbEndpoint?: string;
+  verificationStateMachineArn?: string;
+  /** Set locally (the local Step Functions endpoint); unset in AWS. */
+  stepFunctionsEndpoint?: string;
+  apolloBaseUrl: string;
+  apolloTimeoutMs: number;
+  apolloMaxRetryWaitSeconds: number;
+  defaultPhoneCountry: CountryCode;
+  conversionConcurrency: number;
+  maxBodyBytes: number;
+  rejectedRecordTtlSeconds: number;
+  unavailableRetryAfterSeconds: number;
+  secret(name: SecretName): Promise<string>;
+}
+
+export type SecretName = 'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY';
+
+type Env = Record<string, string | undefined>;
+
+const SECRET_CACHE_SECONDS = 300;
+
+function text(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === undefined || value === '' ? undefined : value;
+}
+
+function required(env: Env, name: string): string {
+  const value = text(env, name);
+  if (value === undefined) throw new ConfigurationError(`${name} must be set`);
+  return value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = text(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigurationError(`${name} must be an integer from ${min} to ${max}, not "${raw}"`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, fallback?: string): string | undefined {
+  const raw = text(env, name) ?? fallback;
+  if (raw === undefined) return undefined;
+  try {
+    return new URL(raw).toString().replace(/\/+$/, '');
+  } catch {
+    throw new ConfigurationError(`${name} must be a URL, not "${raw}"`);
+  }
+}
+
+function country(env: Env, name: string, fallback: CountryCode): CountryCode {
+  const raw = text(env, name)?.toUpperCase() ?? fallback;
+  if (!isSupportedCountry(raw))
+    throw new ConfigurationError(`${name} must be an ISO 3166 country code, not "${raw}"`);
+  return raw;
+}
+
+/** Reads a secret's value, or the SSM parameter named by `<NAME>_PARAMETER` (cached 5 minutes). */
+async function readSecret(env: Env, name: SecretName): Promise<string> {
+  const value = text(env, name);
+  if (value !== undefined) return value;
+  const parameterName = text(env, `${name}_PARAMETER`);
+  if (parameterName === undefined) throw new ConfigurationError(`${name} or ${name}_PARAMETER must be set`);
+  // Loaded on first use only: the SSM client is not needed locally, and costs cold-start time.
+  const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
+  let parameter: string | undefined;
+  try {
+    parameter = await getParameter(parameterName, { decrypt: true, maxAge: SECRET_CACHE_SECONDS });
+  } catch (error) {
+    throw new ConfigurationError(`cannot read SSM parameter ${parameterName} for ${name}`, { cause: error });
+  }
+  if (!parameter) throw new ConfigurationError(`SSM parameter ${parameterName} for ${name} is empty`);
+  return parameter;
+}
+
+/** Validates the environment once; throws ConfigurationError naming the variable at fault. */
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    region: text(env, 'AWS_REGION') ?? 'us-east-1',
+    ledgerTable: required(env, 'LEDGER_TABLE'),
+    dynamoDbEndpoint: url(env, 'DYNAMODB_ENDPOINT'),
+    verificationStateMachineArn: text(env, 'VERIFICATION_STATE_MACHINE_ARN'),
+    stepFunctionsEndpoint: url(env, 'STEP_FUNCTIONS_ENDPOINT'),
+    apolloBaseUrl: url(env, 'APOLLO_BASE_URL', 'https://api.apollo.io/api/v1') as string,
+    apolloTimeoutMs: integer(env, 'APOLLO_TIMEOUT_MS', 8000, 100, 60_000),
+    apolloMaxRetryWaitSeconds: integer(env, 'APOLLO_MAX_RETRY_WAIT_SECONDS', 2, 0, 20),
+    defaultPhoneCountry: country(env, 'DEFAULT_PHONE_COUNTRY', 'US'),
+    conversionConcurrency: integer(env, 'CONVERSION_CONCURRENCY', 4, 1, 32),
+    maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 6 * 1024 * 1024),
+    rejectedRecordTtlSeconds: integer(env, 'REJECTED_RECORD_TTL_DAYS', 30, 1, 3650) * 86_400,
+    unavailableRetryAfterSeconds: integer(env, 'UNAVAILABLE_RETRY_AFTER_SECONDS', 30, 1, 3600),
+    secret: (name) => readSecret(env, name),
+  };
+}

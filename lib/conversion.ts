@@ -1,0 +1,253 @@
+import { randomUUID } from 'node:crypto';
+import type { Apollo } from './apollo/client';
+import {
+  RetryLaterError,
+  errorMessage,
+  isApolloConfigurationError,
+  isError,
+  isTransientApolloError,
+} from './errors';
+import type { ConversionOutcome, ConversionRecord, Ledger } from './ledger';
+import { logger, personRef } from './logger';
+import { phoneHash, type Person } from './person';
+import type { VerificationScheduler } from './verifications';
+
+/**
+ * What one person's conversion came to, as the API reports it:
+ * - `created`: this request created the Apollo contact;
+ * - `existing`: Apollo already had a contact with this email: linked, not created;
+ * - `duplicate`: this service converted the person before: no Apollo call at all;
+ * - `in_progress`: another request holds this person right now;
+ * - `rejected`: Apollo refused the data (422); `reason` says why.
+ */
+export type ConversionStatus = 'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected';
+
+export interface ConversionResult {
+  key: string;
+  status: ConversionStatus;
+  contact_id: string | null;
+  reason?: string;
+  /** Phone fields left out because they were not phone numbers. */
+  dropped_fields?: string[];
+}
+
+export interface ConversionDependencies {
+  ledger: Ledger;
+  apollo: Apollo;
+  verifications: VerificationScheduler;
+  /** People converted at once within one request. */
+  concurrency: number;
+  /** How long a rejected record is kept before DynamoDB's TTL removes it. */
+  rejectedRecordTtlSeconds: number;
+  /** Retry-After for a 503 caused by Apollo being unavailable (429s carry their own). */
+  unavailableRetryAfterSeconds: number;
+  now?: () => number;
+  newToken?: () => string;
+}
+
+/** Time kept back from the deadline so the ledger can still be updated after the last Apollo call. */
+const DEADLINE_RESERVE_MS = 1500;
+
+/**
+ * Converts enriched people into Apollo contacts, exactly one per person.
+ *
+ * For each person: claim the key in the ledger (no Apollo call without a claim), find an existing
+ * contact or create one, record the outcome as the claim holder, then start the verification.
+ * Whatever fails in between leaves either a finished record or a released (or lapsing) claim that
+ * a retry picks up, knowing whether a create may already have happened.
+ */
+export class ContactConversion {
+  private readonly now: () => number;
+  private readonly newToken: () => string;
+
+  constructor(private readonly deps: ConversionDependencies) {
+    this.now = deps.now ?? Date.now;
+    this.newToken = deps.newToken ?? randomUUID;
+  }
+
+  /**
+   * Converts `people` and returns one result per person, in order. Throws RetryLaterError (with the
+   * results that did finish) when Apollo is rate limiting or unavailable, and Apollo's
+   * configuration errors as they are: both leave nothing that blocks a retry of the same request.
+   *
+   * @example
+   *   const results = await conversion.convert(people, { deadline: Date.now() + 20_000 });
+   */
+  async convert(people: readonly Person[], { deadline }: { deadline: number }): Promise<ConversionResult[]> {
+    const results: Array<ConversionResult | undefined> = new Array(people.length);
+    const failures: unknown[] = [];
+    // A batch may name one person twice; convert each key once and give every position its result.
+    const firstIndexByKey = new Map<string, number>();
+    const queue: number[] = [];
+    people.forEach((person, index) => {
+      if (!firstIndexByKey.has(person.key)) {
+        firstIndexByKey.set(person.key, index);
+        queue.push(index);
+      }
+    });
+
+    const worker = async () => {
+      for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
+        // After one failure the request is answered 503 and retried whole: start nobody new.
+        if (failures.length > 0) return;
+        const person = people[index] as Person;
+        try {
+          results[index] = await this.convertOne(person, deadline - DEADLINE_RESERVE_MS);
+        } catch (error) {
+          failures.push(error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(this.deps.concurrency, queue.length) }, worker));
+
+    people.forEach((person, index) => {
+      results[index] ??= results[firstIndexByKey.get(person.key) as number];
+    });
+    const finished = results.filter((result) => result !== undefined);
+    if (failures.length > 0) throw this.combine(failures, finished);
+    return finished;
+  }
+
+  private combine(failures: unknown[], finished: ConversionResult[]): unknown {
+    const configuration = failures.find((error) => isApolloConfigurationError(error));
+    if (configuration) return configuration;
+    const unexpected = failures.find((error) => !isTransientApolloError(error));
+    if (unexpected) return unexpected;
+    const retryAfter = Math.max(
+      ...failures.map((error) =>
+        isError(error, 'ApolloRateLimitError')
+          ? error.retryAfterSeconds
+          : this.deps.unavailableRetryAfterSeconds,
+      ),
+    );
+    return new RetryLaterError(
+      `Apollo is rate limiting or unavailable: ${errorMessage(failures[0])}`,
+      retryAfter,
+      finished,
+    );
+  }
+
+  private async convertOne(person: Person, deadline: number): Promise<ConversionResult> {
+    const { ledger } = this.deps;
+    const token = this.newToken();
+    const claim = await ledger.claim({
+      key: person.key,
+      token,
+      lockExpiresAt: deadline + DEADLINE_RESERVE_MS,
+      now: this.now(),
+      fingerprint: person.fingerprint,
+      match: person.match,
+      expectedPhoneHashes: person.phones.map(phoneHash),
+    });
+    if (!claim.claimed) return this.answerFromLedger(person, claim.record);
+
+    // A claim that lapsed without being released means its invocation died mid-way, possibly
+    // after Apollo created the contact.
+    const previous = claim.previous;
+    const uncertain =
+      previous?.status === 'creating' && (previous.createUncertain || previous.lockToken !== null);
+    let createSent = false;
+    let converted: { contactId: string; outcome: ConversionOutcome };
+    try {
+      converted = await this.findOrCreate(person, uncertain, deadline, () => {
+        createSent = true;
+      });
+      await ledger.complete(person.key, token, { ...converted, now: this.now() });
+    } catch (error) {
+      if (isError(error, 'ApolloRejectedError')) {
+        const expiresAt = Math.floor(this.now() / 1000) + this.deps.rejectedRecordTtlSeconds;
+        await ledger.reject(person.key, token, { reason: error.message, now: this.now(), expiresAt });
+        logger.warn('Apollo rejected a person', { person: personRef(person.key), reason: error.message });
+        return { ...this.result(person, 'rejected', null), reason: error.message };
+      }
+      if (isError(error, 'LockLostError')) {
+        logger.warn('claim lapsed and was taken over', { person: personRef(person.key) });
+        return this.result(person, 'in_progress', null);
+      }
+      const createMayHaveHappened =
+        uncertain || (createSent && isError(error, 'ApolloUnavailableError') && error.outcomeUnknown);
+      await this.releaseQuietly(person.key, token, error, createMayHaveHappened);
+      throw error;
+    }
+    logger.info('person converted', { person: personRef(person.key), ...converted });
+    // If this fails the record stays `created` without `verification_started_at`, and the error
+    // fails the request: its retry finds the person converted and starts the verification then.
+    await this.startVerification(person.key, converted.contactId);
+    return this.result(person, converted.outcome, converted.contactId);
+  }
+
+  /**
+   * Looks for the contact before creating it. With an email, Apollo's search (fuzzy) is filtered to
+   * the exact email. Without one, the only way to find a contact an earlier attempt may have made is
+   * Apollo's own matching on name and company: `run_dedupe`, used only when a create may have
+   * happened, because it overwrites the contact it matches.
+   */
+  private async findOrCreate(
+    person: Person,
+    createMayHaveHappened: boolean,
+    deadline: number,
+    onCreateSent: () => void,
+  ): Promise<{ contactId: string; outcome: ConversionOutcome }> {
+    const { apollo } = this.deps;
+    const email = person.fields.email;
+    if (email !== undefined) {
+      const [found, ...more] = await apollo.findContactsByEmail(email, { deadline });
+      if (found) {
+        if (more.length > 0) {
+          logger.warn('Apollo holds several contacts with one email', {
+            person: personRef(person.key),
+            contacts: more.length + 1,
+          });
+        }
+        // An earlier attempt of ours may have made it; then it counts as created by this service.
+        return { contactId: found.id, outcome: createMayHaveHappened ? 'created' : 'existing' };
+      }
+    }
+    onCreateSent();
+    const contact = await apollo.createContact(person.fields, {
+      deadline,
+      runDedupe: email === undefined && createMayHaveHappened,
+    });
+    return { contactId: contact.id, outcome: 'created' };
+  }
+
+  private async answerFromLedger(person: Person, record: ConversionRecord): Promise<ConversionResult> {
+    switch (record.status) {
+      case 'creating':
+        return this.result(person, 'in_progress', null);
+      case 'rejected':
+        return { ...this.result(person, 'rejected', null), reason: record.lastError ?? 'rejected by Apollo' };
+      default:
+        // Finished before. If that invocation died before starting the verification, start it now.
+        if (record.contactId !== null && record.verificationStartedAt === null) {
+          await this.startVerification(record.key, record.contactId);
+        }
+        return this.result(person, 'duplicate', record.contactId);
+    }
+  }
+
+  private async startVerification(key: string, contactId: string): Promise<void> {
+    await this.deps.verifications.start({ key, contact_id: contactId });
+    await this.deps.ledger.markVerificationStarted(key, this.now());
+  }
+
+  /** Gives the claim back so the retry need not wait for the lock to lapse. */
+  private async releaseQuietly(key: string, token: string, cause: unknown, createUncertain: boolean) {
+    try {
+      await this.deps.ledger.release(key, token, {
+        error: errorMessage(cause),
+        createUncertain,
+        now: this.now(),
+      });
+    } catch (error) {
+      // The lock still lapses at the deadline; the original error is the one to report.
+      logger.error('could not release a claim', { person: personRef(key), error: errorMessage(error) });
+    }
+  }
+
+  private result(person: Person, status: ConversionStatus, contactId: string | null): ConversionResult {
+    const result: ConversionResult = { key: person.key, status, contact_id: contactId };
+    if (person.droppedPhones.length > 0) result.dropped_fields = [...person.droppedPhones];
+    return result;
+  }
+}

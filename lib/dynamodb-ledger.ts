@@ -1,0 +1,250 @@
+import {
+  GetItemCommand,
+  UpdateItemCommand,
+  type AttributeValue,
+  type DynamoDBClient,
+  type UpdateItemCommandInput,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { LockLostError } from './errors';
+import type { ClaimRequest, ClaimResult, ConversionRecord, Ledger } from './ledger';
+import type { MatchIdentity } from './person';
+
+/** The item as stored: snake_case attributes, `pk` the person key, `expires_at` the TTL (epoch s). */
+interface LedgerItem {
+  pk: string;
+  status: ConversionRecord['status'];
+  contact_id?: string;
+  outcome?: ConversionRecord['outcome'];
+  attempts?: number;
+  last_error?: string;
+  create_uncertain?: boolean;
+  fingerprint?: string;
+  match_identity?: MatchIdentity;
+  expected_phones?: string[];
+  lock_token?: string;
+  lock_expires_at?: number;
+  created_at?: string;
+  updated_at?: string;
+  converted_at?: string;
+  verification_started_at?: string;
+  verified_at?: string;
+  expires_at?: number;
+}
+
+function toRecord(item: Record<string, AttributeValue>): ConversionRecord {
+  const stored = unmarshall(item) as LedgerItem;
+  return {
+    key: stored.pk,
+    status: stored.status,
+    contactId: stored.contact_id ?? null,
+    outcome: stored.outcome ?? null,
+    attempts: stored.attempts ?? 0,
+    lastError: stored.last_error ?? null,
+    createUncertain: stored.create_uncertain ?? false,
+    fingerprint: stored.fingerprint ?? '',
+    match: stored.match_identity ?? { email: stored.pk },
+    expectedPhoneHashes: stored.expected_phones ?? [],
+    lockToken: stored.lock_token ?? null,
+    lockExpiresAt: stored.lock_expires_at ?? null,
+    createdAt: stored.created_at ?? '',
+    updatedAt: stored.updated_at ?? '',
+    convertedAt: stored.converted_at ?? null,
+    verificationStartedAt: stored.verification_started_at ?? null,
+    verifiedAt: stored.verified_at ?? null,
+  };
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Checked by name: a second copy of the SDK in a bundle would break `instanceof`. */
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+/** Every write names `status` (a reserved word in DynamoDB expressions) through this alias. */
+const STATUS = { '#status': 'status' };
+
+/** The ledger on a DynamoDB table with a string partition key `pk`. */
+export class DynamoDbLedger implements Ledger {
+  constructor(
+    private readonly client: DynamoDBClient,
+    private readonly tableName: string,
+  ) {}
+
+  async claim(request: ClaimRequest): Promise<ClaimResult> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: request.key }),
+          // Claimable: a new key; a `creating` record whose lock lapsed (its invocation died or gave
+          // it back); a rejected record whose data changed since.
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR ' +
+            '(#status = :rejected AND fingerprint <> :fingerprint)',
+          UpdateExpression:
+            'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
+            'attempts = if_not_exists(attempts, :zero) + :one, created_at = if_not_exists(created_at, :now_iso), ' +
+            'updated_at = :now_iso, fingerprint = :fingerprint, match_identity = :match, expected_phones = :phones ' +
+            'REMOVE expires_at',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({
+            ':creating': 'creating',
+            ':rejected': 'rejected',
+            ':now': request.now,
+            ':now_iso': iso(request.now),
+            ':token': request.token,
+            ':lock_expires_at': request.lockExpiresAt,
+            ':zero': 0,
+            ':one': 1,
+            ':fingerprint': request.fingerprint,
+            ':match': request.match,
+            ':phones': request.expectedPhoneHashes,
+          }),
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return { claimed: true, previous: Attributes ? toRecord(Attributes) : null };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    // Lost the race or already finished: read what is there (dynalite ignores
+    // ReturnValuesOnConditionCheckFailure, so a consistent read is the portable way).
+    const record = await this.get(request.key);
+    if (record === null) return this.claim(request); // deleted by TTL in between: claim afresh
+    return { claimed: false, record };
+  }
+
+  async complete(
+    key: string,
+    token: string,
+    result: { outcome: 'created' | 'existing'; contactId: string; now: number },
+  ): Promise<void> {
+    await this.updateAsHolder(key, token, {
+      UpdateExpression:
+        'SET #status = :created, contact_id = :contact_id, outcome = :outcome, converted_at = :now_iso, ' +
+        'updated_at = :now_iso REMOVE lock_token, lock_expires_at, create_uncertain',
+      ExpressionAttributeValues: {
+        ':created': 'created',
+        ':contact_id': result.contactId,
+        ':outcome': result.outcome,
+        ':now_iso': iso(result.now),
+      },
+    });
+  }
+
+  async reject(key: string, token: string, result: { reason: string; now: number; expiresAt: number }) {
+    await this.updateAsHolder(key, token, {
+      UpdateExpression:
+        'SET #status = :rejected, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at ' +
+        'REMOVE lock_token, lock_expires_at',
+      ExpressionAttributeValues: {
+        ':rejected': 'rejected',
+        ':reason': result.reason,
+        ':now_iso': iso(result.now),
+        ':expires_at': result.expiresAt,
+      },
+    });
+  }
+
+  async release(
+    key: string,
+    token: string,
+    result: { error: string; createUncertain: boolean; now: number },
+  ) {
+    await this.updateAsHolder(key, token, {
+      // Uncertainty is sticky: once a create may have happened, only finding the contact clears it.
+      UpdateExpression:
+        'SET last_error = :error, updated_at = :now_iso, lock_expires_at = :zero, ' +
+        'create_uncertain = :uncertain REMOVE lock_token',
+      ExpressionAttributeValues: {
+        ':error': result.error,
+        ':now_iso': iso(result.now),
+        ':zero': 0,
+        ':uncertain': result.createUncertain,
+      },
+    });
+  }
+
+  async markVerificationStarted(key: string, now: number): Promise<void> {
+    await this.updateIf(key, 'attribute_exists(pk)', {
+      UpdateExpression: 'SET verification_started_at = :now_iso, updated_at = :now_iso',
+      ExpressionAttributeValues: { ':now_iso': iso(now) },
+    });
+  }
+
+  async markVerified(key: string, now: number): Promise<void> {
+    await this.updateIf(key, '#status IN (:created, :verified, :failed)', {
+      UpdateExpression:
+        'SET #status = :verified, verified_at = :now_iso, updated_at = :now_iso REMOVE last_error',
+      ExpressionAttributeValues: {
+        ':created': 'created',
+        ':verified': 'verified',
+        ':failed': 'verification_failed',
+        ':now_iso': iso(now),
+      },
+    });
+  }
+
+  async markVerificationFailed(key: string, reason: string, now: number): Promise<void> {
+    await this.updateIf(key, '#status IN (:created, :failed)', {
+      UpdateExpression: 'SET #status = :failed, last_error = :reason, updated_at = :now_iso',
+      ExpressionAttributeValues: {
+        ':created': 'created',
+        ':failed': 'verification_failed',
+        ':reason': reason,
+        ':now_iso': iso(now),
+      },
+    });
+  }
+
+  async get(key: string): Promise<ConversionRecord | null> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: key }), ConsistentRead: true }),
+    );
+    return Item ? toRecord(Item) : null;
+  }
+
+  /** A write only the current claim holder may make (the fencing token is the condition). */
+  private async updateAsHolder(
+    key: string,
+    token: string,
+    update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+  ): Promise<void> {
+    const applied = await this.updateIf(key, 'lock_token = :token AND #status = :creating_status', {
+      UpdateExpression: update.UpdateExpression,
+      ExpressionAttributeValues: {
+        ...update.ExpressionAttributeValues,
+        ':token': token,
+        ':creating_status': 'creating',
+      },
+    });
+    if (!applied) throw new LockLostError('lost the claim on a ledger record to another invocation');
+  }
+
+  /** Returns false when the condition did not hold (nothing written). */
+  private async updateIf(
+    key: string,
+    condition: string,
+    update: { UpdateExpression: string; ExpressionAttributeValues: Record<string, unknown> },
+  ): Promise<boolean> {
+    const input: UpdateItemCommandInput = {
+      TableName: this.tableName,
+      Key: marshall({ pk: key }),
+      ConditionExpression: condition,
+      UpdateExpression: update.UpdateExpression,
+      ExpressionAttributeValues: marshall(update.ExpressionAttributeValues),
+    };
+    if (condition.includes('#status') || update.UpdateExpression.includes('#status')) {
+      input.ExpressionAttributeNames = STATUS;
+    }
+    try {
+      await this.client.send(new UpdateItemCommand(input));
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
+  }
+}

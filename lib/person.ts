@@ -1,0 +1,216 @@
+import { createHash } from 'node:crypto';
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import * as z from 'zod/mini';
+import { InvalidRequestError } from './errors';
+
+/** Most people one request may carry, for the webhook and the on-demand API alike. */
+export const MAX_PEOPLE_PER_REQUEST = 100;
+
+/** The phone fields Apollo's create endpoint accepts, in the order they are sent. */
+export const PHONE_FIELDS = [
+  'direct_phone',
+  'corporate_phone',
+  'mobile_phone',
+  'home_phone',
+  'other_phone',
+] as const;
+export type PhoneField = (typeof PHONE_FIELDS)[number];
+
+const TEXT_FIELDS = [
+  'first_name',
+  'last_name',
+  'email',
+  'organization_name',
+  'website_url',
+  'title',
+  'linkedin_url',
+  'present_raw_address',
+  ...PHONE_FIELDS,
+] as const;
+
+const optionalText = (max: number) => z.optional(z.nullable(z.string().check(z.maxLength(max))));
+
+/** A person as CRMs and scripts send it. Unknown fields are dropped, not rejected. */
+export const personInputSchema = z.object({
+  first_name: optionalText(200),
+  last_name: optionalText(200),
+  email: optionalText(320),
+  organization_name: optionalText(300),
+  website_url: optionalText(2048),
+  title: optionalText(300),
+  linkedin_url: optionalText(2048),
+  present_raw_address: optionalText(1000),
+  direct_phone: optionalText(64),
+  corporate_phone: optionalText(64),
+  mobile_phone: optionalText(64),
+  home_phone: optionalText(64),
+  other_phone: optionalText(64),
+  label_names: z.optional(z.nullable(z.array(z.string().check(z.maxLength(200))).check(z.maxLength(50)))),
+});
+export type PersonInput = z.infer<typeof personInputSchema>;
+
+/** The fields sent to Apollo's `POST /contacts`. Never an empty string: absent fields are left out. */
+export interface ContactFields {
+  first_name?: string;
+  last_name?: string;
+  email?: string;
+  organization_name?: string;
+  website_url?: string;
+  title?: string;
+  present_raw_address?: string;
+  direct_phone?: string;
+  corporate_phone?: string;
+  mobile_phone?: string;
+  home_phone?: string;
+  other_phone?: string;
+  label_names?: string[];
+}
+
+/** How people/match finds the person again: by email, or by name and company. */
+export type MatchIdentity =
+  { email: string } | { first_name: string; last_name: string; organization_name?: string; domain?: string };
+
+/** A validated person, ready to convert. */
+export interface Person {
+  /** The ledger key: the normalised email, or `name:` + normalised name and company. */
+  key: string;
+  /** What is sent to Apollo. Phones are in E.164 so Apollo and the verification read them alike. */
+  fields: ContactFields;
+  match: MatchIdentity;
+  /** E.164 numbers that were sent, for verification. */
+  phones: string[];
+  /** Phones that could not be read as phone numbers: left out of the contact, reported back. */
+  droppedPhones: PhoneField[];
+  /** Hash of `fields`: tells a changed re-delivery of a rejected person from a replay. */
+  fingerprint: string;
+}
+
+export interface PersonOptions {
+  /** Country assumed for numbers written without a `+` prefix (ISO 3166 alpha-2). */
+  defaultPhoneCountry: CountryCode;
+}
+
+const emailSchema = z.email();
+// C0 and C1 control characters never belong in a name or address; tabs and newlines become spaces.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
+
+function cleanText(value: string | null | undefined): string | undefined {
+  if (value == null) return undefined;
+  const cleaned = value.normalize('NFC').replace(CONTROL_CHARACTERS, ' ').replace(/\s+/g, ' ').trim();
+  return cleaned === '' ? undefined : cleaned;
+}
+
+/** Lower-cased, NFKC-folded, single-spaced: the form two spellings of one name share. */
+function keyPart(value: string): string {
+  return value.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
+}
+
+/** `https://www.Example.com/about` → `example.com`; undefined when it is not a URL. */
+export function websiteDomain(websiteUrl: string): string | undefined {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(websiteUrl) ? websiteUrl : `https://${websiteUrl}`);
+    const host = url.hostname.toLowerCase().replace(/^www\./, '');
+    return host.includes('.') ? host : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Parses a phone number written in any common format into E.164, or undefined if it is not one. */
+export function toE164(raw: string, defaultCountry: CountryCode): string | undefined {
+  const parsed = parsePhoneNumberFromString(raw, defaultCountry);
+  return parsed?.isPossible() ? parsed.number : undefined;
+}
+
+function fingerprintOf(fields: ContactFields): string {
+  const canonical = JSON.stringify(Object.entries(fields).sort(([a], [b]) => a.localeCompare(b)));
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/**
+ * Validates one person and derives its identity. Throws InvalidRequestError naming the field and
+ * `location` (e.g. `data.people[3]`) when the person cannot be converted.
+ */
+export function toPerson(input: PersonInput, location: string, options: PersonOptions): Person {
+  const text: Partial<Record<(typeof TEXT_FIELDS)[number], string>> = {};
+  for (const field of TEXT_FIELDS) text[field] = cleanText(input[field]);
+
+  const email = text.email?.toLowerCase();
+  if (email !== undefined && !emailSchema.safeParse(email).success) {
+    throw new InvalidRequestError(`${location}.email: not an email address`);
+  }
+
+  const phones: string[] = [];
+  const droppedPhones: PhoneField[] = [];
+  const phoneFields: Partial<Record<PhoneField, string>> = {};
+  for (const field of PHONE_FIELDS) {
+    const raw = text[field];
+    if (raw === undefined) continue;
+    const e164 = toE164(raw, options.defaultPhoneCountry);
+    if (e164 === undefined) {
+      droppedPhones.push(field);
+      continue;
+    }
+    phoneFields[field] = e164;
+    if (!phones.includes(e164)) phones.push(e164);
+  }
+
+  const labels = (input.label_names ?? []).map((label) => cleanText(label)).filter((l) => l !== undefined);
+  const fields: ContactFields = {
+    first_name: text.first_name,
+    last_name: text.last_name,
+    email,
+    organization_name: text.organization_name,
+    website_url: text.website_url,
+    title: text.title,
+    present_raw_address: text.present_raw_address,
+    ...phoneFields,
+    label_names: labels.length > 0 ? [...new Set(labels)] : undefined,
+  };
+  for (const name of Object.keys(fields) as (keyof ContactFields)[]) {
+    if (fields[name] === undefined) delete fields[name];
+  }
+
+  const identity = identify(fields, location);
+  return { ...identity, fields, phones, droppedPhones, fingerprint: fingerprintOf(fields) };
+}
+
+function identify(fields: ContactFields, location: string): Pick<Person, 'key' | 'match'> {
+  if (fields.email !== undefined) {
+    return { key: fields.email.normalize('NFKC').toLowerCase(), match: { email: fields.email } };
+  }
+  const { first_name, last_name, organization_name, website_url } = fields;
+  const domain = website_url === undefined ? undefined : websiteDomain(website_url);
+  const company = organization_name ?? domain;
+  if (first_name === undefined || last_name === undefined || company === undefined) {
+    throw new InvalidRequestError(
+      `${location}: no identity: needs email, or first_name and last_name with organization_name or website_url`,
+    );
+  }
+  return {
+    key: `name:${keyPart(first_name)} ${keyPart(last_name)}|${keyPart(company)}`,
+    match: organization_name
+      ? { first_name, last_name, organization_name }
+      : { first_name, last_name, domain: domain as string },
+  };
+}
+
+/** Formats the first zod issue as `path.to.field: message`. */
+export function describeIssue(error: z.core.$ZodError, prefix: string): string {
+  const issue = error.issues[0];
+  if (issue === undefined) return `${prefix}: invalid`;
+  const path = issue.path.reduce<string>(
+    (text, part) => (typeof part === 'number' ? `${text}[${part}]` : `${text}.${String(part)}`),
+    prefix,
+  );
+  return `${path}: ${issue.message}`;
+}
+
+/**
+ * A phone number as the ledger keeps it: a SHA-256 of its E.164 form. Verification compares these,
+ * so the ledger never holds the numbers themselves.
+ */
+export function phoneHash(e164: string): string {
+  return createHash('sha256').update(e164).digest('base64url');
+}

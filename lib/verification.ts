@@ -1,0 +1,107 @@
+import type { Apollo, MatchedPerson } from './apollo/client';
+import { ContactMismatchError, ContactNotVisibleError, errorMessage } from './errors';
+import type { Ledger } from './ledger';
+import { logger, personRef } from './logger';
+import { phoneHash, toE164 } from './person';
+import type { VerificationRequest } from './verifications';
+import type { CountryCode } from 'libphonenumber-js';
+
+export interface VerificationDependencies {
+  ledger: Ledger;
+  apollo: Apollo;
+  defaultPhoneCountry: CountryCode;
+  now?: () => number;
+}
+
+/** What the state machine's Catch hands to the failure path. */
+export interface VerificationFailureInput extends VerificationRequest {
+  error?: { Error?: string; Cause?: string };
+}
+
+/** Every E.164 number Apollo shows for the person, from the contact and the person alike. */
+function phonesShown(person: MatchedPerson, defaultCountry: CountryCode): Set<string> {
+  const numbers = [...(person.contact?.phone_numbers ?? []), ...(person.phone_numbers ?? [])];
+  const hashes = new Set<string>();
+  for (const number of numbers) {
+    const raw = number.sanitized_number ?? number.raw_number;
+    const e164 = raw ? toE164(raw, defaultCountry) : undefined;
+    if (e164) hashes.add(phoneHash(e164));
+  }
+  return hashes;
+}
+
+/**
+ * Checks that Apollo returns a converted contact through `POST /people/match`, which is free for
+ * saved contacts as long as no reveal or waterfall flag is sent (and none is).
+ */
+export class ContactVerification {
+  private readonly now: () => number;
+
+  constructor(private readonly deps: VerificationDependencies) {
+    this.now = deps.now ?? Date.now;
+  }
+
+  /**
+   * Marks the record `verified`, or throws ContactNotVisibleError (the state machine retries with
+   * backoff) or ContactMismatchError (not retried; recorded by `recordFailure`).
+   */
+  async verify(
+    request: VerificationRequest,
+    { deadline }: { deadline: number },
+  ): Promise<{ status: 'verified' }> {
+    const { ledger, apollo } = this.deps;
+    const record = await ledger.get(request.key);
+    if (record === null) throw new ContactMismatchError('the ledger has no record for this key');
+    if (record.status === 'verified') return { status: 'verified' };
+
+    const person = await apollo.matchPerson(record.match, { deadline });
+    if (person === null) throw new ContactNotVisibleError('people/match does not find the person yet');
+    const contactId = person.contact_id ?? person.contact?.id ?? null;
+    if (contactId === null) {
+      throw new ContactNotVisibleError('people/match finds the person, but not as a saved contact yet');
+    }
+    if (contactId !== request.contact_id) {
+      throw new ContactMismatchError(`people/match returns contact ${contactId}, not ${request.contact_id}`);
+    }
+    if ('email' in record.match) {
+      const shown = (person.contact?.email ?? person.email ?? '').trim().toLowerCase();
+      if (shown !== record.match.email.toLowerCase()) {
+        throw new ContactMismatchError('people/match returns the contact with a different email');
+      }
+    }
+    const shownPhones = phonesShown(person, this.deps.defaultPhoneCountry);
+    const missing = record.expectedPhoneHashes.filter((hash) => !shownPhones.has(hash)).length;
+    if (missing > 0) {
+      throw new ContactNotVisibleError(
+        `people/match returns the contact without ${missing} of the ${record.expectedPhoneHashes.length} phone numbers sent`,
+      );
+    }
+
+    await ledger.markVerified(request.key, this.now());
+    logger.info('contact verified', { person: personRef(request.key), contactId });
+    return { status: 'verified' };
+  }
+
+  /** The state machine's failure path: keeps the reason on the ledger for the operator. */
+  async recordFailure(
+    input: VerificationFailureInput,
+  ): Promise<{ status: 'verification_failed'; reason: string }> {
+    const reason = describeFailure(input.error);
+    await this.deps.ledger.markVerificationFailed(input.key, reason, this.now());
+    logger.warn('verification failed', { person: personRef(input.key), reason });
+    return { status: 'verification_failed', reason };
+  }
+}
+
+/** Step Functions puts a Lambda error's `{errorType, errorMessage}` JSON in `Cause`. */
+export function describeFailure(error: VerificationFailureInput['error']): string {
+  const name = error?.Error ?? 'UnknownError';
+  let message = error?.Cause ?? '';
+  try {
+    const cause = JSON.parse(message) as { errorMessage?: unknown };
+    if (typeof cause.errorMessage === 'string') message = cause.errorMessage;
+  } catch (parseError) {
+    logger.debug('verification failure cause is not JSON', { error: errorMessage(parseError) });
+  }
+  return message ? `${name}: ${message}` : name;
+}

@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest';
+import { isError } from '../lib/errors';
+import { phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
+import { parseContactsRequest, parseEnrichmentWebhook } from '../lib/requests';
+
+const options = { defaultPhoneCountry: 'US' as const };
+
+describe('Function: toPerson', () => {
+  it('keys a person by the trimmed, lower-cased email and sends phones in E.164', () => {
+    // Act
+    const person = toPerson(
+      {
+        first_name: ' Mark ',
+        last_name: 'Twain',
+        email: '  Mark.Twain@GreatAmericanWriters.example ',
+        organization_name: 'Great American Writers Co.',
+        direct_phone: '555-123-4567',
+        mobile_phone: '(555) 765-4321',
+      },
+      'body',
+      options,
+    );
+
+    // Assess
+    expect(person.key).toBe('mark.twain@greatamericanwriters.example');
+    expect(person.match).toEqual({ email: 'mark.twain@greatamericanwriters.example' });
+    expect(person.fields).toEqual({
+      first_name: 'Mark',
+      last_name: 'Twain',
+      email: 'mark.twain@greatamericanwriters.example',
+      organization_name: 'Great American Writers Co.',
+      direct_phone: '+15551234567',
+      mobile_phone: '+15557654321',
+    });
+    expect(person.phones).toEqual(['+15551234567', '+15557654321']);
+  });
+
+  it('keys a person without email by name and company, folding case and spacing', () => {
+    const a = toPerson(
+      { first_name: 'Mark', last_name: 'Twain', organization_name: 'Great  American Writers' },
+      'b',
+      options,
+    );
+    const b = toPerson(
+      { first_name: 'MARK ', last_name: 'twain', organization_name: 'great american writers' },
+      'b',
+      options,
+    );
+
+    expect(a.key).toBe('name:mark twain|great american writers');
+    expect(b.key).toBe(a.key);
+    expect(a.match).toEqual({
+      first_name: 'Mark',
+      last_name: 'Twain',
+      organization_name: 'Great American Writers',
+    });
+  });
+
+  it('falls back to the website domain as the company', () => {
+    const person = toPerson(
+      {
+        first_name: 'Mark',
+        last_name: 'Twain',
+        website_url: 'https://www.GreatAmericanWriters.example/about',
+      },
+      'b',
+      options,
+    );
+
+    expect(person.key).toBe('name:mark twain|greatamericanwriters.example');
+    expect(person.match).toEqual({
+      first_name: 'Mark',
+      last_name: 'Twain',
+      domain: 'greatamericanwriters.example',
+    });
+  });
+
+  it('refuses a person with no identity, naming where it is', () => {
+    expect(() =>
+      toPerson({ first_name: 'Mark', organization_name: 'X' }, 'body.data.people[2]', options),
+    ).toThrow(/^body\.data\.people\[2\]: no identity/);
+  });
+
+  it('refuses an email that is not an email, naming the field', () => {
+    let thrown: unknown;
+    try {
+      toPerson({ email: 'not-an-email' }, 'body.data.people[0]', options);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isError(thrown, 'InvalidRequestError')).toBe(true);
+    expect((thrown as Error).message).toBe('body.data.people[0].email: not an email address');
+  });
+
+  it('drops empty strings, control characters and unreadable phones instead of sending them', () => {
+    const person = toPerson(
+      {
+        email: 'a@b.example',
+        first_name: '',
+        last_name: 'Tw\u0000ain\n',
+        title: '   ',
+        direct_phone: 'call me maybe',
+        other_phone: '+44 20 7946 0958',
+        label_names: ['', 'vip', 'vip'],
+      },
+      'b',
+      options,
+    );
+
+    expect(person.fields).toEqual({
+      email: 'a@b.example',
+      last_name: 'Tw ain',
+      other_phone: '+442079460958',
+      label_names: ['vip'],
+    });
+    expect(person.droppedPhones).toEqual(['direct_phone']);
+    expect(Object.values(person.fields)).not.toContain('');
+  });
+
+  it('gives the same fingerprint to the same data and another to changed data', () => {
+    const a = toPerson({ email: 'a@b.example', title: 'CEO' }, 'b', options);
+    const b = toPerson({ title: 'CEO', email: 'A@B.example' }, 'b', options);
+    const c = toPerson({ email: 'a@b.example', title: 'CTO' }, 'b', options);
+
+    expect(b.fingerprint).toBe(a.fingerprint);
+    expect(c.fingerprint).not.toBe(a.fingerprint);
+  });
+});
+
+describe('Function: toE164 and friends', () => {
+  it.each([
+    ['555-123-4567', '+15551234567'],
+    ['(555) 123 4567', '+15551234567'],
+    ['+1 555.123.4567', '+15551234567'],
+    ['1-555-123-4567', '+15551234567'],
+    ['011 49 30 901820', '+4930901820'],
+    ['+49 30 901820', '+4930901820'],
+  ])('reads %s as %s', (raw, e164) => {
+    expect(toE164(raw, 'US')).toBe(e164);
+  });
+
+  it('reads nonsense as no number', () => {
+    expect(toE164('12', 'US')).toBeUndefined();
+    expect(toE164('n/a', 'US')).toBeUndefined();
+  });
+
+  it('hashes phones so the ledger never stores them', () => {
+    expect(phoneHash('+15551234567')).not.toContain('5551234567');
+    expect(phoneHash('+15551234567')).toBe(phoneHash('+15551234567'));
+  });
+
+  it('finds the domain of a website written in any common way', () => {
+    expect(websiteDomain('greatamericanwriters.example')).toBe('greatamericanwriters.example');
+    expect(websiteDomain('http://WWW.x.example/path?q=1')).toBe('x.example');
+    expect(websiteDomain('not a url')).toBeUndefined();
+  });
+});
+
+describe('Function: parseEnrichmentWebhook', () => {
+  const event = (data: unknown, type = 'person.enrichment.completed') =>
+    JSON.stringify({ type, timestamp: '2026-11-26T10:00:00Z', data });
+
+  it('reads one person or a list of people', () => {
+    const one = parseEnrichmentWebhook(event({ person: { email: 'a@b.example' } }), options);
+    const many = parseEnrichmentWebhook(
+      event({ people: [{ email: 'a@b.example' }, { email: 'c@d.example' }] }),
+      options,
+    );
+
+    expect(one.kind === 'people' && one.people.map((p) => p.key)).toEqual(['a@b.example']);
+    expect(many.kind === 'people' && many.people.map((p) => p.key)).toEqual(['a@b.example', 'c@d.example']);
+  });
+
+  it('ignores other event types without reading their data', () => {
+    expect(parseEnrichmentWebhook(event('anything', 'person.deleted'), options)).toEqual({
+      kind: 'ignored',
+      type: 'person.deleted',
+    });
+  });
+
+  it.each([
+    ['not JSON', '{not json', 'body: not valid JSON'],
+    ['an array', '[]', 'body: must be a JSON object'],
+    ['no type', JSON.stringify({ timestamp: 'x' }), 'body.type: '],
+    ['no timestamp', JSON.stringify({ type: 'person.enrichment.completed', data: {} }), 'body.timestamp: '],
+    ['no person', event({}), 'body.data: must have "person" or "people"'],
+    ['an empty list', event({ people: [] }), 'body.data.people: '],
+    [
+      '101 people',
+      event({ people: Array.from({ length: 101 }, (_, i) => ({ email: `p${i}@x.example` })) }),
+      'body.data.people: ',
+    ],
+    [
+      'a number as email',
+      event({ people: [{ email: 'a@b.example' }, { email: 42 }] }),
+      'body.data.people[1].email: ',
+    ],
+    [
+      'an over-long name',
+      event({ person: { first_name: 'x'.repeat(201), email: 'a@b.example' } }),
+      'body.data.person.first_name: ',
+    ],
+  ])('refuses %s with a message naming the field', (_case, body, message) => {
+    expect(() => parseEnrichmentWebhook(body, options)).toThrow(message);
+  });
+});
+
+describe('Function: parseContactsRequest', () => {
+  it('reads a bare person or {people: [...]}', () => {
+    expect(parseContactsRequest(JSON.stringify({ email: 'a@b.example' }), options).map((p) => p.key)).toEqual(
+      ['a@b.example'],
+    );
+    expect(
+      parseContactsRequest(JSON.stringify({ people: [{ email: 'a@b.example' }] }), options).map((p) => p.key),
+    ).toEqual(['a@b.example']);
+  });
+});
