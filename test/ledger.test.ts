@@ -1,0 +1,240 @@
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall } from '@aws-sdk/util-dynamodb';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { DynamoDbLedger } from '../lib/dynamodb-ledger';
+import type { ClaimRequest } from '../lib/ledger';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../lib/local/dynamodb';
+
+const NOW = Date.parse('2026-11-26T10:00:00Z');
+
+function claimRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
+  return {
+    key: 'mark.twain@greatamericanwriters.example',
+    token: 'token-a',
+    lockExpiresAt: NOW + 20_000,
+    now: NOW,
+    fingerprint: 'fp-1',
+    match: { email: 'mark.twain@greatamericanwriters.example' },
+    expectedPhoneHashes: ['hash-1'],
+    ...overrides,
+  };
+}
+
+describe('Class: DynamoDbLedger (against dynalite)', () => {
+  let dynamo: LocalDynamoDb;
+  let ledger: DynamoDbLedger;
+  let table = 0;
+
+  beforeAll(async () => {
+    dynamo = await startLocalDynamoDb();
+  });
+  afterAll(async () => {
+    await dynamo.close();
+  });
+  beforeEach(async () => {
+    const tableName = `ledger-${++table}`;
+    await createLedgerTable(dynamo.client, tableName);
+    ledger = new DynamoDbLedger(dynamo.client, tableName);
+  });
+
+  it('claims a new key, and refuses a second claim while the lock holds', async () => {
+    // Act
+    const first = await ledger.claim(claimRequest());
+    const second = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 1000 }));
+
+    // Assess
+    expect(first).toEqual({ claimed: true, previous: null });
+    expect(second.claimed).toBe(false);
+    expect(!second.claimed && second.record).toMatchObject({
+      status: 'creating',
+      lockToken: 'token-a',
+      attempts: 1,
+      createdAt: '2026-11-26T10:00:00.000Z',
+    });
+  });
+
+  it('hands a lapsed claim to the next claimer, showing it was never released', async () => {
+    await ledger.claim(claimRequest());
+
+    const takeover = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 20_001 }));
+
+    expect(takeover.claimed).toBe(true);
+    expect(takeover.claimed && takeover.previous).toMatchObject({ status: 'creating', lockToken: 'token-a' });
+    expect((await ledger.get(claimRequest().key))?.attempts).toBe(2);
+  });
+
+  it('lets only the current claim holder complete (fencing token)', async () => {
+    await ledger.claim(claimRequest());
+    await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 20_001 }));
+
+    await expect(
+      ledger.complete(claimRequest().key, 'token-a', {
+        outcome: 'created',
+        contactId: 'c-old',
+        now: NOW + 20_002,
+      }),
+    ).rejects.toMatchObject({ name: 'LockLostError' });
+    await ledger.complete(claimRequest().key, 'token-b', {
+      outcome: 'created',
+      contactId: 'c-new',
+      now: NOW + 20_003,
+    });
+
+    expect(await ledger.get(claimRequest().key)).toMatchObject({
+      status: 'created',
+      contactId: 'c-new',
+      outcome: 'created',
+      lockToken: null,
+      lockExpiresAt: null,
+      convertedAt: new Date(NOW + 20_003).toISOString(),
+    });
+  });
+
+  it('never hands out a converted key again', async () => {
+    await ledger.claim(claimRequest());
+    await ledger.complete(claimRequest().key, 'token-a', { outcome: 'existing', contactId: 'c1', now: NOW });
+
+    const later = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 10 * 86_400_000 }));
+
+    expect(later.claimed).toBe(false);
+    expect(!later.claimed && later.record).toMatchObject({
+      status: 'created',
+      contactId: 'c1',
+      outcome: 'existing',
+    });
+  });
+
+  it('makes a released claim claimable at once and keeps "a create may have happened" sticky', async () => {
+    const key = claimRequest().key;
+    await ledger.claim(claimRequest());
+    await ledger.release(key, 'token-a', {
+      error: 'POST /contacts: 503',
+      createUncertain: true,
+      now: NOW + 1,
+    });
+    const second = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 2 }));
+    await ledger.release(key, 'token-b', { error: 'rate limited', createUncertain: true, now: NOW + 3 });
+
+    expect(second.claimed && second.previous).toMatchObject({
+      lockToken: null,
+      createUncertain: true,
+      lastError: 'POST /contacts: 503',
+    });
+    expect(await ledger.get(key)).toMatchObject({ status: 'creating', createUncertain: true, attempts: 2 });
+  });
+
+  it('keeps a rejected person rejected for the same data and claimable for changed data', async () => {
+    const key = claimRequest().key;
+    await ledger.claim(claimRequest());
+    await ledger.reject(key, 'token-a', {
+      reason: 'invalid contact stage',
+      now: NOW,
+      expiresAt: 1_900_000_000,
+    });
+
+    const replay = await ledger.claim(claimRequest({ token: 'token-b' }));
+    const changed = await ledger.claim(claimRequest({ token: 'token-c', fingerprint: 'fp-2' }));
+
+    expect(!replay.claimed && replay.record).toMatchObject({
+      status: 'rejected',
+      lastError: 'invalid contact stage',
+    });
+    expect(changed.claimed).toBe(true);
+  });
+
+  it('moves created to verified, and never a verified record to failed', async () => {
+    const key = claimRequest().key;
+    await ledger.claim(claimRequest());
+    await ledger.complete(key, 'token-a', { outcome: 'created', contactId: 'c1', now: NOW });
+    await ledger.markVerificationStarted(key, NOW + 1);
+    await ledger.markVerified(key, NOW + 2);
+    await ledger.markVerificationFailed(key, 'late failure', NOW + 3);
+
+    expect(await ledger.get(key)).toMatchObject({
+      status: 'verified',
+      verificationStartedAt: new Date(NOW + 1).toISOString(),
+      verifiedAt: new Date(NOW + 2).toISOString(),
+      lastError: null,
+    });
+  });
+
+  it('records why a verification failed', async () => {
+    const key = claimRequest().key;
+    await ledger.claim(claimRequest());
+    await ledger.complete(key, 'token-a', { outcome: 'created', contactId: 'c1', now: NOW });
+
+    await ledger.markVerificationFailed(key, 'ContactMismatchError: different email', NOW + 5);
+
+    expect(await ledger.get(key)).toMatchObject({
+      status: 'verification_failed',
+      lastError: 'ContactMismatchError: different email',
+    });
+  });
+
+  it('gives one claim to one of 50 concurrent claimers', async () => {
+    const claims = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => ledger.claim(claimRequest({ token: `token-${i}` }))),
+    );
+
+    expect(claims.filter((claim) => claim.claimed)).toHaveLength(1);
+  });
+
+  it('returns null for an unknown key', async () => {
+    expect(await ledger.get('nobody@example.com')).toBeNull();
+  });
+});
+
+describe('Class: DynamoDbLedger (unit, mocked SDK)', () => {
+  // Mock this one client only: mocking the class would also mock the dynalite tests' client.
+  const client = new DynamoDBClient({ region: 'us-east-1' });
+  const dynamoMock = mockClient(client);
+  const ledger = new DynamoDbLedger(client, 'ledger');
+
+  beforeEach(() => {
+    dynamoMock.reset();
+  });
+
+  it('reads the record with a consistent read when the claim condition fails', async () => {
+    // Prepare
+    dynamoMock
+      .on(UpdateItemCommand)
+      .rejects(new ConditionalCheckFailedException({ message: 'condition', $metadata: {} }));
+    dynamoMock
+      .on(GetItemCommand)
+      .resolves({ Item: marshall({ pk: 'a@b.example', status: 'created', contact_id: 'c9' }) });
+
+    // Act
+    const claim = await ledger.claim(claimRequest({ key: 'a@b.example' }));
+
+    // Assess
+    expect(claim).toMatchObject({ claimed: false, record: { status: 'created', contactId: 'c9' } });
+    expect(dynamoMock.commandCalls(GetItemCommand)[0]?.args[0].input).toMatchObject({ ConsistentRead: true });
+    const update = dynamoMock.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(update?.ConditionExpression).toContain('lock_expires_at < :now');
+    expect(update?.ReturnValues).toBe('ALL_OLD');
+  });
+
+  it('lets other DynamoDB errors through', async () => {
+    dynamoMock
+      .on(UpdateItemCommand)
+      .rejects(Object.assign(new Error('throttled'), { name: 'ThrottlingException' }));
+
+    await expect(ledger.claim(claimRequest())).rejects.toMatchObject({ name: 'ThrottlingException' });
+  });
+
+  it('writes a result only on the condition that the token still holds the claim', async () => {
+    dynamoMock.on(UpdateItemCommand).resolves({});
+
+    await ledger.complete('a@b.example', 'tok', { outcome: 'created', contactId: 'c1', now: NOW });
+
+    const input = dynamoMock.commandCalls(UpdateItemCommand)[0]?.args[0].input;
+    expect(input?.ConditionExpression).toBe('lock_token = :token AND #status = :creating_status');
+    expect(input?.ExpressionAttributeValues?.[':token']).toEqual({ S: 'tok' });
+  });
+});
