@@ -1,0 +1,373 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { API_KEY, MARK_TWAIN, ServiceHarness, enrichmentCompleted } from './support/service-harness';
+
+const KEY = MARK_TWAIN.email;
+
+describe('Service: enriched people become exactly one Apollo contact (real handlers, dynalite, Apollo sandbox)', () => {
+  let harness: ServiceHarness;
+
+  beforeAll(async () => {
+    harness = await ServiceHarness.start();
+  });
+  afterAll(async () => {
+    await harness?.stop();
+  });
+  beforeEach(async () => {
+    await harness.reset();
+  });
+
+  it("turns the seed's Mark Twain into exactly one verified contact", async () => {
+    // Act
+    const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+    await harness.verificationsSettled();
+
+    // Assess
+    expect(reply.status).toBe(200);
+    const [contact, ...others] = harness.apollo.contacts();
+    expect(others).toHaveLength(0);
+    expect(reply.body).toEqual({ results: [{ key: KEY, status: 'created', contact_id: contact?.id }] });
+    expect(contact).toMatchObject({
+      first_name: 'Mark',
+      last_name: 'Twain',
+      email: KEY,
+      organization_name: 'Great American Writers Co.',
+      title: 'Author',
+    });
+    expect(contact?.phone_numbers.map((phone) => [phone.sanitized_number, phone.type]).sort()).toEqual([
+      ['+15551234567', 'work_direct'],
+      ['+15557654321', 'mobile'],
+    ]);
+    const record = await harness.getConversion(KEY);
+    expect(record.status).toBe(200);
+    expect(record.body).toMatchObject({
+      key: KEY,
+      status: 'verified',
+      outcome: 'created',
+      contact_id: contact?.id,
+      attempts: 1,
+      last_error: null,
+    });
+    expect(record.body.verified_at).toEqual(expect.any(String));
+    // Verification used people/match without any reveal flag (no credits).
+    const matches = harness.apollo.requests().filter((request) => request.path === '/people/match');
+    expect(matches).toHaveLength(1);
+    expect(matches[0]?.body).toEqual({ email: KEY });
+  });
+
+  it('answers a re-delivery from the ledger as a duplicate, without calling Apollo', async () => {
+    const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+    await harness.verificationsSettled();
+    const apolloCallsBefore = harness.apollo.requests().length;
+
+    const again = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+
+    expect(again.status).toBe(200);
+    expect(again.body.results).toEqual([
+      { key: KEY, status: 'duplicate', contact_id: first.body.results[0].contact_id },
+    ]);
+    expect(harness.apollo.requests()).toHaveLength(apolloCallsBefore);
+    expect(harness.apollo.contacts()).toHaveLength(1);
+  });
+
+  it('creates exactly one contact from 50 concurrent deliveries of one person', async () => {
+    const replies = await Promise.all(
+      Array.from({ length: 50 }, () => harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }))),
+    );
+    await harness.verificationsSettled();
+
+    expect(harness.apollo.contacts()).toHaveLength(1);
+    expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
+    const statuses = replies.map((reply) => reply.body.results[0].status);
+    expect(replies.every((reply) => reply.status === 200)).toBe(true);
+    expect(statuses.filter((status) => status === 'created')).toHaveLength(1);
+    expect(statuses.every((status) => ['created', 'duplicate', 'in_progress'].includes(status))).toBe(true);
+    expect((await harness.getConversion(KEY)).body.status).toBe('verified');
+    expect(harness.stepFunctions.executions()).toHaveLength(1);
+  });
+
+  it('links a contact Apollo already has with the same email instead of creating one', async () => {
+    const existing = harness.apollo.addContact({
+      first_name: 'Mark',
+      last_name: 'Twain',
+      email: 'Mark.Twain@GreatAmericanWriters.example',
+    });
+    // A fuzzy search hit with a different email must not count as the same person.
+    harness.apollo.addContact({
+      first_name: 'Mark',
+      last_name: 'Twain',
+      email: 'mark.twain@greatamericanwriters.example.org',
+    });
+
+    const reply = await harness.webhook(
+      enrichmentCompleted({ person: { ...MARK_TWAIN, direct_phone: null, mobile_phone: null } }),
+    );
+    await harness.verificationsSettled();
+
+    expect(reply.body.results).toEqual([{ key: KEY, status: 'existing', contact_id: existing.id }]);
+    expect(harness.apollo.countRequests('POST', '/contacts')).toBe(0);
+    expect((await harness.getConversion(KEY)).body).toMatchObject({
+      status: 'verified',
+      outcome: 'existing',
+    });
+  });
+
+  it('converts a batch in input order, one result per person, and a person listed twice once', async () => {
+    const people = [
+      MARK_TWAIN,
+      { first_name: 'Emily', last_name: 'Dickinson', organization_name: 'Amherst Poets' },
+      { email: 'walt.whitman@leaves.example', first_name: 'Walt' },
+      MARK_TWAIN,
+    ];
+
+    const reply = await harness.webhook(enrichmentCompleted({ people }));
+
+    expect(reply.status).toBe(200);
+    expect(reply.body.results.map((r: { key: string; status: string }) => [r.key, r.status])).toEqual([
+      [KEY, 'created'],
+      ['name:emily dickinson|amherst poets', 'created'],
+      ['walt.whitman@leaves.example', 'created'],
+      [KEY, 'created'],
+    ]);
+    expect(harness.apollo.contacts()).toHaveLength(3);
+  });
+
+  it('acknowledges other event types and writes nothing', async () => {
+    const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }, 'person.updated'));
+
+    expect(reply).toMatchObject({ status: 200, body: { ignored: 'person.updated', results: [] } });
+    expect(await harness.ledgerItems()).toHaveLength(0);
+    expect(harness.apollo.requests()).toHaveLength(0);
+  });
+
+  describe('refused requests write nothing and call nothing', () => {
+    const now = () => Math.floor(Date.now() / 1000);
+    const body = () => enrichmentCompleted({ person: MARK_TWAIN });
+    const cases: Array<[string, () => Promise<{ status: number }>, number]> = [
+      [
+        'no signature headers',
+        () => harness.webhook(body(), { headers: { 'content-type': 'application/json' } }),
+        401,
+      ],
+      [
+        'a signature under another secret',
+        () => harness.webhook(body(), { secret: 'whsec_' + Buffer.from('wrong').toString('base64') }),
+        401,
+      ],
+      ['a stale timestamp', () => harness.webhook(body(), { timestamp: now() - 301 }), 401],
+      ['a timestamp from the future', () => harness.webhook(body(), { timestamp: now() + 301 }), 401],
+      ['malformed JSON', () => harness.webhook('{"type": "person.enrichment.completed", '), 400],
+      [
+        'a schema violation',
+        () => harness.webhook(enrichmentCompleted({ people: [MARK_TWAIN, { email: ['x'] }] })),
+        400,
+      ],
+      [
+        'a person with no identity',
+        () => harness.webhook(enrichmentCompleted({ people: [MARK_TWAIN, { first_name: 'Nobody' }] })),
+        400,
+      ],
+      [
+        'an email that is not an email',
+        () => harness.webhook(enrichmentCompleted({ person: { email: 'mark at twain' } })),
+        400,
+      ],
+      [
+        'a body over 1 MB',
+        () =>
+          harness.webhook(
+            enrichmentCompleted({ person: { ...MARK_TWAIN, padding: 'x'.repeat(1024 * 1024) } }),
+          ),
+        413,
+      ],
+      ['POST /contacts without x-api-key', () => harness.createContacts(MARK_TWAIN, null), 401],
+      ['POST /contacts with a wrong x-api-key', () => harness.createContacts(MARK_TWAIN, 'wrong-key'), 401],
+      ['POST /contacts with no identity', () => harness.createContacts({ title: 'Author' }), 400],
+    ];
+
+    it.each(cases)('%s', async (_case, send, status) => {
+      const reply = await send();
+
+      expect(reply.status).toBe(status);
+      expect(await harness.ledgerItems()).toHaveLength(0);
+      expect(harness.apollo.requests()).toHaveLength(0);
+    });
+
+    it('names the field and the person index in a 400', async () => {
+      const reply = await harness.webhook(
+        enrichmentCompleted({ people: [MARK_TWAIN, { first_name: 'Nobody' }] }),
+      );
+
+      expect(reply.body).toEqual({
+        error: 'invalid_request',
+        message: expect.stringMatching(/^body\.data\.people\[1\]: no identity/),
+      });
+    });
+  });
+
+  describe('when Apollo is unavailable', () => {
+    it('answers 503 with Retry-After on a 429, leaves no lock, and the retry creates one contact', async () => {
+      harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 42 });
+      const delivery = enrichmentCompleted({ person: MARK_TWAIN });
+
+      const first = await harness.webhook(delivery, { id: 'msg_same' });
+      const retry = await harness.webhook(delivery, { id: 'msg_same' });
+      await harness.verificationsSettled();
+
+      expect(first.status).toBe(503);
+      expect(first.headers['retry-after']).toBe('42');
+      expect(first.body).toMatchObject({ error: 'retry_later', retry_after_seconds: 42 });
+      expect(retry.status).toBe(200);
+      expect(retry.body.results[0].status).toBe('created');
+      expect(harness.apollo.contacts()).toHaveLength(1);
+      expect((await harness.getConversion(KEY)).body).toMatchObject({ status: 'verified', attempts: 2 });
+    });
+
+    it('never creates twice after a create whose outcome is unknown (Apollo created, then failed)', async () => {
+      harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 502 });
+
+      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      const retry = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.verificationsSettled();
+
+      expect(first.status).toBe(503);
+      expect(retry.body.results[0]).toMatchObject({
+        status: 'created',
+        contact_id: harness.apollo.contacts()[0]?.id,
+      });
+      expect(harness.apollo.contacts()).toHaveLength(1);
+      expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
+    });
+
+    it('finds the contact by name and company (run_dedupe) after an unknown outcome for a person without email', async () => {
+      const person = {
+        first_name: 'Emily',
+        last_name: 'Dickinson',
+        organization_name: 'Amherst Poets',
+        mobile_phone: '555-010-9999',
+      };
+      harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 500 });
+
+      const first = await harness.webhook(enrichmentCompleted({ person }));
+      const retry = await harness.webhook(enrichmentCompleted({ person }));
+      await harness.verificationsSettled();
+
+      expect(first.status).toBe(503);
+      expect(retry.body.results[0].status).toBe('created');
+      expect(harness.apollo.contacts()).toHaveLength(1);
+      const creates = harness.apollo.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
+      expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
+      expect((await harness.getConversion('name:emily dickinson|amherst poets')).body.status).toBe(
+        'verified',
+      );
+    });
+
+    it('keeps the reason when Apollo rejects the data (422), and answers a replay from the ledger', async () => {
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/contacts',
+        status: 422,
+        body: { error: 'Parameters misconfigured.' },
+      });
+
+      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      const callsAfterFirst = harness.apollo.requests().length;
+      const replay = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+
+      expect(first.body.results).toEqual([
+        { key: KEY, status: 'rejected', contact_id: null, reason: 'Parameters misconfigured. (422)' },
+      ]);
+      expect(replay.body.results[0]).toMatchObject({
+        status: 'rejected',
+        reason: 'Parameters misconfigured. (422)',
+      });
+      expect(harness.apollo.requests()).toHaveLength(callsAfterFirst);
+      expect((await harness.getConversion(KEY)).body).toMatchObject({
+        status: 'rejected',
+        last_error: 'Parameters misconfigured. (422)',
+      });
+    });
+
+    it("reports Apollo refusing the service's key as an operator problem, not a rejected person", async () => {
+      harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 403, times: 1 });
+
+      const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      const record = await harness.getConversion(KEY);
+
+      expect(reply.status).toBe(503);
+      expect(reply.body.error).toBe('upstream_configuration');
+      expect(record.body.status).toBe('creating');
+      expect(record.body.last_error).toMatch(/403/);
+    });
+  });
+
+  describe('verification', () => {
+    it('records verification_failed with the reason when Apollo never returns the contact', async () => {
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/people/match',
+        status: 200,
+        body: { person: null },
+        times: 100,
+      });
+
+      await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.verificationsSettled();
+
+      const record = await harness.getConversion(KEY);
+      expect(record.body.status).toBe('verification_failed');
+      expect(record.body.last_error).toBe(
+        'ContactNotVisibleError: people/match does not find the person yet',
+      );
+      const [execution] = harness.stepFunctions.executions();
+      expect(execution).toMatchObject({ status: 'FAILED', error: 'VerificationFailed' });
+    });
+
+    it('fails verification at once when Apollo returns another contact for the email', async () => {
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/people/match',
+        status: 200,
+        body: {
+          person: {
+            id: 'p1',
+            email: KEY,
+            contact_id: 'someone-else',
+            contact: { id: 'someone-else', email: KEY },
+          },
+        },
+      });
+
+      const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      const contactId = reply.body.results[0].contact_id;
+      await harness.verificationsSettled();
+
+      expect(harness.apollo.countRequests('POST', '/people/match')).toBe(1);
+      expect((await harness.getConversion(KEY)).body).toMatchObject({
+        status: 'verification_failed',
+        last_error: `ContactMismatchError: people/match returns contact someone-else, not ${contactId}`,
+      });
+    });
+  });
+
+  describe('on-demand API', () => {
+    it('converts one person or a list with the same results as the webhook', async () => {
+      const one = await harness.createContacts(MARK_TWAIN);
+      const list = await harness.createContacts({
+        people: [MARK_TWAIN, { email: 'walt.whitman@leaves.example' }],
+      });
+
+      expect(one.body.results).toEqual([{ key: KEY, status: 'created', contact_id: expect.any(String) }]);
+      expect(list.body.results.map((r: { status: string }) => r.status)).toEqual(['duplicate', 'created']);
+      expect(harness.apollo.contacts()).toHaveLength(2);
+    });
+
+    it('shows a ledger record by key and 404 for an unknown key, behind the API key', async () => {
+      await harness.createContacts(MARK_TWAIN);
+
+      expect((await harness.getConversion(KEY)).status).toBe(200);
+      expect((await harness.getConversion('nobody@nowhere.example')).status).toBe(404);
+      expect((await harness.getConversion(KEY, null)).status).toBe(401);
+      expect((await harness.getConversion(KEY, `${API_KEY}x`)).status).toBe(401);
+    });
+  });
+});

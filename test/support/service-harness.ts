@@ -1,0 +1,242 @@
+import { randomUUID } from 'node:crypto';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { startApolloSandbox, type ApolloSandbox } from '../../lib/local/apollo-sandbox';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../lib/local/dynamodb';
+import { loadStateMachineDefinition } from '../../lib/local/state-machine-definition';
+import { startLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions-server';
+import { resetServices } from '../../lib/services';
+import { signWebhook } from '../../lib/webhook-signature';
+
+/**
+ * The real Lambda handlers, run in this process against real local parts: dynalite for the
+ * ledger, the Apollo sandbox over HTTP, and the state machine from serverless.yml on the local
+ * Step Functions endpoint, whose Lambda tasks call the real verification handlers.
+ */
+export const WEBHOOK_SECRET =
+  'whsec_' + Buffer.from('harness webhook secret, not a real one').toString('base64');
+export const API_KEY = 'harness-api-key';
+
+export interface HttpReply {
+  status: number;
+  headers: Record<string, string>;
+  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are asserted field by field
+}
+
+type Handler<E, R> = (event: E, context: Context) => Promise<R>;
+
+const handlers = {
+  enrichmentWebhook: () => import('../../functions/enrichment-webhook').then((m) => m.handler),
+  createContacts: () => import('../../functions/create-contacts').then((m) => m.handler),
+  getConversion: () => import('../../functions/get-conversion').then((m) => m.handler),
+  verifyContact: () => import('../../functions/verify-contact').then((m) => m.handler),
+  recordVerificationFailure: () =>
+    import('../../functions/record-verification-failure').then((m) => m.handler),
+};
+
+export function lambdaContext(functionName: string, remainingMs = 25_000): Context {
+  const deadline = Date.now() + remainingMs;
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
+    memoryLimitInMB: '256',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: 'local',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+function httpEvent(
+  method: string,
+  path: string,
+  body: string,
+  headers: Record<string, string>,
+  pathParameters?: Record<string, string>,
+): APIGatewayProxyEventV2 {
+  return {
+    version: '2.0',
+    routeKey: `${method} ${path}`,
+    rawPath: path,
+    rawQueryString: '',
+    headers,
+    pathParameters,
+    body,
+    isBase64Encoded: false,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: 'localhost',
+      domainPrefix: 'localhost',
+      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
+      requestId: randomUUID(),
+      routeKey: `${method} ${path}`,
+      stage: '$default',
+      time: new Date().toISOString(),
+      timeEpoch: Date.now(),
+    },
+  };
+}
+
+function toReply(result: APIGatewayProxyStructuredResultV2): HttpReply {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {}))
+    headers[name.toLowerCase()] = String(value);
+  return {
+    status: result.statusCode ?? 200,
+    headers,
+    body: result.body ? JSON.parse(result.body) : undefined,
+  };
+}
+
+export interface SignOptions {
+  secret?: string;
+  id?: string;
+  timestamp?: number;
+  headers?: Record<string, string>;
+}
+
+export class ServiceHarness {
+  private tableCount = 0;
+  tableName = '';
+
+  private stepFunctionsServer: LocalStepFunctions | undefined;
+
+  private constructor(
+    readonly dynamo: LocalDynamoDb,
+    readonly apollo: ApolloSandbox,
+  ) {}
+
+  static async start(): Promise<ServiceHarness> {
+    const harness = new ServiceHarness(await startLocalDynamoDb(), await startApolloSandbox());
+    await harness.reset();
+    return harness;
+  }
+
+  get stepFunctions(): LocalStepFunctions {
+    if (this.stepFunctionsServer === undefined) throw new Error('harness not started');
+    return this.stepFunctionsServer;
+  }
+
+  /**
+   * A fresh table, an empty Apollo, a fresh state machine (execution names repeat across tests,
+   * since they derive from person keys), and services rebuilt from the environment.
+   */
+  async reset(env: Record<string, string> = {}): Promise<void> {
+    this.tableName = `ledger-${++this.tableCount}`;
+    await createLedgerTable(this.dynamo.client, this.tableName);
+    this.apollo.reset();
+    await this.stepFunctionsServer?.close();
+    this.stepFunctionsServer = await startLocalStepFunctions({
+      definition: loadStateMachineDefinition().definition,
+      waitSeconds: 0,
+      log: () => undefined,
+      invokeLambda: async (functionName, payload) => {
+        const key = functionName.split('-').pop() as 'verifyContact' | 'recordVerificationFailure';
+        const handler = (await handlers[key]()) as Handler<unknown, unknown>;
+        return handler(payload, lambdaContext(functionName));
+      },
+    });
+    Object.assign(process.env, {
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'local',
+      AWS_SECRET_ACCESS_KEY: 'local',
+      LEDGER_TABLE: this.tableName,
+      DYNAMODB_ENDPOINT: this.dynamo.endpoint,
+      APOLLO_BASE_URL: this.apollo.url,
+      APOLLO_API_KEY: this.apollo.apiKey,
+      APOLLO_TIMEOUT_MS: '2000',
+      WEBHOOK_SECRET,
+      API_KEY,
+      VERIFICATION_STATE_MACHINE_ARN: this.stepFunctions.stateMachineArn,
+      STEP_FUNCTIONS_ENDPOINT: this.stepFunctions.url,
+      ...env,
+    });
+    resetServices();
+  }
+
+  async stop(): Promise<void> {
+    await this.stepFunctionsServer?.close();
+    await this.apollo.close();
+    await this.dynamo.close();
+  }
+
+  /** Sends a body to the webhook handler, signed unless `headers` replace the signature. */
+  async webhook(body: unknown, options: SignOptions = {}): Promise<HttpReply> {
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const id = options.id ?? `msg_${randomUUID()}`;
+    const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
+    const headers = options.headers ?? {
+      'content-type': 'application/json',
+      'webhook-id': id,
+      'webhook-timestamp': String(timestamp),
+      'webhook-signature': signWebhook(options.secret ?? WEBHOOK_SECRET, id, timestamp, raw),
+    };
+    const handler = await handlers.enrichmentWebhook();
+    return toReply(
+      (await handler(
+        httpEvent('POST', '/webhooks/enrichment-completed', raw, headers),
+        lambdaContext('enrichmentWebhook'),
+      )) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  async createContacts(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.createContacts();
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    return toReply(
+      (await handler(
+        httpEvent('POST', '/contacts', raw, headers),
+        lambdaContext('createContacts'),
+      )) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  async getConversion(key: string, apiKey: string | null = API_KEY): Promise<HttpReply> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.getConversion();
+    const event = httpEvent('GET', `/conversions/${encodeURIComponent(key)}`, '', headers, {
+      key: encodeURIComponent(key),
+    });
+    return toReply(
+      (await handler(event, lambdaContext('getConversion'))) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  /** Every ledger item, raw. */
+  async ledgerItems(): Promise<Record<string, unknown>[]> {
+    const { Items } = await this.dynamo.client.send(
+      new ScanCommand({ TableName: this.tableName, ConsistentRead: true }),
+    );
+    return Items ?? [];
+  }
+
+  /** Waits until every verification started so far has ended. */
+  async verificationsSettled(): Promise<void> {
+    await this.stepFunctions.waitForIdle(10_000);
+  }
+}
+
+/** The seed's example: Mark Twain of Great American Writers Co. Fictional, as all test data. */
+export const MARK_TWAIN = {
+  first_name: 'Mark',
+  last_name: 'Twain',
+  email: 'mark.twain@greatamericanwriters.example',
+  organization_name: 'Great American Writers Co.',
+  website_url: 'https://greatamericanwriters.example',
+  title: 'Author',
+  direct_phone: '555-123-4567',
+  mobile_phone: '555-765-4321',
+};
+
+export function enrichmentCompleted(data: unknown, type = 'person.enrichment.completed') {
+  return { type, timestamp: new Date().toISOString(), data };
+}
