@@ -24,6 +24,8 @@ export interface LoadedStateMachineDefinition {
   definition: object;
   /** Serverless function key -> deployed Lambda name (`${service}-${stage}-${key}` unless the function sets `name`). */
   lambdaFunctionNames: Record<string, string>;
+  /** Resolves other `${...}` variables of the same serverless.yml and stage, e.g. `${self:custom.ledgerTable}`. */
+  resolve: (text: string) => unknown;
 }
 
 type Yaml = null | boolean | number | string | Yaml[] | { [key: string]: Yaml };
@@ -81,7 +83,11 @@ export function loadStateMachineDefinition(
     resolveVariables,
     lambdaArnsToNames(lambdaFunctionNames),
   );
-  return { definition: asObject(definition, definitionPath), lambdaFunctionNames };
+  return {
+    definition: asObject(definition, definitionPath),
+    lambdaFunctionNames,
+    resolve: (text) => resolveVariables(text, 'resolve()'),
+  };
 }
 
 /**
