@@ -1,0 +1,258 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startApolloSandbox, type ApolloSandbox } from './apollo-sandbox';
+import { LOCAL_AWS_CREDENTIALS, createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { loadStateMachineDefinition } from './state-machine-definition';
+import {
+  invokeLambdaOverHttp,
+  startLocalStepFunctions,
+  type LocalStepFunctions,
+} from './step-functions-server';
+
+/** The serverless.yml stage the local stack runs: its params spell the state machine ARN out. */
+export const LOCAL_STAGE = 'local';
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+
+/**
+ * Local defaults for the secrets, used when the variables are unset. They protect nothing: the
+ * stack listens on 127.0.0.1 only.
+ */
+export const LOCAL_DEFAULTS = {
+  WEBHOOK_SECRET: 'whsec_' + Buffer.from('local-webhook-secret-not-for-production').toString('base64'),
+  API_KEY: 'local-api-key',
+  APOLLO_SANDBOX_KEY: 'sandbox-apollo-key',
+};
+
+export interface LocalStackPorts {
+  http: number;
+  lambda: number;
+  dynamoDb: number;
+  apollo: number;
+  stepFunctions: number;
+}
+
+export interface LocalStack {
+  host: string;
+  ports: LocalStackPorts;
+  apiUrl: string;
+  apolloUrl: string;
+  /** True when the service talks to the local sandbox, false for a real (or other) Apollo. */
+  apolloIsSandbox: boolean;
+  env: Record<string, string>;
+  /** Resolves once, when serverless-offline exits (or is stopped). */
+  exited: Promise<number | null>;
+  stop(): Promise<void>;
+}
+
+type Log = (line: string) => void;
+
+function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const value = Number(env[name] ?? fallback);
+  if (!Number.isInteger(value) || value < 1 || value > 65535) throw new Error(`${name} must be a TCP port`);
+  return value;
+}
+
+export function localPorts(env: NodeJS.ProcessEnv = process.env): LocalStackPorts {
+  return {
+    http: port(env, 'PORT', 3000),
+    lambda: port(env, 'LAMBDA_PORT', 3002),
+    dynamoDb: port(env, 'DYNAMODB_PORT', 8000),
+    apollo: port(env, 'APOLLO_SANDBOX_PORT', 4010),
+    stepFunctions: port(env, 'STEP_FUNCTIONS_PORT', 8083),
+  };
+}
+
+/** The environment the handlers get locally: read by the same `lib/config.ts` as in AWS. */
+function handlerEnvironment(
+  stack: {
+    dynamo: LocalDynamoDb;
+    apolloUrl: string;
+    apolloApiKey: string;
+    stepFunctions: LocalStepFunctions;
+  },
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
+    DYNAMODB_ENDPOINT: stack.dynamo.endpoint,
+    STEP_FUNCTIONS_ENDPOINT: stack.stepFunctions.url,
+    APOLLO_BASE_URL: stack.apolloUrl,
+    APOLLO_API_KEY: stack.apolloApiKey,
+    WEBHOOK_SECRET: env.WEBHOOK_SECRET ?? LOCAL_DEFAULTS.WEBHOOK_SECRET,
+    API_KEY: env.API_KEY ?? LOCAL_DEFAULTS.API_KEY,
+    POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  };
+}
+
+function serverlessBin(): string {
+  return createRequire(import.meta.url).resolve('osls/bin/serverless.js');
+}
+
+/** Waits until `url` answers at all (any status), or fails after `timeoutMs`. */
+async function waitForHttp(url: string, timeoutMs: number, exited: Promise<unknown>): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let stopped = false;
+  void exited.then(() => {
+    stopped = true;
+  });
+  while (Date.now() < deadline) {
+    if (stopped) throw new Error('serverless-offline exited before it was ready');
+    try {
+      await fetch(url, { signal: AbortSignal.timeout(1000) });
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}
+
+/**
+ * Starts the whole service on this machine: dynalite with the ledger table, the Apollo sandbox
+ * (unless APOLLO_BASE_URL names another Apollo), the verification state machine from
+ * serverless.yml on a local Step Functions endpoint, and the HTTP API through serverless-offline,
+ * which runs the same bundled handlers as AWS.
+ */
+export async function startLocalStack(
+  options: { env?: NodeJS.ProcessEnv; log?: Log } = {},
+): Promise<LocalStack> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line) => console.log(line));
+  const host = '127.0.0.1';
+  const ports = localPorts(env);
+  const started: Array<() => Promise<void>> = [];
+  const stopStarted = async () => {
+    for (const stop of started.reverse()) await stop().catch(() => undefined);
+  };
+
+  try {
+    const serverless = loadStateMachineDefinition({ stage: LOCAL_STAGE });
+    const tableName = String(serverless.resolve('${self:custom.ledgerTable}'));
+    const stateMachineArn = String(serverless.resolve('${param:verificationStateMachineArn}'));
+
+    const dynamo = await startLocalDynamoDb({ host, port: ports.dynamoDb });
+    started.push(() => dynamo.close());
+    await createLedgerTable(dynamo.client, tableName);
+
+    let sandbox: ApolloSandbox | undefined;
+    const externalApollo = env.APOLLO_BASE_URL?.trim();
+    if (!externalApollo) {
+      sandbox = await startApolloSandbox({
+        host,
+        port: ports.apollo,
+        apiKey: LOCAL_DEFAULTS.APOLLO_SANDBOX_KEY,
+        log: (line) => log(`[apollo-sandbox] ${line}`),
+      });
+      started.push(() => (sandbox as ApolloSandbox).close());
+    } else if (!env.APOLLO_API_KEY) {
+      throw new Error('APOLLO_BASE_URL is set, so APOLLO_API_KEY must be set too');
+    }
+    const apolloUrl = externalApollo ?? (sandbox as ApolloSandbox).url;
+
+    const stepFunctions = await startLocalStepFunctions({
+      definition: serverless.definition,
+      stateMachineArn,
+      host,
+      port: ports.stepFunctions,
+      // Every Wait and retry interval becomes one second, so verification ends within seconds.
+      waitSeconds: 1,
+      invokeLambda: invokeLambdaOverHttp(`http://${host}:${ports.lambda}`),
+      log: (line) => log(line),
+    });
+    started.push(() => stepFunctions.close());
+
+    const handlerEnv = handlerEnvironment(
+      {
+        dynamo,
+        apolloUrl,
+        apolloApiKey: env.APOLLO_API_KEY ?? LOCAL_DEFAULTS.APOLLO_SANDBOX_KEY,
+        stepFunctions,
+      },
+      env,
+    );
+    const offline = spawn(
+      process.execPath,
+      [
+        serverlessBin(),
+        'offline',
+        'start',
+        '--stage',
+        LOCAL_STAGE,
+        '--host',
+        host,
+        '--httpPort',
+        String(ports.http),
+        '--lambdaPort',
+        String(ports.lambda),
+        '--localEnvironment',
+        '--noPrependStageInUrl',
+      ],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...env, ...handlerEnv, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so stopping it stops everything it started.
+        detached: true,
+      },
+    );
+    const exited = new Promise<number | null>((resolveExit) =>
+      offline.once('exit', (code) => resolveExit(code)),
+    );
+    pipeLines(offline, (line) => log(`[offline] ${line}`));
+    started.push(() => stopChild(offline, exited));
+
+    const apiUrl = `http://${host}:${ports.http}`;
+    // Any answer will do (404 for `/`): it means serverless-offline is listening.
+    await waitForHttp(`${apiUrl}/`, 60_000, exited);
+
+    let stopping: Promise<void> | undefined;
+    return {
+      host,
+      ports,
+      apiUrl,
+      apolloUrl,
+      apolloIsSandbox: sandbox !== undefined,
+      env: handlerEnv,
+      exited,
+      stop: () => (stopping ??= stopStarted()),
+    };
+  } catch (error) {
+    await stopStarted();
+    throw error;
+  }
+}
+
+function pipeLines(child: ChildProcess, write: Log): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffered = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) if (line.trim() !== '') write(line);
+    });
+  }
+}
+
+/** SIGTERM to the child's process group, SIGKILL if it lingers. */
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  const signalGroup = (signal: NodeJS.Signals) => {
+    try {
+      process.kill(-(child.pid as number), signal);
+    } catch {
+      // Already gone.
+    }
+  };
+  signalGroup('SIGTERM');
+  const timer = setTimeout(() => signalGroup('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+  signalGroup('SIGKILL'); // workers the framework left behind, if any
+}
