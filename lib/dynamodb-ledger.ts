@@ -187,8 +187,8 @@ export class DynamoDbLedger implements Ledger {
     });
   }
 
-  async markVerificationFailed(key: string, reason: string, now: number): Promise<void> {
-    await this.updateIf(key, '#status IN (:created, :failed)', {
+  async markVerificationFailed(key: string, reason: string, now: number): Promise<boolean> {
+    return this.updateIf(key, '#status IN (:created, :failed)', {
       UpdateExpression: 'SET #status = :failed, last_error = :reason, updated_at = :now_iso',
       ExpressionAttributeValues: {
         ':created': 'created',

@@ -89,7 +89,7 @@ export interface Ledger {
   markVerificationStarted(key: string, now: number): Promise<void>;
   /** created → verified. */
   markVerified(key: string, now: number): Promise<void>;
-  /** created → verification_failed with the reason; a verified record stays verified. */
-  markVerificationFailed(key: string, reason: string, now: number): Promise<void>;
+  /** created → verification_failed with the reason; false (nothing written) for any other status. */
+  markVerificationFailed(key: string, reason: string, now: number): Promise<boolean>;
   get(key: string): Promise<ConversionRecord | null>;
 }

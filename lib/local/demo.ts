@@ -17,19 +17,28 @@ interface Result {
   contact_id: string | null;
 }
 
-async function getJson(url: string, headers: Record<string, string>): Promise<{ status: number; body: any }> {
-  // eslint-disable-line @typescript-eslint/no-explicit-any
+interface SandboxContactView {
+  name: string;
+  email: string;
+  title?: string;
+  organization_name: string;
+  phone_numbers?: Array<{ sanitized_number: string; type: string }>;
+}
+
+async function getJson<T>(url: string, headers: Record<string, string>): Promise<T | null> {
   const response = await fetch(url, { headers });
-  return { status: response.status, body: await response.json().catch(() => null) };
+  return (await response.json().catch(() => null)) as T | null;
 }
 
 async function followConversion(key: string): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 30_000;
   let last = '';
   for (;;) {
-    const { body } = await getJson(`${api}/conversions/${encodeURIComponent(key)}`, { 'x-api-key': apiKey });
+    const body = await getJson<Record<string, unknown>>(`${api}/conversions/${encodeURIComponent(key)}`, {
+      'x-api-key': apiKey,
+    });
     if (body?.status !== last) {
-      last = body?.status;
+      last = String(body?.status);
       console.log(`  ledger status: ${last}`);
     }
     if (
@@ -38,7 +47,7 @@ async function followConversion(key: string): Promise<Record<string, unknown>> {
       last === 'rejected' ||
       Date.now() > deadline
     ) {
-      return body;
+      return body ?? {};
     }
     await new Promise((r) => setTimeout(r, 300));
   }
@@ -50,10 +59,11 @@ async function showContact(contactId: string): Promise<void> {
     return;
   }
   const apollo = `http://127.0.0.1:${ports.apollo}/api/v1`;
-  const { body } = await getJson(`${apollo}/contacts/${contactId}`, {
+  const body = await getJson<{ contact?: SandboxContactView }>(`${apollo}/contacts/${contactId}`, {
     'x-api-key': LOCAL_DEFAULTS.APOLLO_SANDBOX_KEY,
   });
   const contact = body?.contact;
+  if (!contact) throw new Error(`the Apollo sandbox has no contact ${contactId}`);
   console.log(`  ${contact.name} <${contact.email}>, ${contact.title ?? ''} at ${contact.organization_name}`);
   for (const phone of contact.phone_numbers ?? []) {
     console.log(`  phone ${phone.sanitized_number} (${phone.type})`);

@@ -82,8 +82,8 @@ function handlerEnvironment(
     STEP_FUNCTIONS_ENDPOINT: stack.stepFunctions.url,
     APOLLO_BASE_URL: stack.apolloUrl,
     APOLLO_API_KEY: stack.apolloApiKey,
-    WEBHOOK_SECRET: env.WEBHOOK_SECRET ?? LOCAL_DEFAULTS.WEBHOOK_SECRET,
-    API_KEY: env.API_KEY ?? LOCAL_DEFAULTS.API_KEY,
+    WEBHOOK_SECRET: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
+    API_KEY: env.API_KEY?.trim() || LOCAL_DEFAULTS.API_KEY,
     POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
@@ -152,7 +152,7 @@ export async function startLocalStack(
     } else if (!env.APOLLO_API_KEY) {
       throw new Error('APOLLO_BASE_URL is set, so APOLLO_API_KEY must be set too');
     }
-    const apolloUrl = externalApollo ?? (sandbox as ApolloSandbox).url;
+    const apolloUrl = externalApollo || (sandbox as ApolloSandbox).url;
 
     const stepFunctions = await startLocalStepFunctions({
       definition: serverless.definition,
@@ -170,7 +170,7 @@ export async function startLocalStack(
       {
         dynamo,
         apolloUrl,
-        apolloApiKey: env.APOLLO_API_KEY ?? LOCAL_DEFAULTS.APOLLO_SANDBOX_KEY,
+        apolloApiKey: env.APOLLO_API_KEY?.trim() || LOCAL_DEFAULTS.APOLLO_SANDBOX_KEY,
         stepFunctions,
       },
       env,

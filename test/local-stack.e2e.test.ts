@@ -1,0 +1,160 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendWebhook } from '../lib/local/send';
+import { LOCAL_DEFAULTS, PROJECT_ROOT } from '../lib/local/stack';
+
+/** Ports the OS considers free right now (bound and released). */
+async function freePorts(count: number): Promise<number[]> {
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = await new Promise<number>((resolve, reject) => {
+      const server = createServer();
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => {
+        const address = server.address();
+        server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+      });
+    });
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
+}
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+function processesMentioning(text: string): string[] {
+  const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return ps.stdout.split('\n').filter((line) => line.includes(text) && !line.includes('ps -eo'));
+}
+
+describe('Local stack: npm start', () => {
+  let child: ChildProcess;
+  let output = '';
+  let ports: number[];
+  let api: string;
+  let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  beforeAll(async () => {
+    ports = await freePorts(5);
+    const [http, lambda, dynamoDb, apollo, stepFunctions] = ports.map(String);
+    api = `http://127.0.0.1:${http}`;
+    // Started as a user would: `npm start`, in its own process group (like a terminal's job).
+    child = spawn('npm', ['start'], {
+      cwd: PROJECT_ROOT,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        PORT: http,
+        LAMBDA_PORT: lambda,
+        DYNAMODB_PORT: dynamoDb,
+        APOLLO_SANDBOX_PORT: apollo,
+        STEP_FUNCTIONS_PORT: stepFunctions,
+        LOCAL_STACK_ENV_FILE: '',
+        WEBHOOK_SECRET: '',
+        API_KEY: '',
+        APOLLO_BASE_URL: '',
+      },
+    });
+    exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const deadline = Date.now() + 90_000;
+    while (!output.includes('is running locally')) {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        throw new Error(`npm start did not come up:\n${output.slice(-3000)}`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (child?.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+    }
+  });
+
+  const send = (body: unknown, secret = LOCAL_DEFAULTS.WEBHOOK_SECRET) =>
+    sendWebhook(JSON.stringify(body), { url: `${api}/webhooks/enrichment-completed`, secret });
+  const person = {
+    first_name: 'Mark',
+    last_name: 'Twain',
+    email: 'mark.twain@greatamericanwriters.example',
+    organization_name: 'Great American Writers Co.',
+    direct_phone: '555-123-4567',
+    mobile_phone: '555-765-4321',
+  };
+  const event = (data: unknown) => ({
+    type: 'person.enrichment.completed',
+    timestamp: new Date().toISOString(),
+    data,
+  });
+
+  it('prints a banner with the URLs, the local defaults and the command to try', () => {
+    expect(output).toContain(`HTTP API         ${api}`);
+    expect(output).toContain(LOCAL_DEFAULTS.WEBHOOK_SECRET);
+    expect(output).toContain(LOCAL_DEFAULTS.API_KEY);
+    expect(output).toContain('npm run send -- events/enrichment-completed.json');
+  });
+
+  it('creates, then answers duplicates, and verifies the contact within 10 seconds', async () => {
+    const sentAt = Date.now();
+    const created = await send(event({ person }));
+    const duplicate = await send(event({ person }));
+
+    expect(created.status).toBe(200);
+    expect(created.body).toMatchObject({ results: [{ key: person.email, status: 'created' }] });
+    expect(duplicate.body).toMatchObject({ results: [{ key: person.email, status: 'duplicate' }] });
+
+    let status = '';
+    while (status !== 'verified' && Date.now() - sentAt < 10_000) {
+      const response = await fetch(`${api}/conversions/${encodeURIComponent(person.email)}`, {
+        headers: { 'x-api-key': LOCAL_DEFAULTS.API_KEY },
+      });
+      status = ((await response.json()) as { status: string }).status;
+      if (status !== 'verified') await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe('verified');
+  });
+
+  it('refuses a bad signature with 401 and a bad body with 400', async () => {
+    const unsigned = await send(
+      event({ person }),
+      'whsec_' + Buffer.from('not the secret').toString('base64'),
+    );
+    const invalid = await send(event({ person: { email: 'not-an-email' } }));
+
+    expect(unsigned.status).toBe(401);
+    expect(invalid.status).toBe(400);
+    expect(invalid.body).toMatchObject({
+      error: 'invalid_request',
+      message: 'body.data.person.email: not an email address',
+    });
+  });
+
+  it('stops on SIGINT (Ctrl-C) and leaves no process or port behind', async () => {
+    // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.
+    process.kill(-(child.pid as number), 'SIGINT');
+    const { code, signal } = await exited;
+    const deadline = Date.now() + 20_000;
+    while (!output.includes('Stopped.') && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+
+    // npm itself dies of the SIGINT; the stack under it shuts down in order and says so.
+    expect(code === 0 || signal === 'SIGINT').toBe(true);
+    expect(output).toContain('Stopped.');
+    for (const port of ports) expect(await isPortFree(port)).toBe(true);
+    expect(processesMentioning(`--httpPort ${ports[0]}`)).toEqual([]);
+  }, 30_000);
+});
