@@ -24,6 +24,7 @@ export interface Config {
   maxBodyBytes: number;
   rejectedRecordTtlSeconds: number;
   unavailableRetryAfterSeconds: number;
+  maxConversionAttempts: number;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -105,6 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxBodyBytes: integer(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 6 * 1024 * 1024),
     rejectedRecordTtlSeconds: integer(env, 'REJECTED_RECORD_TTL_DAYS', 30, 1, 3650) * 86_400,
     unavailableRetryAfterSeconds: integer(env, 'UNAVAILABLE_RETRY_AFTER_SECONDS', 30, 1, 3600),
+    maxConversionAttempts: integer(env, 'MAX_CONVERSION_ATTEMPTS', 10, 1, 1000),
     secret: (name) => readSecret(env, name),
   };
 }

@@ -18,9 +18,10 @@ import type { VerificationScheduler } from './verifications';
  * - `existing`: Apollo already had a contact with this email: linked, not created;
  * - `duplicate`: this service converted the person before: no Apollo call at all;
  * - `in_progress`: another request holds this person right now;
- * - `rejected`: Apollo refused the data (422); `reason` says why.
+ * - `rejected`: Apollo refused the data (422); `reason` says why;
+ * - `failed`: the service gave up on this person after too many attempts; `reason` says why.
  */
-export type ConversionStatus = 'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected';
+export type ConversionStatus = 'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected' | 'failed';
 
 export interface ConversionResult {
   key: string;
@@ -37,8 +38,10 @@ export interface ConversionDependencies {
   verifications: VerificationScheduler;
   /** People converted at once within one request. */
   concurrency: number;
-  /** How long a rejected record is kept before DynamoDB's TTL removes it. */
+  /** How long a rejected or failed record is kept before DynamoDB's TTL removes it. */
   rejectedRecordTtlSeconds: number;
+  /** Claims of one person after which the service stops calling Apollo for it. */
+  maxAttempts: number;
   /** Retry-After for a 503 caused by Apollo being unavailable (429s carry their own). */
   unavailableRetryAfterSeconds: number;
   now?: () => number;
@@ -141,11 +144,20 @@ export class ContactConversion {
     });
     if (!claim.claimed) return this.answerFromLedger(person, claim.record);
 
-    // A claim that lapsed without being released means its invocation died mid-way, possibly
-    // after Apollo created the contact.
+    // An earlier attempt may have created the contact without recording it: it released its claim
+    // after an unknown outcome, or its claim lapsed because the invocation died mid-way.
     const previous = claim.previous;
     const uncertain =
-      previous?.status === 'creating' && (previous.createUncertain || previous.lockToken !== null);
+      previous !== null &&
+      (previous.createUncertain || (previous.status === 'creating' && previous.lockToken !== null));
+    const attempts = (previous?.attempts ?? 0) + 1;
+    if (attempts > this.deps.maxAttempts) {
+      return this.giveUp(
+        person,
+        token,
+        `gave up after ${attempts - 1} attempts; last error: ${previous?.lastError}`,
+      );
+    }
     let createSent = false;
     let converted: { contactId: string; outcome: ConversionOutcome };
     try {
@@ -155,8 +167,11 @@ export class ContactConversion {
       await ledger.complete(person.key, token, { ...converted, now: this.now() });
     } catch (error) {
       if (isError(error, 'ApolloRejectedError')) {
-        const expiresAt = Math.floor(this.now() / 1000) + this.deps.rejectedRecordTtlSeconds;
-        await ledger.reject(person.key, token, { reason: error.message, now: this.now(), expiresAt });
+        await ledger.reject(person.key, token, {
+          reason: error.message,
+          now: this.now(),
+          expiresAt: this.expiry(),
+        });
         logger.warn('Apollo rejected a person', { person: personRef(person.key), reason: error.message });
         return { ...this.result(person, 'rejected', null), reason: error.message };
       }
@@ -178,9 +193,9 @@ export class ContactConversion {
 
   /**
    * Looks for the contact before creating it. With an email, Apollo's search (fuzzy) is filtered to
-   * the exact email. Without one, the only way to find a contact an earlier attempt may have made is
-   * Apollo's own matching on name and company: `run_dedupe`, used only when a create may have
-   * happened, because it overwrites the contact it matches.
+   * the exact email. When an earlier attempt may have created the contact, the create asks Apollo
+   * to match it (`run_dedupe`: by email, or by name and company); only then, because that
+   * overwrites the contact it matches.
    */
   private async findOrCreate(
     person: Person,
@@ -204,11 +219,22 @@ export class ContactConversion {
       }
     }
     onCreateSent();
-    const contact = await apollo.createContact(person.fields, {
-      deadline,
-      runDedupe: email === undefined && createMayHaveHappened,
-    });
+    // After an unknown outcome Apollo's search may not show the contact yet (or there is no email
+    // to search for): let Apollo match it itself. The upsert writes the same data we sent before.
+    const contact = await apollo.createContact(person.fields, { deadline, runDedupe: createMayHaveHappened });
     return { contactId: contact.id, outcome: 'created' };
+  }
+
+  /** Records that the service stops calling Apollo for this person, and why. */
+  private async giveUp(person: Person, token: string, reason: string): Promise<ConversionResult> {
+    await this.deps.ledger.fail(person.key, token, { reason, now: this.now(), expiresAt: this.expiry() });
+    logger.error('gave up converting a person', { person: personRef(person.key), reason });
+    return { ...this.result(person, 'failed', null), reason };
+  }
+
+  /** Epoch seconds when a rejected or failed record expires. */
+  private expiry(): number {
+    return Math.floor(this.now() / 1000) + this.deps.rejectedRecordTtlSeconds;
   }
 
   private async answerFromLedger(person: Person, record: ConversionRecord): Promise<ConversionResult> {
@@ -216,7 +242,8 @@ export class ContactConversion {
       case 'creating':
         return this.result(person, 'in_progress', null);
       case 'rejected':
-        return { ...this.result(person, 'rejected', null), reason: record.lastError ?? 'rejected by Apollo' };
+      case 'failed':
+        return { ...this.result(person, record.status, null), reason: record.lastError ?? record.status };
       default:
         // Finished before. If that invocation died before starting the verification, start it now.
         if (record.contactId !== null && record.verificationStartedAt === null) {

@@ -79,10 +79,10 @@ export class DynamoDbLedger implements Ledger {
           TableName: this.tableName,
           Key: marshall({ pk: request.key }),
           // Claimable: a new key; a `creating` record whose lock lapsed (its invocation died or gave
-          // it back); a rejected record whose data changed since.
+          // it back); a rejected or failed record whose data changed since.
           ConditionExpression:
             'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR ' +
-            '(#status = :rejected AND fingerprint <> :fingerprint)',
+            '(#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)',
           UpdateExpression:
             'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
             'attempts = if_not_exists(attempts, :zero) + :one, created_at = if_not_exists(created_at, :now_iso), ' +
@@ -92,6 +92,7 @@ export class DynamoDbLedger implements Ledger {
           ExpressionAttributeValues: marshall({
             ':creating': 'creating',
             ':rejected': 'rejected',
+            ':failed': 'failed',
             ':now': request.now,
             ':now_iso': iso(request.now),
             ':token': request.token,
@@ -135,12 +136,26 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async reject(key: string, token: string, result: { reason: string; now: number; expiresAt: number }) {
+    await this.finishUnconverted(key, token, 'rejected', result);
+  }
+
+  async fail(key: string, token: string, result: { reason: string; now: number; expiresAt: number }) {
+    await this.finishUnconverted(key, token, 'failed', result);
+  }
+
+  /** creating → rejected or failed: kept for `expiresAt` (the TTL), then forgotten. */
+  private async finishUnconverted(
+    key: string,
+    token: string,
+    status: 'rejected' | 'failed',
+    result: { reason: string; now: number; expiresAt: number },
+  ) {
     await this.updateAsHolder(key, token, {
       UpdateExpression:
-        'SET #status = :rejected, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at ' +
+        'SET #status = :final_status, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at ' +
         'REMOVE lock_token, lock_expires_at',
       ExpressionAttributeValues: {
-        ':rejected': 'rejected',
+        ':final_status': status,
         ':reason': result.reason,
         ':now_iso': iso(result.now),
         ':expires_at': result.expiresAt,

@@ -8,13 +8,15 @@ import type { MatchIdentity } from './person';
  *   (none) --claim--> creating --complete--> created --verify--> verified
  *                        |  ^                   \----------------> verification_failed
  *                        |  '--release (Apollo unavailable; the lock is dropped at once)
- *                        '--reject (Apollo 422) --> rejected  (claimable again only with changed data)
+ *                        |--reject (Apollo 422) --> rejected  (claimable again only with changed data)
+ *                        '--fail (too many attempts) --> failed  (likewise)
  *
  * A claim holds a lock until `lockExpiresAt` (the Lambda's deadline), so an invocation that dies
  * never blocks the person beyond its own lifetime; every later write names the claim's `token`, so
  * a claimer whose lock expired and was taken over cannot overwrite the new claimer's work.
  */
-export type ConversionStatus = 'creating' | 'created' | 'verified' | 'verification_failed' | 'rejected';
+export type ConversionStatus =
+  'creating' | 'created' | 'verified' | 'verification_failed' | 'rejected' | 'failed';
 
 /** `created`: this service created the Apollo contact. `existing`: Apollo had one with the same email. */
 export type ConversionOutcome = 'created' | 'existing';
@@ -64,7 +66,7 @@ export type ClaimResult =
 
 export interface Ledger {
   /**
-   * Claims `key` if it is new, its lock has lapsed, or it was rejected and the data changed.
+   * Claims `key` if it is new, its lock has lapsed, or it was rejected or failed and the data changed.
    * Never calls Apollo; decides who may.
    */
   claim(request: ClaimRequest): Promise<ClaimResult>;
@@ -80,6 +82,8 @@ export interface Ledger {
     token: string,
     result: { reason: string; now: number; expiresAt: number },
   ): Promise<void>;
+  /** creating → failed: the service stops calling Apollo for this person. Expires like `reject`. */
+  fail(key: string, token: string, result: { reason: string; now: number; expiresAt: number }): Promise<void>;
   /** Gives the claim back at once (Apollo unavailable), keeping why and whether a create may have happened. */
   release(
     key: string,

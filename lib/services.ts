@@ -52,6 +52,7 @@ function build(config: Config): Services {
       concurrency: config.conversionConcurrency,
       rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
       unavailableRetryAfterSeconds: config.unavailableRetryAfterSeconds,
+      maxAttempts: config.maxConversionAttempts,
     }),
     verification: new ContactVerification({
       ledger,
