@@ -25,10 +25,15 @@ export interface Config {
   rejectedRecordTtlSeconds: number;
   unavailableRetryAfterSeconds: number;
   maxConversionAttempts: number;
+  phoneRevealStateMachineArn?: string;
+  /** The API's public base URL, for the webhook_url Apollo posts revealed phones to. */
+  publicApiUrl?: string;
+  heldPhonesTtlSeconds: number;
+  maxResultPolls: number;
   secret(name: SecretName): Promise<string>;
 }
 
-export type SecretName = 'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY';
+export type SecretName = 'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN';
 
 type Env = Record<string, string | undefined>;
 
@@ -107,6 +112,10 @@ export function loadConfig(env: Env = process.env): Config {
     rejectedRecordTtlSeconds: integer(env, 'REJECTED_RECORD_TTL_DAYS', 30, 1, 3650) * 86_400,
     unavailableRetryAfterSeconds: integer(env, 'UNAVAILABLE_RETRY_AFTER_SECONDS', 30, 1, 3600),
     maxConversionAttempts: integer(env, 'MAX_CONVERSION_ATTEMPTS', 10, 1, 1000),
+    phoneRevealStateMachineArn: text(env, 'PHONE_REVEAL_STATE_MACHINE_ARN'),
+    publicApiUrl: url(env, 'PUBLIC_API_URL'),
+    heldPhonesTtlSeconds: integer(env, 'HELD_PHONES_TTL_DAYS', 30, 1, 3650) * 86_400,
+    maxResultPolls: integer(env, 'MAX_RESULT_POLLS', 20, 1, 1000),
     secret: (name) => readSecret(env, name),
   };
 }

@@ -1,6 +1,10 @@
 import type { ConversionRecord } from './ledger';
 
-/** A ledger record as `GET /conversions/{key}` shows it: no lock internals, no phone hashes. */
+/**
+ * A ledger record as `GET /conversions/{key}` shows it: no lock internals, no phone hashes.
+ * `credits_consumed` is what Apollo charged for this person; `free_lookups` counts later requests
+ * answered from the ledger, each one credits not spent again.
+ */
 export function conversionView(record: ConversionRecord) {
   return {
     key: record.key,
@@ -14,5 +18,11 @@ export function conversionView(record: ConversionRecord) {
     converted_at: record.convertedAt,
     verification_started_at: record.verificationStartedAt,
     verified_at: record.verifiedAt,
+    apollo_person_id: record.apolloPersonId,
+    request_id: record.requestId,
+    credits_consumed: record.creditsConsumed,
+    free_lookups: record.freeLookups,
+    phone_reveal: record.phoneReveal,
+    phone_reveal_note: record.phoneRevealNote,
   };
 }

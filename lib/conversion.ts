@@ -172,7 +172,8 @@ export class ContactConversion {
           now: this.now(),
           expiresAt: this.expiry(),
         });
-        logger.warn('Apollo rejected a person', { person: personRef(person.key), reason: error.message });
+        // Not the message: Apollo may quote the submitted data in it. The ledger keeps it for the operator.
+        logger.warn('Apollo rejected a person', { person: personRef(person.key) });
         return { ...this.result(person, 'rejected', null), reason: error.message };
       }
       if (isError(error, 'LockLostError')) {

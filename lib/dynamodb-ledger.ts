@@ -7,13 +7,26 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { LockLostError } from './errors';
-import type { ClaimRequest, ClaimResult, ConversionRecord, Ledger } from './ledger';
+import type {
+  ClaimRequest,
+  ClaimResult,
+  ConversionRecord,
+  HeldPhones,
+  Ledger,
+  PhoneRevealStatus,
+} from './ledger';
 import type { MatchIdentity } from './person';
 
-/** The item as stored: snake_case attributes, `pk` the person key, `expires_at` the TTL (epoch s). */
+/**
+ * The item as stored: snake_case attributes, `pk` the person key, `expires_at` the TTL (epoch s).
+ * Alias items (`person:<apollo id>`, `linkedin:<url>`, ...) share the table: they have no `status`,
+ * only `alias_of` and phones a callback held for them.
+ */
 interface LedgerItem {
   pk: string;
-  status: ConversionRecord['status'];
+  status?: ConversionRecord['status'];
+  alias_of?: string;
+  held_phones?: HeldPhones;
   contact_id?: string;
   outcome?: ConversionRecord['outcome'];
   attempts?: number;
@@ -30,10 +43,16 @@ interface LedgerItem {
   verification_started_at?: string;
   verified_at?: string;
   expires_at?: number;
+  apollo_person_id?: string;
+  request_id?: string;
+  credits_consumed?: number;
+  free_lookups?: number;
+  phone_reveal?: PhoneRevealStatus;
+  phone_reveal_note?: string;
+  applied_phones?: string[];
 }
 
-function toRecord(item: Record<string, AttributeValue>): ConversionRecord {
-  const stored = unmarshall(item) as LedgerItem;
+function toRecord(stored: LedgerItem & { status: ConversionRecord['status'] }): ConversionRecord {
   return {
     key: stored.pk,
     status: stored.status,
@@ -52,7 +71,23 @@ function toRecord(item: Record<string, AttributeValue>): ConversionRecord {
     convertedAt: stored.converted_at ?? null,
     verificationStartedAt: stored.verification_started_at ?? null,
     verifiedAt: stored.verified_at ?? null,
+    apolloPersonId: stored.apollo_person_id ?? null,
+    requestId: stored.request_id ?? null,
+    creditsConsumed: stored.credits_consumed ?? 0,
+    freeLookups: stored.free_lookups ?? 0,
+    phoneReveal: stored.phone_reveal ?? null,
+    phoneRevealNote: stored.phone_reveal_note ?? null,
+    appliedPhoneHashes: stored.applied_phones ?? [],
   };
+}
+
+function readItem(item: Record<string, AttributeValue> | undefined): LedgerItem | null {
+  return item ? (unmarshall(item) as LedgerItem) : null;
+}
+
+/** A person record, or null for nothing or an alias item. */
+function recordOf(item: LedgerItem | null): ConversionRecord | null {
+  return item?.status ? toRecord(item as LedgerItem & { status: ConversionRecord['status'] }) : null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -106,7 +141,7 @@ export class DynamoDbLedger implements Ledger {
           ReturnValues: 'ALL_OLD',
         }),
       );
-      return { claimed: true, previous: Attributes ? toRecord(Attributes) : null };
+      return { claimed: true, previous: recordOf(readItem(Attributes)) };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
     }
@@ -215,10 +250,144 @@ export class DynamoDbLedger implements Ledger {
   }
 
   async get(key: string): Promise<ConversionRecord | null> {
-    const { Item } = await this.client.send(
-      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk: key }), ConsistentRead: true }),
+    return recordOf(await this.getItem(key));
+  }
+
+  async find(keyOrAlias: string): Promise<ConversionRecord | null> {
+    const item = await this.getItem(keyOrAlias);
+    if (item?.alias_of !== undefined) return this.get(item.alias_of);
+    return recordOf(item);
+  }
+
+  async link(alias: string, key: string, now: number): Promise<HeldPhones | null> {
+    const { Attributes } = await this.client
+      .send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: alias }),
+          // An alias names one person for good; a record (with a status) is never turned into one.
+          ConditionExpression:
+            'attribute_not_exists(#status) AND (attribute_not_exists(alias_of) OR alias_of = :key)',
+          UpdateExpression: 'SET alias_of = :key, updated_at = :now_iso REMOVE expires_at',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({ ':key': key, ':now_iso': iso(now) }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      )
+      .catch((error: unknown) => {
+        if (isConditionFailure(error)) return { Attributes: undefined };
+        throw error;
+      });
+    return readItem(Attributes)?.held_phones ?? null;
+  }
+
+  async holdRevealedPhones(
+    alias: string,
+    held: HeldPhones,
+    now: number,
+    expiresAt: number,
+  ): Promise<string | null> {
+    const { Attributes } = await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: alias }),
+        ConditionExpression: 'attribute_not_exists(#status)',
+        // Held phones expire unless applied: `releaseHeldPhones` (and `link`) remove the TTL.
+        UpdateExpression: 'SET held_phones = :held, updated_at = :now_iso, expires_at = :expires_at',
+        ExpressionAttributeNames: STATUS,
+        ExpressionAttributeValues: marshall({
+          ':held': held,
+          ':now_iso': iso(now),
+          ':expires_at': expiresAt,
+        }),
+        ReturnValues: 'ALL_NEW',
+      }),
     );
-    return Item ? toRecord(Item) : null;
+    return readItem(Attributes)?.alias_of ?? null;
+  }
+
+  async releaseHeldPhones(alias: string, now: number): Promise<void> {
+    await this.updateIf(alias, 'attribute_exists(pk)', {
+      UpdateExpression: 'SET updated_at = :now_iso REMOVE held_phones, expires_at',
+      ExpressionAttributeValues: { ':now_iso': iso(now) },
+    });
+  }
+
+  async recordEnrichment(
+    key: string,
+    enrichment: {
+      apolloPersonId: string | null;
+      requestId: string | null;
+      creditsConsumed: number;
+      phoneReveal: PhoneRevealStatus;
+      now: number;
+    },
+  ): Promise<void> {
+    const values: Record<string, unknown> = {
+      ':now_iso': iso(enrichment.now),
+      ':credits': enrichment.creditsConsumed,
+      ':phone_reveal': enrichment.phoneReveal,
+    };
+    let set = 'updated_at = :now_iso, phone_reveal = :phone_reveal';
+    if (enrichment.apolloPersonId !== null) {
+      set += ', apollo_person_id = :person_id';
+      values[':person_id'] = enrichment.apolloPersonId;
+    }
+    if (enrichment.requestId !== null) {
+      set += ', request_id = :request_id';
+      values[':request_id'] = enrichment.requestId;
+    }
+    await this.updateIf(key, 'attribute_exists(#status)', {
+      UpdateExpression: `SET ${set} ADD credits_consumed :credits`,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async countFreeLookup(key: string, now: number): Promise<void> {
+    await this.updateIf(key, 'attribute_exists(#status)', {
+      UpdateExpression: 'SET updated_at = :now_iso ADD free_lookups :one',
+      ExpressionAttributeValues: { ':now_iso': iso(now), ':one': 1 },
+    });
+  }
+
+  async recordPhonesApplied(
+    key: string,
+    applied: { phoneHashes: string[]; creditsConsumed: number; now: number },
+  ): Promise<boolean> {
+    // The condition makes a second delivery of the same phones count no credits.
+    return this.updateIf(
+      key,
+      'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal <> :applied)',
+      {
+        UpdateExpression:
+          'SET phone_reveal = :applied, applied_phones = :hashes, updated_at = :now_iso ADD credits_consumed :credits',
+        ExpressionAttributeValues: {
+          ':applied': 'applied',
+          ':hashes': applied.phoneHashes,
+          ':now_iso': iso(applied.now),
+          ':credits': applied.creditsConsumed,
+        },
+      },
+    );
+  }
+
+  async markPhonesUnavailable(key: string, reason: string, now: number): Promise<void> {
+    await this.updateIf(key, 'attribute_exists(#status) AND phone_reveal <> :applied', {
+      UpdateExpression: 'SET phone_reveal = :unavailable, phone_reveal_note = :reason, updated_at = :now_iso',
+      ExpressionAttributeValues: {
+        ':applied': 'applied',
+        ':unavailable': 'unavailable',
+        ':reason': reason,
+        ':now_iso': iso(now),
+      },
+    });
+  }
+
+  private async getItem(pk: string): Promise<LedgerItem | null> {
+    const { Item } = await this.client.send(
+      new GetItemCommand({ TableName: this.tableName, Key: marshall({ pk }), ConsistentRead: true }),
+    );
+    return readItem(Item);
   }
 
   /** A write only the current claim holder may make (the fencing token is the condition). */

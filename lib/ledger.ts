@@ -45,6 +45,34 @@ export interface ConversionRecord {
   convertedAt: string | null;
   verificationStartedAt: string | null;
   verifiedAt: string | null;
+  /** Apollo's person id, when the person came through an enrichment (POST /enrichments). */
+  apolloPersonId: string | null;
+  /** Apollo's request id of that enrichment: a signed 64-bit integer, kept as its digits. */
+  requestId: string | null;
+  /** Apollo credits spent on this person, as Apollo reported them. */
+  creditsConsumed: number;
+  /** Later enrichment requests answered from the ledger without calling Apollo. */
+  freeLookups: number;
+  /** Where the phone reveal stands, for people enriched with phones. */
+  phoneReveal: PhoneRevealStatus | null;
+  /** Why the phone reveal ended without phones. */
+  phoneRevealNote: string | null;
+  /** SHA-256 of each revealed E.164 number already written to the contact. */
+  appliedPhoneHashes: string[];
+}
+
+export type PhoneRevealStatus = 'not_requested' | 'pending' | 'applied' | 'unavailable';
+
+/** Phones a callback revealed for an Apollo person id, kept until its contact is known. */
+export interface HeldPhones {
+  phones: RevealedPhone[];
+  creditsConsumed: number | null;
+}
+
+export interface RevealedPhone {
+  e164: string;
+  /** Apollo's `type_cd`: mobile, work_direct, work_hq, home, other. */
+  type: string;
 }
 
 export interface ClaimRequest {
@@ -96,4 +124,39 @@ export interface Ledger {
   /** created → verification_failed with the reason; false (nothing written) for any other status. */
   markVerificationFailed(key: string, reason: string, now: number): Promise<boolean>;
   get(key: string): Promise<ConversionRecord | null>;
+
+  /** Reads a record by its key, or by an alias `link` made (e.g. `person:<apollo id>`). */
+  find(keyOrAlias: string): Promise<ConversionRecord | null>;
+  /**
+   * Points `alias` at `key`. Returns the phones a callback held there before the link existed, so
+   * whichever of the two writes second applies them (both are single-item atomic updates).
+   */
+  link(alias: string, key: string, now: number): Promise<HeldPhones | null>;
+  /**
+   * Keeps a callback's phones under `alias` (expiring at `expiresAt`, epoch s, unless linked).
+   * Returns the key the alias points at, or null when it points nowhere yet.
+   */
+  holdRevealedPhones(alias: string, held: HeldPhones, now: number, expiresAt: number): Promise<string | null>;
+  /** Forgets held phones once they are applied. */
+  releaseHeldPhones(alias: string, now: number): Promise<void>;
+  /** Remembers what an enrichment learned: Apollo's ids, credits, whether phones are coming. */
+  recordEnrichment(
+    key: string,
+    enrichment: {
+      apolloPersonId: string | null;
+      requestId: string | null;
+      creditsConsumed: number;
+      phoneReveal: PhoneRevealStatus;
+      now: number;
+    },
+  ): Promise<void>;
+  /** Counts a request answered from the ledger, without Apollo. */
+  countFreeLookup(key: string, now: number): Promise<void>;
+  /** Records revealed phones as written to the contact; false if that was recorded already. */
+  recordPhonesApplied(
+    key: string,
+    applied: { phoneHashes: string[]; creditsConsumed: number; now: number },
+  ): Promise<boolean>;
+  /** The phone reveal ended without phones (unknown, expired, invalid request, or never ready). */
+  markPhonesUnavailable(key: string, reason: string, now: number): Promise<void>;
 }

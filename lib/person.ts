@@ -97,7 +97,13 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
 
 function cleanText(value: string | null | undefined): string | undefined {
   if (value == null) return undefined;
-  const cleaned = value.normalize('NFC').replace(CONTROL_CHARACTERS, ' ').replace(/\s+/g, ' ').trim();
+  // toWellFormed: a lone UTF-16 surrogate (valid in JSON) would be stored and sent as garbage.
+  const cleaned = value
+    .toWellFormed()
+    .normalize('NFC')
+    .replace(CONTROL_CHARACTERS, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
   return cleaned === '' ? undefined : cleaned;
 }
 

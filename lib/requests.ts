@@ -1,4 +1,6 @@
 import * as z from 'zod/mini';
+import { parseApolloJson, phoneRevealPayloadSchema, type PhoneRevealPayload } from './apollo/client';
+import type { EnrichmentRequest } from './enrichment';
 import { InvalidRequestError } from './errors';
 import {
   MAX_PEOPLE_PER_REQUEST,
@@ -19,6 +21,8 @@ const envelopeSchema = z.object({
   timestamp: z.optional(z.string()),
   data: z.optional(z.unknown()),
 });
+
+const isoDateTime = z.iso.datetime({ offset: true });
 
 const peopleSchema = z.array(personInputSchema).check(z.minLength(1), z.maxLength(MAX_PEOPLE_PER_REQUEST));
 
@@ -46,6 +50,9 @@ function parsePeople(container: unknown, location: string, options: PersonOption
   if (typeof container !== 'object' || container === null || Array.isArray(container)) {
     throw new InvalidRequestError(`${location}: must be an object with "person" or "people"`);
   }
+  if ('people' in container && 'person' in container) {
+    throw new InvalidRequestError(`${location}: has both "person" and "people"; send one`);
+  }
   if ('people' in container) {
     const inputs = parseWith(peopleSchema, container.people, `${location}.people`);
     return inputs.map((input, index) => toPerson(input, `${location}.people[${index}]`, options));
@@ -64,7 +71,7 @@ function parsePeople(container: unknown, location: string, options: PersonOption
 export function parseEnrichmentWebhook(rawBody: string, options: PersonOptions): EnrichmentWebhook {
   const envelope = parseWith(envelopeSchema, parseJsonObject(rawBody), 'body');
   if (envelope.type !== ENRICHMENT_COMPLETED) return { kind: 'ignored', type: envelope.type };
-  if (envelope.timestamp === undefined || Number.isNaN(Date.parse(envelope.timestamp))) {
+  if (envelope.timestamp === undefined || !isoDateTime.safeParse(envelope.timestamp).success) {
     throw new InvalidRequestError('body.timestamp: must be an ISO 8601 date-time');
   }
   return { kind: 'people', people: parsePeople(envelope.data, 'body.data', options) };
@@ -75,4 +82,59 @@ export function parseContactsRequest(rawBody: string, options: PersonOptions): P
   const body = parseJsonObject(rawBody);
   if ('people' in body || 'person' in body) return parsePeople(body, 'body', options);
   return [toPerson(parseWith(personInputSchema, body, 'body'), 'body', options)];
+}
+
+const identifier = (max: number) => z.optional(z.string().check(z.trim(), z.minLength(1), z.maxLength(max)));
+
+const enrichmentRequestSchema = z.object({
+  email: identifier(320),
+  first_name: identifier(200),
+  last_name: identifier(200),
+  organization_name: identifier(300),
+  domain: identifier(300),
+  linkedin_url: identifier(2048),
+  id: z.optional(z.string().check(z.regex(/^[A-Za-z0-9]{1,64}$/, 'must be an Apollo person id'))),
+  reveal_phone_number: z.optional(z.boolean()),
+});
+
+/**
+ * Parses `POST /enrichments`: one person's identifiers (email; or first_name + last_name with
+ * organization_name or domain; or linkedin_url; or Apollo person `id`), and `reveal_phone_number`.
+ */
+export function parseEnrichmentRequest(rawBody: string, options: PersonOptions): EnrichmentRequest {
+  const body = parseWith(enrichmentRequestSchema, parseJsonObject(rawBody), 'body');
+  const revealPhoneNumber = body.reveal_phone_number ?? false;
+  if (body.email !== undefined) {
+    const person = toPerson({ email: body.email }, 'body', options);
+    return { identity: { email: person.fields.email as string }, revealPhoneNumber };
+  }
+  if (body.id !== undefined) return { identity: { id: body.id }, revealPhoneNumber };
+  if (body.linkedin_url !== undefined) {
+    if (!/linkedin\.com\//i.test(body.linkedin_url)) {
+      throw new InvalidRequestError('body.linkedin_url: not a LinkedIn profile URL');
+    }
+    return { identity: { linkedin_url: body.linkedin_url }, revealPhoneNumber };
+  }
+  const { first_name, last_name, organization_name, domain } = body;
+  if (first_name === undefined || last_name === undefined || (organization_name ?? domain) === undefined) {
+    throw new InvalidRequestError(
+      'body: needs email, id, linkedin_url, or first_name and last_name with organization_name or domain',
+    );
+  }
+  const identity =
+    organization_name !== undefined
+      ? { first_name, last_name, organization_name }
+      : { first_name, last_name, domain };
+  return { identity, revealPhoneNumber };
+}
+
+/** Parses Apollo's phone-reveal callback, keeping `request_id`s digit for digit. */
+export function parsePhoneRevealCallback(rawBody: string): PhoneRevealPayload {
+  let parsed: unknown;
+  try {
+    parsed = parseApolloJson(rawBody);
+  } catch {
+    throw new InvalidRequestError('body: not valid JSON');
+  }
+  return parseWith(phoneRevealPayloadSchema, parsed, 'body');
 }

@@ -6,7 +6,14 @@ import { loadConfig, type Config } from './config';
 import { ContactConversion } from './conversion';
 import { DynamoDbLedger } from './dynamodb-ledger';
 import { logger } from './logger';
-import { StepFunctionsVerifications } from './step-functions-verifications';
+import { StepFunctionsExecutions } from './step-functions-executions';
+import {
+  phoneRevealExecutionName,
+  verificationExecutionName,
+  type VerificationScheduler,
+} from './verifications';
+import { PersonEnrichment } from './enrichment';
+import { ConfigurationError } from './errors';
 import { ContactVerification } from './verification';
 
 /**
@@ -18,6 +25,15 @@ export interface Services {
   ledger: DynamoDbLedger;
   conversion: ContactConversion;
   verification: ContactVerification;
+  enrichment: PersonEnrichment;
+}
+
+/** Where Apollo posts revealed phones: the public API URL, with the callback token. */
+async function phoneCallbackUrl(config: Config): Promise<string> {
+  if (!config.publicApiUrl)
+    throw new ConfigurationError('PUBLIC_API_URL must be set to receive phone reveals');
+  const token = await config.secret('APOLLO_CALLBACK_TOKEN');
+  return `${config.publicApiUrl}/webhooks/apollo/phone-numbers?token=${encodeURIComponent(token)}`;
 }
 
 let services: Services | undefined;
@@ -38,26 +54,50 @@ function build(config: Config): Services {
       }
     },
   });
-  const verifications = new StepFunctionsVerifications(
-    new SFNClient({ region: config.region, endpoint: config.stepFunctionsEndpoint }),
+  const stepFunctions = new SFNClient({ region: config.region, endpoint: config.stepFunctionsEndpoint });
+  const verificationExecutions = new StepFunctionsExecutions(
+    stepFunctions,
     config.verificationStateMachineArn,
+    'VERIFICATION_STATE_MACHINE_ARN',
   );
+  const verifications: VerificationScheduler = {
+    start: (request) => verificationExecutions.start(verificationExecutionName(request.key), request),
+  };
+  const phoneRevealExecutions = new StepFunctionsExecutions(
+    stepFunctions,
+    config.phoneRevealStateMachineArn,
+    'PHONE_REVEAL_STATE_MACHINE_ARN',
+  );
+  const conversion = new ContactConversion({
+    ledger,
+    apollo,
+    verifications,
+    concurrency: config.conversionConcurrency,
+    rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
+    unavailableRetryAfterSeconds: config.unavailableRetryAfterSeconds,
+    maxAttempts: config.maxConversionAttempts,
+  });
   return {
     config,
     ledger,
-    conversion: new ContactConversion({
-      ledger,
-      apollo,
-      verifications,
-      concurrency: config.conversionConcurrency,
-      rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
-      unavailableRetryAfterSeconds: config.unavailableRetryAfterSeconds,
-      maxAttempts: config.maxConversionAttempts,
-    }),
+    conversion,
     verification: new ContactVerification({
       ledger,
       apollo,
       defaultPhoneCountry: config.defaultPhoneCountry,
+    }),
+    enrichment: new PersonEnrichment({
+      ledger,
+      apollo,
+      conversion,
+      phoneReveals: {
+        start: (poll) =>
+          phoneRevealExecutions.start(phoneRevealExecutionName(poll.key, poll.request_id), poll),
+      },
+      callbackUrl: () => phoneCallbackUrl(config),
+      defaultPhoneCountry: config.defaultPhoneCountry,
+      heldPhonesTtlSeconds: config.heldPhonesTtlSeconds,
+      maxResultPolls: config.maxResultPolls,
     }),
   };
 }

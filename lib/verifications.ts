@@ -19,3 +19,21 @@ export interface VerificationScheduler {
 export function verificationExecutionName(key: string): string {
   return `verify-${createHash('sha256').update(key).digest('hex')}`;
 }
+
+/** What the phone-reveal fallback state machine receives. `request_id` stays a string throughout. */
+export interface PhoneRevealPoll {
+  key: string;
+  request_id: string;
+  /** Polls of webhook_result so far. */
+  attempt: number;
+}
+
+/** Starts the fallback that polls webhook_result when Apollo's phone callback does not come. */
+export interface PhoneRevealScheduler {
+  start(poll: PhoneRevealPoll): Promise<void>;
+}
+
+/** One fallback per enrichment request. */
+export function phoneRevealExecutionName(key: string, requestId: string): string {
+  return `phones-${createHash('sha256').update(`${key}\n${requestId}`).digest('hex')}`;
+}

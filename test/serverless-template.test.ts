@@ -50,7 +50,7 @@ describe('Deployment: serverless package', () => {
     });
   });
 
-  it('declares a Standard state machine and the three HTTP routes', () => {
+  it('declares the Standard state machines and the HTTP routes', () => {
     expect(template.Resources.VerificationStateMachine?.Properties).toMatchObject({
       StateMachineName: 'apollo-contact-converter-prod-verification',
       StateMachineType: 'STANDARD',
@@ -65,7 +65,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(5);
+    expect(functions).toHaveLength(8);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -76,7 +76,7 @@ describe('Deployment: serverless package', () => {
       expect(variables).not.toContain('API_KEY');
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
-    expect(roles.size).toBe(5);
+    expect(roles.size).toBe(8);
   });
 
   it('grants no IAM action on "*"', () => {

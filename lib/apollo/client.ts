@@ -27,7 +27,20 @@ export type ApolloContact = z.infer<typeof contactSchema>;
 
 const matchedPersonSchema = z.looseObject({
   id: z.optional(z.nullable(z.string())),
+  first_name: z.optional(z.nullable(z.string())),
+  last_name: z.optional(z.nullable(z.string())),
   email: z.optional(z.nullable(z.string())),
+  title: z.optional(z.nullable(z.string())),
+  linkedin_url: z.optional(z.nullable(z.string())),
+  organization: z.optional(
+    z.nullable(
+      z.looseObject({
+        name: z.optional(z.nullable(z.string())),
+        website_url: z.optional(z.nullable(z.string())),
+        primary_domain: z.optional(z.nullable(z.string())),
+      }),
+    ),
+  ),
   contact_id: z.optional(z.nullable(z.string())),
   contact: z.optional(z.nullable(contactSchema)),
   phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),
@@ -39,7 +52,69 @@ const searchReplySchema = z.looseObject({
   contacts: z.array(contactSchema),
   pagination: z.optional(z.looseObject({ total_pages: z.optional(z.nullable(z.number())) })),
 });
-const matchReplySchema = z.looseObject({ person: z.optional(z.nullable(matchedPersonSchema)) });
+const matchReplySchema = z.looseObject({
+  person: z.optional(z.nullable(matchedPersonSchema)),
+  // Read as text by `parseApolloJson`: a signed 64-bit integer that a JS number would round.
+  request_id: z.optional(z.nullable(z.string())),
+  credits_consumed: z.optional(z.nullable(z.number())),
+});
+
+/** The payload of Apollo's phone-reveal callback, and of `webhook_result` once it is ready. */
+export const phoneRevealPayloadSchema = z.looseObject({
+  status: z.optional(z.nullable(z.string())),
+  credits_consumed: z.optional(z.nullable(z.number())),
+  people: z
+    .array(
+      z.looseObject({
+        id: z.string().check(z.minLength(1), z.maxLength(64)),
+        status: z.optional(z.nullable(z.string())),
+        phone_numbers: z.optional(
+          z.nullable(
+            z
+              .array(
+                z.looseObject({
+                  raw_number: z.optional(z.nullable(z.string())),
+                  sanitized_number: z.optional(z.nullable(z.string())),
+                  type_cd: z.optional(z.nullable(z.string())),
+                  status_cd: z.optional(z.nullable(z.string())),
+                }),
+              )
+              .check(z.maxLength(50)),
+          ),
+        ),
+      }),
+    )
+    .check(z.maxLength(100)),
+});
+export type PhoneRevealPayload = z.infer<typeof phoneRevealPayloadSchema>;
+
+const webhookResultReplySchema = z.looseObject({
+  webhook_status: z.optional(z.nullable(z.string())),
+  webhook_result: z.optional(z.nullable(z.unknown())),
+  error_code: z.optional(z.nullable(z.string())),
+  retry_after_seconds: z.optional(z.nullable(z.number())),
+});
+
+/** What people/match answers to an enrichment request. */
+export interface Enrichment {
+  person: MatchedPerson | null;
+  /** Apollo's request id, a signed 64-bit integer kept digit for digit as a string. */
+  requestId: string | null;
+  creditsConsumed: number | null;
+}
+
+/** Who to enrich: email; name and company; LinkedIn URL; or Apollo person id. */
+export type EnrichmentQuery =
+  | { email: string }
+  | { first_name: string; last_name: string; organization_name?: string; domain?: string }
+  | { linkedin_url: string }
+  | { id: string };
+
+/** Where a phone reveal stands, as `GET /webhook_result/{request_id}` tells. */
+export type WebhookResult =
+  | { state: 'ready'; payload: unknown }
+  | { state: 'pending'; retryAfterSeconds: number }
+  | { state: 'gone'; reason: string };
 
 /** Apollo, as the use cases see it. */
 export interface Apollo {
@@ -52,6 +127,15 @@ export interface Apollo {
   findContactsByEmail(email: string, options: CallOptions): Promise<ApolloContact[]>;
   /** `POST /people/match` without any reveal or waterfall flag: free for saved contacts. Null when not found. */
   matchPerson(identity: MatchIdentity, options: CallOptions): Promise<MatchedPerson | null>;
+  /**
+   * `POST /people/match` that spends credits: enriches a person, and with `webhookUrl` asks Apollo
+   * to reveal phone numbers and post them there later.
+   */
+  enrichPerson(query: EnrichmentQuery, options: CallOptions & { webhookUrl?: string }): Promise<Enrichment>;
+  /** `PATCH /contacts/{id}`: sets the given fields only. */
+  updateContact(contactId: string, fields: ContactFields, options: CallOptions): Promise<ApolloContact>;
+  /** `GET /webhook_result/{request_id}`: the phone-reveal payload when the callback never came. */
+  getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult>;
 }
 
 export interface CallOptions {
@@ -113,6 +197,15 @@ function describeErrorBody(text: string): { message: string; code?: string } {
   }
 }
 
+/**
+ * JSON.parse, except that `request_id` is kept as the digits Apollo sent: it is a signed 64-bit
+ * integer, often beyond 2^53, which a JS number would silently round (Node 20 has no JSON.parse
+ * source access to recover it later).
+ */
+export function parseApolloJson(text: string): unknown {
+  return JSON.parse(text.replace(/(?<!\\)("request_id"\s*:\s*)(-?\d+)/g, '$1"$2"'));
+}
+
 function errorCode(error: unknown): string | undefined {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   return typeof cause?.code === 'string' ? cause.code : undefined;
@@ -158,6 +251,55 @@ export class ApolloHttpClient implements Apollo {
     return this.read(matchReplySchema, reply, 'POST /people/match').person ?? null;
   }
 
+  async enrichPerson(
+    query: EnrichmentQuery,
+    options: CallOptions & { webhookUrl?: string },
+  ): Promise<Enrichment> {
+    const body = compact({
+      ...query,
+      reveal_phone_number: options.webhookUrl ? true : undefined,
+      webhook_url: options.webhookUrl,
+    });
+    // Not repeated on failure: a second request would spend the credits again.
+    const reply = await this.call('POST', '/people/match', body, options, { idempotent: false });
+    const parsed = this.read(matchReplySchema, reply, 'POST /people/match');
+    return {
+      person: parsed.person ?? null,
+      requestId: parsed.request_id ?? null,
+      creditsConsumed: parsed.credits_consumed ?? null,
+    };
+  }
+
+  async updateContact(
+    contactId: string,
+    fields: ContactFields,
+    options: CallOptions,
+  ): Promise<ApolloContact> {
+    const path = `/contacts/${encodeURIComponent(contactId)}`;
+    // Setting the same fields twice leaves the contact as it is: safe to repeat.
+    const reply = await this.call('PATCH', path, compact(fields), options, { idempotent: true });
+    return this.read(createReplySchema, reply, 'PATCH /contacts/{id}').contact;
+  }
+
+  async getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult> {
+    const path = `/webhook_result/${encodeURIComponent(requestId)}`;
+    const reply = await this.call('GET', path, undefined, options, {
+      idempotent: true,
+      answered: [400, 404, 410],
+    });
+    const parsed = this.read(webhookResultReplySchema, reply, 'GET /webhook_result/{id}');
+    if (parsed.error_code === 'result_pending') {
+      return {
+        state: 'pending',
+        retryAfterSeconds: Math.max(1, Math.ceil(parsed.retry_after_seconds ?? 60)),
+      };
+    }
+    if (parsed.error_code) return { state: 'gone', reason: parsed.error_code };
+    if (parsed.webhook_result == null)
+      return { state: 'gone', reason: `webhook_status ${parsed.webhook_status}` };
+    return { state: 'ready', payload: parsed.webhook_result };
+  }
+
   private read<T>(schema: z.ZodMiniType<T>, reply: unknown, endpoint: string): T {
     const parsed = schema.safeParse(reply);
     if (!parsed.success) {
@@ -172,12 +314,12 @@ export class ApolloHttpClient implements Apollo {
     path: string,
     body: unknown,
     { deadline }: CallOptions,
-    { idempotent }: { idempotent: boolean },
+    { idempotent, answered = [] }: { idempotent: boolean; answered?: number[] },
   ): Promise<unknown> {
     const apiKey = await this.options.apiKey();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.send(method, path, body, apiKey, deadline);
+        return await this.send(method, path, body, apiKey, deadline, answered);
       } catch (error) {
         const wait = this.retryDelay(error, attempt, idempotent, deadline);
         if (wait === undefined) throw error;
@@ -211,7 +353,15 @@ export class ApolloHttpClient implements Apollo {
     return Date.now() + wait + 1000 < deadline ? wait : undefined;
   }
 
-  private async send(method: string, path: string, body: unknown, apiKey: string, deadline: number) {
+  /** Sends one request. Statuses in `answered` are replies to read, not errors (webhook_result's 404). */
+  private async send(
+    method: string,
+    path: string,
+    body: unknown,
+    apiKey: string,
+    deadline: number,
+    answered: number[],
+  ) {
     const timeoutMs = Math.min(this.options.timeoutMs, deadline - Date.now());
     if (timeoutMs <= 0)
       throw new ApolloUnavailableError(`${method} ${path}: no time left before the deadline`, false);
@@ -244,9 +394,9 @@ export class ApolloHttpClient implements Apollo {
     } catch (error) {
       throw new ApolloUnavailableError(`${method} ${path}: reply cut off`, true, { cause: error });
     }
-    if (response.ok) {
+    if (response.ok || answered.includes(response.status)) {
       try {
-        return JSON.parse(text) as unknown;
+        return parseApolloJson(text);
       } catch {
         throw new ApolloUnavailableError(`${method} ${path}: reply is not JSON`, true);
       }

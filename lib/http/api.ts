@@ -10,6 +10,7 @@ import { errorResponse, type HttpResponse } from './responses';
 export interface HttpRequest {
   headers: Record<string, string | undefined>;
   pathParameters: Record<string, string | undefined>;
+  query: Record<string, string | undefined>;
   /** Undecoded bytes of the body, exactly as signed. */
   body: Buffer;
   /** Epoch ms when the Lambda runs out of time. */
@@ -23,6 +24,7 @@ function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest
   return {
     headers,
     pathParameters: event.pathParameters ?? {},
+    query: event.queryStringParameters ?? {},
     body,
     deadline: Date.now() + context.getRemainingTimeInMillis(),
   };
@@ -46,6 +48,16 @@ export function httpRoute(route: (request: HttpRequest) => Promise<HttpResponse>
     .handler((event, context) => route(toRequest(event, context)));
 }
 
+/** A path parameter, URL-decoded whether or not the gateway decoded it already. */
+export function pathParameter(request: HttpRequest, name: string): string {
+  const value = request.pathParameters[name] ?? '';
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return value; // a stray % that was never an escape
+  }
+}
+
 /** The body as UTF-8 text, refused with 413 over `maxBytes` before any other work is done on it. */
 export function bodyText(request: HttpRequest, maxBytes: number): string {
   if (request.body.byteLength > maxBytes) {
@@ -54,11 +66,22 @@ export function bodyText(request: HttpRequest, maxBytes: number): string {
   return request.body.toString('utf8');
 }
 
-/** Constant-time check of the `x-api-key` header (both sides hashed first, so lengths cannot leak). */
-export function requireApiKey(request: HttpRequest, expected: string): void {
-  const given = request.headers['x-api-key'] ?? '';
+/** Constant-time comparison (both sides hashed first, so their lengths cannot leak either). */
+function sameSecret(given: string, expected: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest();
-  if (given === '' || !timingSafeEqual(digest(given), digest(expected))) {
+  return given !== '' && timingSafeEqual(digest(given), digest(expected));
+}
+
+/** Checks the `x-api-key` header. */
+export function requireApiKey(request: HttpRequest, expected: string): void {
+  if (!sameSecret(request.headers['x-api-key'] ?? '', expected)) {
     throw new UnauthorizedError('x-api-key missing or wrong');
+  }
+}
+
+/** Checks the `token` query parameter: Apollo signs nothing, so its callback URL carries a secret. */
+export function requireQueryToken(request: HttpRequest, expected: string): void {
+  if (!sameSecret(request.query.token ?? '', expected)) {
+    throw new UnauthorizedError('callback token missing or wrong');
   }
 }

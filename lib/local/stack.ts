@@ -23,6 +23,7 @@ export const LOCAL_DEFAULTS = {
   WEBHOOK_SECRET: 'whsec_' + Buffer.from('local-webhook-secret-not-for-production').toString('base64'),
   API_KEY: 'local-api-key',
   APOLLO_SANDBOX_KEY: 'sandbox-apollo-key',
+  APOLLO_CALLBACK_TOKEN: 'local-callback-token',
 };
 
 export interface LocalStackPorts {
@@ -84,6 +85,7 @@ function handlerEnvironment(
     APOLLO_API_KEY: stack.apolloApiKey,
     WEBHOOK_SECRET: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
     API_KEY: env.API_KEY?.trim() || LOCAL_DEFAULTS.API_KEY,
+    APOLLO_CALLBACK_TOKEN: env.APOLLO_CALLBACK_TOKEN?.trim() || LOCAL_DEFAULTS.APOLLO_CALLBACK_TOKEN,
     POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   };
@@ -132,8 +134,10 @@ export async function startLocalStack(
 
   try {
     const serverless = loadStateMachineDefinition({ stage: LOCAL_STAGE });
+    const phoneReveal = loadStateMachineDefinition({ stage: LOCAL_STAGE, stateMachine: 'phoneReveal' });
     const tableName = String(serverless.resolve('${self:custom.ledgerTable}'));
     const stateMachineArn = String(serverless.resolve('${param:verificationStateMachineArn}'));
+    const phoneRevealArn = String(serverless.resolve('${param:phoneRevealStateMachineArn}'));
 
     const dynamo = await startLocalDynamoDb({ host, port: ports.dynamoDb });
     started.push(() => dynamo.close());
@@ -157,6 +161,7 @@ export async function startLocalStack(
     const stepFunctions = await startLocalStepFunctions({
       definition: serverless.definition,
       stateMachineArn,
+      additionalStateMachines: [{ stateMachineArn: phoneRevealArn, definition: phoneReveal.definition }],
       host,
       port: ports.stepFunctions,
       // Every Wait and retry interval becomes one second, so verification ends within seconds.

@@ -21,6 +21,7 @@ export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | '
 
 export interface ExecutionSnapshot {
   executionArn: string;
+  stateMachineArn: string;
   name: string;
   status: ExecutionStatus;
   input: unknown;
@@ -48,6 +49,8 @@ export interface LocalStepFunctionsOptions {
   /** Amazon States Language JSON, e.g. from `loadStateMachineDefinition`. */
   definition: object;
   stateMachineArn?: string;
+  /** More state machines served by the same endpoint (the service has two). */
+  additionalStateMachines?: Array<{ stateMachineArn: string; definition: object }>;
   invokeLambda: InvokeLambda;
   /** Replaces every Wait state's duration and every retry interval. */
   waitSeconds?: number;
@@ -110,14 +113,23 @@ export async function startLocalStepFunctions(
   const stateMachineArn = options.stateMachineArn ?? defaultStateMachineArn;
   const waitMs = (options.waitSeconds ?? 0) * 1000;
   const log = options.log ?? ((line: string) => console.log(line));
-  const definition = options.definition as StateMachineDefinition;
-  // Validates the definition now, as CreateStateMachine would, instead of at the first execution.
-  const stateMachine = new StateMachine(definition);
-  const taskStates = collectStates(definition, 'Task');
-  const overrides = {
-    taskResourceLocalHandlers: lambdaTaskHandlers(taskStates, options.invokeLambda),
-    waitTimeOverrides: Object.fromEntries(collectStates(definition, 'Wait').map(([name]) => [name, waitMs])),
-    retryIntervalOverrides: Object.fromEntries(taskStates.map(([name]) => [name, waitMs])),
+  const machines = new Map(
+    [{ stateMachineArn, definition: options.definition }, ...(options.additionalStateMachines ?? [])].map(
+      (machine) => [
+        machine.stateMachineArn,
+        prepareStateMachine(machine.definition, options.invokeLambda, waitMs),
+      ],
+    ),
+  );
+  const machineFor = (requestedArn: Json | undefined) => {
+    const machine = typeof requestedArn === 'string' ? machines.get(requestedArn) : undefined;
+    if (machine === undefined) {
+      throw new StepFunctionsApiError(
+        'StateMachineDoesNotExist',
+        `State Machine Does Not Exist: '${String(requestedArn)}'`,
+      );
+    }
+    return { machineArn: requestedArn as string, ...machine };
   };
 
   const executionsByArn = new Map<string, Execution>();
@@ -135,13 +147,13 @@ export async function startLocalStepFunctions(
   };
 
   const startExecution = (request: JsonObject): JsonObject => {
-    requireStateMachine(request['stateMachineArn'], stateMachineArn);
+    const { machineArn, stateMachine, overrides } = machineFor(request['stateMachineArn']);
     const name = request['name'] ?? randomUUID();
     if (typeof name !== 'string' || !executionNamePattern.test(name)) {
       throw new StepFunctionsApiError('InvalidName', `Invalid Name: '${String(name)}'`);
     }
     const { inputJson, input } = parseExecutionInput(request['input']);
-    const executionArn = `${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}`;
+    const executionArn = `${machineArn.replace(':stateMachine:', ':execution:')}:${name}`;
 
     const existing = executionsByArn.get(executionArn);
     if (existing !== undefined) {
@@ -161,11 +173,12 @@ export async function startLocalStepFunctions(
       overrides,
       context: {
         Execution: { Id: executionArn, Name: name },
-        StateMachine: { Id: stateMachineArn, Name: stateMachineArn.split(':').at(-1) },
+        StateMachine: { Id: machineArn, Name: machineArn.split(':').at(-1) },
       },
     });
     const execution: Execution = {
       executionArn,
+      stateMachineArn: machineArn,
       name,
       status: 'RUNNING',
       input,
@@ -190,7 +203,7 @@ export async function startLocalStepFunctions(
       );
     }
     return withoutUndefined({
-      ...executionListItem(execution, stateMachineArn),
+      ...executionListItem(execution),
       input: execution.inputJson,
       inputDetails: { included: true },
       output: execution.output === undefined ? undefined : JSON.stringify(execution.output),
@@ -202,12 +215,13 @@ export async function startLocalStepFunctions(
 
   // No pagination: a local run holds few executions.
   const listExecutions = (request: JsonObject): JsonObject => {
-    requireStateMachine(request['stateMachineArn'], stateMachineArn);
+    const { machineArn } = machineFor(request['stateMachineArn']);
     const statusFilter = request['statusFilter'];
     const executions = [...executionsByArn.values()]
+      .filter((execution) => execution.stateMachineArn === machineArn)
       .filter((execution) => statusFilter === undefined || execution.status === statusFilter)
       .sort((a, b) => b.startDate.getTime() - a.startDate.getTime())
-      .map((execution) => executionListItem(execution, stateMachineArn));
+      .map((execution) => executionListItem(execution));
     return { executions };
   };
 
@@ -241,7 +255,7 @@ export async function startLocalStepFunctions(
   server.on('error', (error) => log(`[step-functions] server error: ${describe(error)}`));
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log(`[step-functions] ${stateMachineArn} listening on ${url}`);
+  log(`[step-functions] ${[...machines.keys()].join(', ')} listening on ${url}`);
 
   const waitForIdle = async (timeoutMs = defaultIdleTimeoutMs): Promise<void> => {
     const deadline = Date.now() + timeoutMs;
@@ -281,6 +295,22 @@ export async function startLocalStepFunctions(
       await new Promise<void>((resolve, reject) =>
         server.close((error) => (error ? reject(error) : resolve())),
       );
+    },
+  };
+}
+
+/** Validates a definition now, as CreateStateMachine would, and prepares its local overrides. */
+function prepareStateMachine(definitionObject: object, invokeLambda: InvokeLambda, waitMs: number) {
+  const definition = definitionObject as StateMachineDefinition;
+  const taskStates = collectStates(definition, 'Task');
+  return {
+    stateMachine: new StateMachine(definition),
+    overrides: {
+      taskResourceLocalHandlers: lambdaTaskHandlers(taskStates, invokeLambda),
+      waitTimeOverrides: Object.fromEntries(
+        collectStates(definition, 'Wait').map(([name]) => [name, waitMs]),
+      ),
+      retryIntervalOverrides: Object.fromEntries(taskStates.map(([name]) => [name, waitMs])),
     },
   };
 }
@@ -421,19 +451,10 @@ function parseExecutionInput(requestedInput: Json | undefined): { inputJson: str
   );
 }
 
-function requireStateMachine(requestedArn: Json | undefined, stateMachineArn: string): void {
-  if (requestedArn !== stateMachineArn) {
-    throw new StepFunctionsApiError(
-      'StateMachineDoesNotExist',
-      `State Machine Does Not Exist: '${String(requestedArn)}'`,
-    );
-  }
-}
-
-function executionListItem(execution: Execution, stateMachineArn: string): JsonObject {
+function executionListItem(execution: Execution): JsonObject {
   return withoutUndefined({
     executionArn: execution.executionArn,
-    stateMachineArn,
+    stateMachineArn: execution.stateMachineArn,
     name: execution.name,
     status: execution.status,
     startDate: epochSeconds(execution.startDate),

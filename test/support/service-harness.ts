@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { startApolloSandbox, type ApolloSandbox } from '../../lib/local/apollo-sandbox';
@@ -16,6 +18,9 @@ import { signWebhook } from '../../lib/webhook-signature';
 export const WEBHOOK_SECRET =
   'whsec_' + Buffer.from('harness webhook secret, not a real one').toString('base64');
 export const API_KEY = 'harness-api-key';
+export const CALLBACK_TOKEN = 'harness-callback-token';
+const PHONE_REVEAL_ARN =
+  'arn:aws:states:us-east-1:000000000000:stateMachine:apollo-contact-converter-dev-phone-reveal';
 
 export interface HttpReply {
   status: number;
@@ -29,6 +34,9 @@ const handlers = {
   enrichmentWebhook: () => import('../../functions/enrichment-webhook').then((m) => m.handler),
   createContacts: () => import('../../functions/create-contacts').then((m) => m.handler),
   getConversion: () => import('../../functions/get-conversion').then((m) => m.handler),
+  enrichPerson: () => import('../../functions/enrich-person').then((m) => m.handler),
+  apolloPhoneCallback: () => import('../../functions/apollo-phone-callback').then((m) => m.handler),
+  pollPhoneResult: () => import('../../functions/poll-phone-result').then((m) => m.handler),
   verifyContact: () => import('../../functions/verify-contact').then((m) => m.handler),
   recordVerificationFailure: () =>
     import('../../functions/record-verification-failure').then((m) => m.handler),
@@ -106,6 +114,9 @@ export class ServiceHarness {
   tableName = '';
 
   private stepFunctionsServer: LocalStepFunctions | undefined;
+  /** Receives what Apollo posts back (the phone-reveal callback) and hands it to the real handler. */
+  private callbackServer: Server | undefined;
+  publicApiUrl = '';
 
   private constructor(
     readonly dynamo: LocalDynamoDb,
@@ -114,8 +125,32 @@ export class ServiceHarness {
 
   static async start(): Promise<ServiceHarness> {
     const harness = new ServiceHarness(await startLocalDynamoDb(), await startApolloSandbox());
+    await harness.startCallbackServer();
     await harness.reset();
     return harness;
+  }
+
+  private async startCallbackServer(): Promise<void> {
+    const server = createServer((request, response) => {
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        const url = new URL(request.url ?? '/', 'http://127.0.0.1');
+        void this.phoneCallback(Buffer.concat(chunks).toString('utf8'), url.searchParams.get('token')).then(
+          (reply) => {
+            response.writeHead(reply.status, { 'content-type': 'application/json' });
+            response.end(JSON.stringify(reply.body));
+          },
+          () => {
+            response.writeHead(500);
+            response.end();
+          },
+        );
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.callbackServer = server;
+    this.publicApiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
   get stepFunctions(): LocalStepFunctions {
@@ -134,10 +169,17 @@ export class ServiceHarness {
     await this.stepFunctionsServer?.close();
     this.stepFunctionsServer = await startLocalStepFunctions({
       definition: loadStateMachineDefinition().definition,
+      additionalStateMachines: [
+        {
+          stateMachineArn: PHONE_REVEAL_ARN,
+          definition: loadStateMachineDefinition({ stateMachine: 'phoneReveal' }).definition,
+        },
+      ],
       waitSeconds: 0,
       log: () => undefined,
       invokeLambda: async (functionName, payload) => {
-        const key = functionName.split('-').pop() as 'verifyContact' | 'recordVerificationFailure';
+        const key = functionName.split('-').pop() as
+          'verifyContact' | 'recordVerificationFailure' | 'pollPhoneResult';
         const handler = (await handlers[key]()) as Handler<unknown, unknown>;
         return handler(payload, lambdaContext(functionName));
       },
@@ -154,6 +196,9 @@ export class ServiceHarness {
       WEBHOOK_SECRET,
       API_KEY,
       VERIFICATION_STATE_MACHINE_ARN: this.stepFunctions.stateMachineArn,
+      PHONE_REVEAL_STATE_MACHINE_ARN: PHONE_REVEAL_ARN,
+      APOLLO_CALLBACK_TOKEN: CALLBACK_TOKEN,
+      PUBLIC_API_URL: this.publicApiUrl,
       STEP_FUNCTIONS_ENDPOINT: this.stepFunctions.url,
       ...env,
     });
@@ -162,6 +207,8 @@ export class ServiceHarness {
 
   async stop(): Promise<void> {
     await this.stepFunctionsServer?.close();
+    this.callbackServer?.closeAllConnections();
+    await new Promise((resolve) => this.callbackServer?.close(resolve));
     await this.apollo.close();
     await this.dynamo.close();
   }
@@ -196,6 +243,32 @@ export class ServiceHarness {
         httpEvent('POST', '/contacts', raw, headers),
         lambdaContext('createContacts'),
       )) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  async enrich(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.enrichPerson();
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    return toReply(
+      (await handler(
+        httpEvent('POST', '/enrichments', raw, headers),
+        lambdaContext('enrichPerson'),
+      )) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  /** Apollo's phone-reveal callback, as Apollo would post it (raw body, token in the query string). */
+  async phoneCallback(body: unknown, token: string | null = CALLBACK_TOKEN): Promise<HttpReply> {
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const event = httpEvent('POST', '/webhooks/apollo/phone-numbers', raw, {
+      'content-type': 'application/json',
+    });
+    if (token !== null) event.queryStringParameters = { token };
+    const handler = await handlers.apolloPhoneCallback();
+    return toReply(
+      (await handler(event, lambdaContext('apolloPhoneCallback'))) as APIGatewayProxyStructuredResultV2,
     );
   }
 
