@@ -1,3 +1,6 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { SANDBOX_CONTACT_STAGES, startApolloSandbox, type ApolloSandbox } from '../lib/local/apollo-sandbox';
 
@@ -32,6 +35,17 @@ const EXAMPLE_ORGANIZATION_KEYS =
   primary_phone languages alexa_ranking phone linkedin_uid founded_year publicly_traded_symbol
   publicly_traded_exchange logo_url crunchbase_url primary_domain`.split(/\s+/);
 
+// Keys of the webhook_result example (Poll Webhook Result, phone enrichment): the poll reply, its
+// `webhook_result` (the callback payload) and one of its phone numbers.
+const EXAMPLE_POLL_KEYS = `request_id webhook_status request_type last_dispatched_at failure_reason
+  webhook_result`.split(/\s+/);
+const EXAMPLE_WEBHOOK_RESULT_KEYS =
+  `status total_requested_enrichments unique_enriched_records missing_records
+  credits_consumed people`.split(/\s+/);
+const EXAMPLE_WEBHOOK_PHONE_KEYS = `_id confidence_cd created_at direct_dial_source_cd dnc_other_info
+  dnc_status_cd dnc_status_updated_at position raw_number sanitized_number status_cd type_cd updated_at id
+  key`.split(/\s+/);
+
 const MARK_TWAIN = {
   first_name: 'Mark',
   last_name: 'Twain',
@@ -42,6 +56,14 @@ const MARK_TWAIN = {
   present_raw_address: 'Hartford, Connecticut',
   direct_phone: '555-123-4567',
   mobile_phone: '555-765-4321',
+};
+/** A person in Apollo's directory who is not a contact of the team. */
+const SAMUEL = {
+  first_name: 'Samuel',
+  last_name: 'Clemens',
+  email: 'samuel.clemens@hartfordmail.example',
+  organization_name: 'Great American Writers Co.',
+  domain: 'greatamericanwriters.example',
 };
 const ACCOUNT_ID = '63f53afe4ceeca00016bdd2f';
 const APOLLO_ID = /^[0-9a-f]{24}$/;
@@ -86,8 +108,58 @@ interface MatchReply {
   };
 }
 
+interface DirectoryMatchReply {
+  person: null | { id: string; organization: Record<string, unknown> | null; [field: string]: unknown };
+}
+
 function keysOf(value: unknown): string[] {
   return Object.keys(value as object);
+}
+
+/** request_id as the raw JSON text has it: JSON.parse would round it to the nearest double. */
+function rawRequestId(text: string): string {
+  const raw = /"request_id":(-?\d+)[,}]/.exec(text)?.[1];
+  if (raw === undefined) throw new Error(`No bare integer request_id in ${text.slice(0, 200)}`);
+  return raw;
+}
+
+/** A tiny webhook receiver: records every request and answers `answer` (200 unless changed). */
+interface Receiver {
+  /** Origin, e.g. 'http://127.0.0.1:41235'. */
+  url: string;
+  deliveries: Array<{ method: string; url: string; headers: IncomingHttpHeaders; body: string }>;
+  answer: number;
+  close(): Promise<void>;
+}
+
+async function startReceiver(): Promise<Receiver> {
+  const deliveries: Receiver['deliveries'] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      deliveries.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+      });
+      res.writeHead(receiver.answer).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const receiver: Receiver = {
+    url: `http://127.0.0.1:${port}`,
+    deliveries,
+    answer: 200,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+  return receiver;
 }
 
 describe('Apollo sandbox', () => {
@@ -834,6 +906,656 @@ describe('Apollo sandbox', () => {
       // Assess
       expect(Date.now() - startedAt).toBeLessThan(1_000);
       await expect(stuck).rejects.toThrow();
+    });
+  });
+
+  describe('people directory and POST /people/match', () => {
+    const TIM = {
+      first_name: 'Tim',
+      last_name: 'Zheng',
+      email: 'tim@apollo.example',
+      title: 'Founder & CEO',
+      organization_name: 'Apollo Example',
+      domain: 'apollo.example',
+      linkedin_url: 'http://www.linkedin.com/in/tim-zheng-677ba010',
+    };
+
+    async function match(body: Record<string, unknown>): Promise<DirectoryMatchReply> {
+      const response = await callApollo('POST', '/people/match', body);
+      expect(response.status).toBe(200);
+      return (await response.json()) as DirectoryMatchReply;
+    }
+
+    it('addPerson stores a person with a generated 24-hex id, people() lists it, reset() forgets it', () => {
+      // Act
+      const added = sandbox.addPerson({ ...TIM, mobile_phones: [{ raw_number: '(415) 555-0164' }] });
+
+      // Assess
+      expect(added).toMatchObject({
+        id: expect.stringMatching(APOLLO_ID),
+        name: 'Tim Zheng',
+        website_url: 'http://www.apollo.example',
+        domain: 'apollo.example',
+        organization_id: expect.stringMatching(APOLLO_ID),
+        mobile_phones: [
+          { _id: expect.stringMatching(APOLLO_ID), sanitized_number: '+14155550164', type_cd: 'mobile' },
+        ],
+        phone_numbers: [],
+      });
+      expect(sandbox.people()).toEqual([added]);
+      expect(sandbox.addPerson({ ...TIM, id: '587cf802f65125cad923a266' }).id).toBe(
+        '587cf802f65125cad923a266',
+      );
+      sandbox.reset();
+      expect(sandbox.people()).toEqual([]);
+    });
+
+    it.each([
+      ['id', { id: '587cf802f65125cad923a266' }],
+      ['email in any case', { email: 'TIM@Apollo.Example' }],
+      [
+        'linkedin_url without scheme, www or with a trailing slash',
+        { linkedin_url: 'linkedin.com/in/tim-zheng-677ba010/' },
+      ],
+      ['linkedin_url over https', { linkedin_url: 'https://www.linkedin.com/in/tim-zheng-677ba010' }],
+      [
+        'first_name + last_name + organization_name',
+        { first_name: 'tim', last_name: 'ZHENG', organization_name: 'apollo example' },
+      ],
+      ['name + domain', { name: 'Tim Zheng', domain: 'www.apollo.example' }],
+    ])('finds a directory person by %s, in the example shape', async (_case, identity) => {
+      // Prepare
+      sandbox.addPerson({ ...TIM, id: '587cf802f65125cad923a266' });
+      sandbox.addPerson({
+        first_name: 'Tim',
+        last_name: 'Zheng',
+        organization_name: 'Other Co',
+        domain: 'other.example',
+      });
+
+      // Act
+      const reply = await match(identity);
+
+      // Assess
+      const personKeys = EXAMPLE_PERSON_KEYS.filter((key) => key !== 'contact' && key !== 'contact_id');
+      expect(keysOf(reply.person)).toEqual(expect.arrayContaining(personKeys));
+      expect(keysOf(reply.person?.organization)).toEqual(expect.arrayContaining(EXAMPLE_ORGANIZATION_KEYS));
+      expect(reply.person).toMatchObject({
+        id: '587cf802f65125cad923a266',
+        email: 'tim@apollo.example',
+        title: 'Founder & CEO',
+        linkedin_url: TIM.linkedin_url,
+        organization: {
+          name: 'Apollo Example',
+          website_url: 'http://www.apollo.example',
+          primary_domain: 'apollo.example',
+        },
+      });
+      expect(reply.person).not.toHaveProperty('contact_id');
+      expect(reply.person).not.toHaveProperty('contact');
+    });
+
+    it('does not find a directory person by name without a company or domain', async () => {
+      // Prepare
+      sandbox.addPerson(TIM);
+
+      // Act
+      const reply = await match({ first_name: 'Tim', last_name: 'Zheng' });
+
+      // Assess
+      expect(reply.person).toBeNull();
+      expect(sandbox.creditsConsumed()).toBe(0);
+    });
+
+    it('adds contact and contact_id when the team saved the person, by email or by person_id', async () => {
+      // Prepare
+      const tim = sandbox.addPerson(TIM);
+      const byEmail = sandbox.addContact({
+        first_name: 'Tim',
+        last_name: 'Zheng',
+        email: 'Tim@apollo.example',
+      });
+      const ada = sandbox.addPerson({
+        first_name: 'Ada',
+        last_name: 'Lovelace',
+        email: 'ada@engines.example',
+      });
+      const byPersonId = sandbox.addContact({ first_name: 'Ada', last_name: 'Lovelace', person_id: ada.id });
+
+      // Act
+      const timReply = await match({ linkedin_url: TIM.linkedin_url });
+      const adaReply = await match({ email: 'ada@engines.example' });
+
+      // Assess
+      expect(timReply.person).toMatchObject({
+        id: tim.id,
+        contact_id: byEmail.id,
+        contact: { id: byEmail.id },
+      });
+      expect(keysOf(timReply.person)).toEqual(expect.arrayContaining(EXAMPLE_PERSON_KEYS));
+      expect(adaReply.person).toMatchObject({
+        id: ada.id,
+        contact_id: byPersonId.id,
+        contact: { id: byPersonId.id, person_id: ada.id },
+      });
+    });
+
+    it('still matches saved contacts that are not in the directory, and answers person: null otherwise', async () => {
+      // Prepare
+      sandbox.addPerson(TIM);
+      const contact = sandbox.addContact({ first_name: 'Mark', last_name: 'Twain', email: MARK_TWAIN.email });
+
+      // Act
+      const saved = await match({ email: MARK_TWAIN.email });
+      const unknown = await match({ email: 'nobody@apollo.example' });
+
+      // Assess
+      expect(saved.person).toMatchObject({ contact_id: contact.id, email: MARK_TWAIN.email });
+      expect(unknown.person).toBeNull();
+    });
+  });
+
+  describe('credits', () => {
+    it('costs 1 for a person who is not a saved contact, 0 for a saved contact, 0 when nothing is found', async () => {
+      // Prepare
+      sandbox.addPerson({ first_name: 'Tim', last_name: 'Zheng', email: 'tim@apollo.example' });
+      sandbox.addPerson({ first_name: 'Mark', last_name: 'Twain', email: MARK_TWAIN.email });
+      sandbox.addContact({ first_name: 'Mark', last_name: 'Twain', email: MARK_TWAIN.email });
+
+      // Act
+      await callApollo('POST', '/people/match', { email: 'tim@apollo.example' });
+      const afterNewPerson = sandbox.creditsConsumed();
+      await callApollo('POST', '/people/match', { email: MARK_TWAIN.email });
+      await callApollo('POST', '/people/match', { email: 'nobody@apollo.example' });
+
+      // Assess
+      expect(afterNewPerson).toBe(1);
+      expect(sandbox.creditsConsumed()).toBe(1);
+    });
+
+    it('costs 8 more when a mobile phone is revealed, and the callback says what the request cost', async () => {
+      // Prepare
+      const receiver = await startReceiver();
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+      sandbox.addPerson({
+        first_name: 'Tim',
+        last_name: 'Zheng',
+        email: 'tim@apollo.example',
+        mobile_phones: [{ raw_number: '(415) 555-0164' }],
+      });
+      sandbox.addPerson({
+        first_name: 'Mark',
+        last_name: 'Twain',
+        email: MARK_TWAIN.email,
+        mobile_phones: [{ raw_number: '555-765-4321' }],
+      });
+      sandbox.addContact({ first_name: 'Mark', last_name: 'Twain', email: MARK_TWAIN.email });
+      const reveal = { reveal_phone_number: true, webhook_url: receiver.url };
+
+      try {
+        // Act
+        await callApollo('POST', '/people/match', { email: 'tim@apollo.example', ...reveal });
+        await callApollo('POST', '/people/match', { email: MARK_TWAIN.email, ...reveal });
+        await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(2));
+
+        // Assess
+        expect(sandbox.creditsConsumed()).toBe(1 + 8 + 8);
+        const costs = Object.fromEntries(
+          sandbox
+            .callbacks()
+            .map((callback) => [
+              callback.body.people[0]?.phone_numbers[0]?.raw_number,
+              callback.body.credits_consumed,
+            ]),
+        );
+        expect(costs).toEqual({ '(415) 555-0164': 9, '555-765-4321': 8 });
+      } finally {
+        await receiver.close();
+      }
+    });
+
+    it('reveals other phones without the 8 credits, as in the webhook_result example', async () => {
+      // Prepare
+      const receiver = await startReceiver();
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+      sandbox.addPerson({
+        first_name: 'Tim',
+        last_name: 'Zheng',
+        email: 'tim@apollo.example',
+        phone_numbers: [{ raw_number: '+1 415-555-0117' }],
+      });
+
+      try {
+        // Act
+        await callApollo('POST', '/people/match', {
+          email: 'tim@apollo.example',
+          reveal_phone_number: true,
+          webhook_url: receiver.url,
+        });
+        await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+
+        // Assess
+        expect(sandbox.creditsConsumed()).toBe(1);
+        expect(sandbox.callbacks()[0]?.body).toMatchObject({
+          credits_consumed: 1,
+          people: [{ phone_numbers: [{ type_cd: 'other', sanitized_number: '+14155550117' }] }],
+        });
+      } finally {
+        await receiver.close();
+      }
+    });
+  });
+
+  describe('request_id', () => {
+    it('is a bare negative 19-digit integer in the raw reply text, beyond what a JS number holds', async () => {
+      // Act
+      const replies = await Promise.all(
+        Array.from({ length: 20 }, async () =>
+          (await callApollo('POST', '/people/match', { email: MARK_TWAIN.email })).text(),
+        ),
+      );
+
+      // Assess
+      for (const text of replies) {
+        const raw = rawRequestId(text);
+        expect(raw).toMatch(/^-\d{19}$/);
+        expect(BigInt(raw)).toBeLessThan(-(2n ** 53n));
+        expect(BigInt(raw)).toBeGreaterThanOrEqual(-(2n ** 63n));
+        expect(BigInt(raw).toString()).toBe(raw);
+        expect(Number.isSafeInteger(Number(raw))).toBe(false);
+      }
+      expect(new Set(replies.map(rawRequestId)).size).toBe(20);
+    });
+
+    it('round-trips exactly: the raw id finds its webhook_result and names its callbacks', async () => {
+      // Prepare
+      const receiver = await startReceiver();
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+      sandbox.addPerson({ ...SAMUEL, mobile_phones: [{ raw_number: '555-765-4321' }] });
+
+      try {
+        // Act
+        const response = await callApollo('POST', '/people/match', {
+          email: SAMUEL.email,
+          reveal_phone_number: true,
+          webhook_url: receiver.url,
+        });
+        const raw = rawRequestId(await response.text());
+        await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+        const polled = await callApollo('GET', `/webhook_result/${raw}`);
+
+        // Assess
+        expect(polled.status).toBe(200);
+        expect(((await polled.json()) as { request_id: unknown }).request_id).toBe(raw);
+        expect(sandbox.callbacks()[0]?.requestId).toBe(raw);
+      } finally {
+        await receiver.close();
+      }
+    });
+  });
+
+  describe('phone-reveal callbacks', () => {
+    let receiver: Receiver;
+
+    beforeAll(async () => {
+      receiver = await startReceiver();
+    });
+
+    afterAll(async () => {
+      await receiver.close();
+    });
+
+    beforeEach(() => {
+      receiver.deliveries.length = 0;
+      receiver.answer = 200;
+      sandbox.addPerson({
+        ...SAMUEL,
+        mobile_phones: [{ raw_number: '(415) 555-0164' }],
+        phone_numbers: [{ raw_number: '555-123-4567', type_cd: 'work_direct' }],
+      });
+    });
+
+    function revealPhones(
+      webhookUrl = `${receiver.url}/apollo/phones?token=s3cr%2Bt&x=1`,
+    ): Promise<Response> {
+      return callApollo('POST', '/people/match', {
+        email: SAMUEL.email,
+        reveal_phone_number: true,
+        webhook_url: webhookUrl,
+      });
+    }
+
+    it('replies at once without phones, then POSTs the payload once to the webhook_url, query string intact', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 150 });
+      const webhookUrl = `${receiver.url}/apollo/phones?token=s3cr%2Bt&x=1`;
+
+      // Act
+      const response = await revealPhones(webhookUrl);
+      const text = await response.text();
+      const deliveriesAtReply = receiver.deliveries.length;
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+
+      // Assess
+      expect(response.status).toBe(200);
+      expect(deliveriesAtReply).toBe(0);
+      expect(text).not.toContain('555-0164');
+      const person = sandbox.people()[0];
+      expect(receiver.deliveries).toHaveLength(1);
+      const [delivery] = receiver.deliveries;
+      expect(delivery?.method).toBe('POST');
+      expect(delivery?.url).toBe('/apollo/phones?token=s3cr%2Bt&x=1');
+      expect(delivery?.headers['content-type']).toBe('application/json');
+      expect(
+        Object.keys(delivery?.headers ?? {}).filter((name) => /signature|authorization|api-key/i.test(name)),
+      ).toEqual([]);
+      const body = JSON.parse(delivery?.body ?? '') as unknown;
+      expect(keysOf(body)).toEqual(EXAMPLE_WEBHOOK_RESULT_KEYS);
+      expect(body).toEqual({
+        status: 'success',
+        total_requested_enrichments: 1,
+        unique_enriched_records: 1,
+        missing_records: 0,
+        credits_consumed: 9,
+        people: [
+          {
+            id: person?.id,
+            status: 'success',
+            phone_numbers: [
+              expect.objectContaining({
+                _id: person?.mobile_phones[0]?._id,
+                raw_number: '(415) 555-0164',
+                sanitized_number: '+14155550164',
+                type_cd: 'mobile',
+                status_cd: 'valid_number',
+                confidence_cd: 'high',
+                dnc_status_cd: 'not_found',
+                dnc_other_info: { country: 'United States' },
+                position: 0,
+              }),
+              expect.objectContaining({
+                raw_number: '555-123-4567',
+                sanitized_number: '+15551234567',
+                type_cd: 'work_direct',
+                position: 1,
+              }),
+            ],
+          },
+        ],
+      });
+      const phoneNumbers = (body as { people: Array<{ phone_numbers: unknown[] }> }).people[0]?.phone_numbers;
+      expect(keysOf(phoneNumbers?.[0])).toEqual(EXAMPLE_WEBHOOK_PHONE_KEYS);
+      expect(sandbox.callbacks()).toEqual([
+        { url: webhookUrl, requestId: rawRequestId(text), at: expect.any(Number), status: 200, body },
+      ]);
+    });
+
+    it('twice: delivers the same payload again, as Apollo may retry', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'twice', delayMs: 10, secondDelayMs: 80 });
+
+      // Act
+      const requestId = rawRequestId(await (await revealPhones()).text());
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(2));
+
+      // Assess
+      expect(receiver.deliveries).toHaveLength(2);
+      expect(receiver.deliveries[1]?.body).toBe(receiver.deliveries[0]?.body);
+      expect(sandbox.callbacks().map((callback) => [callback.requestId, callback.status])).toEqual([
+        [requestId, 200],
+        [requestId, 200],
+      ]);
+      const [first, second] = sandbox.callbacks();
+      expect((second?.at ?? 0) - (first?.at ?? 0)).toBeGreaterThanOrEqual(50);
+    });
+
+    it('never: delivers nothing, yet the result can be polled once it is due', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'never', delayMs: 10 });
+
+      // Act
+      const requestId = rawRequestId(await (await revealPhones()).text());
+      await sleep(200);
+      const polled = await callApollo('GET', `/webhook_result/${requestId}`);
+
+      // Assess
+      expect(receiver.deliveries).toHaveLength(0);
+      expect(sandbox.callbacks()).toEqual([]);
+      expect(polled.status).toBe(200);
+      expect(await polled.json()).toMatchObject({
+        last_dispatched_at: null,
+        webhook_result: { credits_consumed: 9 },
+      });
+    });
+
+    it('records a delivery the receiver refuses, and does not retry it', async () => {
+      // Prepare
+      receiver.answer = 500;
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+
+      // Act
+      await revealPhones();
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+      await sleep(200);
+
+      // Assess
+      expect(sandbox.callbacks()).toMatchObject([{ status: 500 }]);
+      expect(receiver.deliveries).toHaveLength(1);
+    });
+
+    it('records status 0 when the webhook_url is unreachable', async () => {
+      // Prepare
+      const gone = await startReceiver();
+      await gone.close();
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+
+      // Act
+      await revealPhones(`${gone.url}/hook?token=t`);
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+
+      // Assess
+      expect(sandbox.callbacks()).toMatchObject([{ url: `${gone.url}/hook?token=t`, status: 0 }]);
+    });
+
+    it('reports the record missing when the person has no phones to reveal, at no phone cost', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+      const noPhones = sandbox.addPerson({
+        first_name: 'Ada',
+        last_name: 'Lovelace',
+        email: 'ada@engines.example',
+      });
+
+      // Act
+      await callApollo('POST', '/people/match', {
+        email: 'ada@engines.example',
+        run_waterfall_phone: true,
+        webhook_url: receiver.url,
+      });
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+
+      // Assess
+      expect(sandbox.callbacks()[0]?.body).toEqual({
+        status: 'success',
+        total_requested_enrichments: 1,
+        unique_enriched_records: 0,
+        missing_records: 1,
+        credits_consumed: 1,
+        people: [{ id: noPhones.id, status: 'not_found', phone_numbers: [] }],
+      });
+    });
+
+    it('reset() cancels pending callbacks and restores the default behaviour', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'twice', delayMs: 100 });
+      await revealPhones();
+
+      // Act
+      sandbox.reset();
+      await sleep(400);
+      const cancelled = receiver.deliveries.length;
+      sandbox.addPerson({ ...SAMUEL, mobile_phones: [{ raw_number: '(415) 555-0164' }] });
+      const revealedAt = Date.now();
+      await revealPhones();
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+      await sleep(300);
+
+      // Assess
+      expect(cancelled).toBe(0);
+      expect(receiver.deliveries).toHaveLength(1);
+      expect(sandbox.callbacks()).toHaveLength(1);
+      expect((sandbox.callbacks()[0]?.at ?? 0) - revealedAt).toBeGreaterThanOrEqual(90);
+    });
+
+    it('close() cancels pending callbacks', async () => {
+      // Prepare
+      const closing = await startApolloSandbox();
+      closing.addPerson({ ...SAMUEL, mobile_phones: [{ raw_number: '(415) 555-0164' }] });
+      closing.setPhoneCallbacks({ mode: 'once', delayMs: 100 });
+      const response = await fetch(`${closing.url}/people/match`, {
+        method: 'POST',
+        headers: { 'x-api-key': closing.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ email: SAMUEL.email, reveal_phone_number: true, webhook_url: receiver.url }),
+      });
+      expect(response.status).toBe(200);
+
+      // Act
+      await closing.close();
+      await sleep(300);
+
+      // Assess
+      expect(receiver.deliveries).toHaveLength(0);
+      expect(closing.callbacks()).toEqual([]);
+    });
+
+    it('rejects an unknown callback mode', () => {
+      // Act / Assess
+      expect(() => sandbox.setPhoneCallbacks({ mode: 'sometimes' as 'once' })).toThrow(/mode/);
+      expect(() => sandbox.setPhoneCallbacks({ mode: 'once', delayMs: -1 })).toThrow(/delayMs/);
+    });
+  });
+
+  describe('GET /webhook_result/{request_id}', () => {
+    async function revealPhones(): Promise<string> {
+      sandbox.addPerson({ ...SAMUEL, mobile_phones: [{ raw_number: '(415) 555-0164' }] });
+      const response = await callApollo('POST', '/people/match', {
+        email: SAMUEL.email,
+        reveal_phone_number: true,
+        // Nobody listens here: the poll is the fallback for a lost callback.
+        webhook_url: 'http://127.0.0.1:9/apollo/phones?token=abc',
+      });
+      return rawRequestId(await response.text());
+    }
+
+    it('answers result_pending, then the payload once the callback is due, then 410 once expired', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 300 });
+      const requestId = await revealPhones();
+
+      // Act
+      const pending = await callApollo('GET', `/webhook_result/${requestId}`);
+      const pendingBody: unknown = await pending.json();
+      await sleep(350);
+      const ready = await callApollo('GET', `/webhook_result/${requestId}`);
+      const readyBody = (await ready.json()) as Record<string, unknown>;
+      sandbox.expireRequest(requestId);
+      const expired = await callApollo('GET', `/webhook_result/${requestId}`);
+
+      // Assess
+      expect(pending.status).toBe(404);
+      expect(pendingBody).toEqual({ error_code: 'result_pending', retry_after_seconds: 1 });
+      expect(ready.status).toBe(200);
+      expect(keysOf(readyBody)).toEqual(EXAMPLE_POLL_KEYS);
+      expect(readyBody).toMatchObject({
+        request_id: requestId,
+        webhook_status: 'success',
+        request_type: 'phone',
+        failure_reason: null,
+        webhook_result: {
+          status: 'success',
+          unique_enriched_records: 1,
+          credits_consumed: 9,
+          people: [{ id: sandbox.people()[0]?.id, phone_numbers: [{ sanitized_number: '+14155550164' }] }],
+        },
+      });
+      expect(
+        readyBody.last_dispatched_at === null ||
+          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(String(readyBody.last_dispatched_at)),
+      ).toBe(true);
+      expect(expired.status).toBe(410);
+      expect(await expired.json()).toEqual({ error_code: 'request_id_expired' });
+    });
+
+    it('shows when the last callback went out', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'once', delayMs: 10 });
+      const requestId = await revealPhones();
+      await vi.waitFor(() => expect(sandbox.callbacks()).toHaveLength(1));
+
+      // Act
+      const polled = (await (await callApollo('GET', `/webhook_result/${requestId}`)).json()) as {
+        last_dispatched_at: string;
+      };
+
+      // Assess
+      expect(polled.last_dispatched_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      expect(
+        Math.abs(Date.parse(polled.last_dispatched_at) - (sandbox.callbacks()[0]?.at ?? 0)),
+      ).toBeLessThan(1_000);
+    });
+
+    it('answers 404 request_id_unknown for an id never issued, or issued without a webhook', async () => {
+      // Prepare
+      const withoutWebhook = rawRequestId(
+        await (await callApollo('POST', '/people/match', { email: MARK_TWAIN.email })).text(),
+      );
+
+      // Act
+      const neverIssued = await callApollo('GET', '/webhook_result/-1039995589705121900');
+      const noWebhook = await callApollo('GET', `/webhook_result/${withoutWebhook}`);
+      const smallest = await callApollo('GET', '/webhook_result/-9223372036854775808');
+
+      // Assess
+      for (const response of [neverIssued, noWebhook, smallest]) {
+        expect(response.status).toBe(404);
+        expect(await response.json()).toEqual({ error_code: 'request_id_unknown' });
+      }
+      expect(() => sandbox.expireRequest('-1039995589705121900')).toThrow(/never issued/);
+    });
+
+    it.each([['abc'], ['1.5'], ['9223372036854775808'], ['-9223372036854775809'], ['1e18']])(
+      'answers 400 invalid_request_id to %s',
+      async (requestId) => {
+        // Act
+        const response = await callApollo('GET', `/webhook_result/${requestId}`);
+
+        // Assess
+        expect(response.status).toBe(400);
+        expect(await response.json()).toEqual({ error_code: 'invalid_request_id' });
+      },
+    );
+
+    it('checks the key, serves /v1, counts its rate limit and takes injected faults', async () => {
+      // Prepare
+      sandbox.setPhoneCallbacks({ mode: 'never', delayMs: 0 });
+      const requestId = await revealPhones();
+      const origin = new URL(sandbox.url).origin;
+      sandbox.inject({ method: 'GET', path: /^\/webhook_result\//, status: 503 });
+
+      // Act
+      const unauthorized = await callApollo('GET', `/webhook_result/${requestId}`, undefined, {});
+      const failed = await callApollo('GET', `/webhook_result/${requestId}`);
+      const legacy = await fetch(`${origin}/v1/webhook_result/${requestId}`, {
+        headers: { 'x-api-key': sandbox.apiKey },
+      });
+
+      // Assess
+      expect(unauthorized.status).toBe(401);
+      expect(await unauthorized.text()).toMatch(/^Invalid API key\./);
+      expect(failed.status).toBe(503);
+      expect(legacy.status).toBe(200);
+      expect(legacy.headers.get('x-minute-usage')).toBe('2');
+      expect(sandbox.countRequests('GET', /^\/webhook_result\//)).toBe(3);
     });
   });
 });

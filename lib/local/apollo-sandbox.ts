@@ -1,7 +1,7 @@
 /**
  * Apollo API sandbox: a local HTTP server that behaves like the parts of Apollo's REST API this
- * service uses (create, view, update and search contacts; people/match), for `npm start` and for
- * integration and fault tests.
+ * service uses (create, view, update and search contacts; people/match with phone reveal and its
+ * webhook callback; webhook_result polling), for `npm start` and for integration and fault tests.
  *
  * It copies Apollo's awkward parts on purpose, because those are what the service must survive:
  * create does not deduplicate, `run_dedupe` silently overwrites, search is fuzzy, errors come in
@@ -18,9 +18,25 @@
  * });
  * apollo.contacts(); // [{ id: '6650…', name: 'Mark Twain', … }]
  * await apollo.close();
+ *
+ * @example Phone reveal: a person in Apollo's directory, a callback to your webhook, or a poll.
+ * apollo.addPerson({ first_name: 'Mark', last_name: 'Twain', email: 'mark@example.com',
+ *   mobile_phones: [{ raw_number: '555-765-4321' }] });
+ * apollo.setPhoneCallbacks({ mode: 'twice', delayMs: 50 });
+ * // POST /people/match {email, reveal_phone_number: true, webhook_url: 'http://…/hook?token=…'}
+ * // → 200 {person, request_id: -4611686018427387904}; 50 ms later POST …/hook?token=… {people: [...]}
+ * apollo.callbacks(); // [{ url, requestId: '-4611…', status: 200, body: {...} }, …]
+ * apollo.creditsConsumed(); // 9: 1 for the person, 8 for a mobile phone
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  STATUS_CODES,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
@@ -34,7 +50,7 @@ export interface ApolloSandboxOptions {
   port?: number;
   /** Artificial latency added to every request, default 0. */
   latencyMs?: number;
-  /** Per-endpoint minute limit; default 200 for contacts endpoints, 1000 for people/match. */
+  /** Per-endpoint minute limit; default 200 for contacts endpoints, 1000 for people/match and webhook_result. */
   rateLimitPerMinute?: number;
   /** Request log sink, one line per request: `method path status ms`. Never given bodies or query strings. */
   log?: (line: string) => void;
@@ -127,6 +143,119 @@ export interface FaultRule {
   delayMs?: number;
 }
 
+/** Phone types as Apollo's phone records name them (`type_cd`); any other string is kept as given. */
+export type SandboxPhoneType = 'mobile' | 'work_direct' | 'work_hq' | 'home' | 'other' | (string & {});
+
+/** A phone Apollo can reveal for a directory person: only `raw_number` is needed. */
+export interface SandboxPersonPhoneSeed {
+  raw_number: string;
+  /** Default 'mobile' in `mobile_phones`, 'other' in `phone_numbers`. */
+  type_cd?: SandboxPhoneType;
+  /** Apollo's id of the phone record; generated unless given. */
+  _id?: string;
+  /** E.164; derived from raw_number with libphonenumber-js (default country US) unless given. */
+  sanitized_number?: string;
+}
+
+export interface SandboxPersonPhone {
+  _id: string;
+  raw_number: string;
+  sanitized_number: string;
+  type_cd: SandboxPhoneType;
+}
+
+/** A person in Apollo's database (not necessarily a contact of the team), for `addPerson`. */
+export interface SandboxPersonSeed {
+  /** 24 hex digits; generated unless given. */
+  id?: string;
+  first_name: string;
+  last_name: string;
+  email?: string | null;
+  title?: string | null;
+  /** The employer's name. */
+  organization_name?: string | null;
+  /** The employer's website; defaults to `http://www.<domain>` when only `domain` is given. */
+  website_url?: string | null;
+  /** The employer's domain (what people/match's `domain` matches); defaults to the website's host. */
+  domain?: string | null;
+  linkedin_url?: string | null;
+  /** Revealed first, in this order; each counts as a mobile phone unless `type_cd` says otherwise. */
+  mobile_phones?: SandboxPersonPhoneSeed[];
+  /** Revealed after the mobile phones; `type_cd` defaults to 'other'. */
+  phone_numbers?: SandboxPersonPhoneSeed[];
+}
+
+/** A person in the sandbox's directory, as stored. */
+export interface SandboxPerson {
+  id: string;
+  first_name: string;
+  last_name: string;
+  name: string;
+  email: string | null;
+  title: string | null;
+  organization_name: string | null;
+  organization_id: string | null;
+  website_url: string | null;
+  domain: string | null;
+  linkedin_url: string | null;
+  mobile_phones: SandboxPersonPhone[];
+  phone_numbers: SandboxPersonPhone[];
+}
+
+/** How the sandbox delivers phone-reveal callbacks; `setPhoneCallbacks` sets it until `reset()`. */
+export interface PhoneCallbackBehaviour {
+  /** once (default): one delivery; twice: the same payload again ("Apollo may retry"); never: none. */
+  mode: 'once' | 'twice' | 'never';
+  /** After the people/match reply; default 100. The result is pollable from this moment on. */
+  delayMs?: number;
+  /** For 'twice': when the second delivery goes out; default delayMs + 100. */
+  secondDelayMs?: number;
+}
+
+/** One phone of a callback, in the shape of the webhook_result example's `webhook_result`. */
+export interface SandboxRevealedPhone {
+  _id: string;
+  confidence_cd: 'high';
+  created_at: null;
+  direct_dial_source_cd: null;
+  dnc_other_info: { country?: string };
+  dnc_status_cd: 'not_found';
+  dnc_status_updated_at: string;
+  position: number;
+  raw_number: string;
+  sanitized_number: string;
+  status_cd: 'valid_number';
+  type_cd: SandboxPhoneType;
+  updated_at: null;
+  id: string;
+  key: string;
+}
+
+/** The body Apollo POSTs to `webhook_url` after a phone reveal (and `webhook_result` returns). */
+export interface SandboxPhoneCallbackPayload {
+  status: 'success';
+  total_requested_enrichments: number;
+  unique_enriched_records: number;
+  missing_records: number;
+  /** Everything the request cost: the person (0 for a saved contact) plus 8 when a mobile phone is revealed. */
+  credits_consumed: number;
+  /** `id` is the Apollo person id; `status` is 'success' with phones, 'not_found' without (*unsure*). */
+  people: Array<{ id: string; status: 'success' | 'not_found'; phone_numbers: SandboxRevealedPhone[] }>;
+}
+
+/** One callback delivery attempt the sandbox made. */
+export interface SandboxCallback {
+  /** The webhook_url exactly as the request gave it, query string included. */
+  url: string;
+  /** The people/match request_id, as a decimal string (it does not fit in a JS number). */
+  requestId: string;
+  /** When the delivery was sent (ms since the epoch). */
+  at: number;
+  /** What the receiver answered; 0 when it was unreachable or did not answer in time. */
+  status: number;
+  body: SandboxPhoneCallbackPayload;
+}
+
 export interface ApolloSandbox {
   /** Base URL including '/api/v1', e.g. 'http://127.0.0.1:41234/api/v1'. */
   readonly url: string;
@@ -141,9 +270,27 @@ export interface ApolloSandbox {
   /** Queues a scripted fault; rules are matched in order. */
   inject(rule: FaultRule): void;
   clearFaults(): void;
-  /** Forgets contacts, requests, faults and rate-limit windows. */
+  /**
+   * Puts a person into Apollo's directory (not a contact): people/match finds it by id, email,
+   * LinkedIn URL, or name with company or domain, and reveals its phones. Returns a copy.
+   */
+  addPerson(seed: SandboxPersonSeed): SandboxPerson;
+  /** Deep copies of the directory's people, in the order added. */
+  people(): SandboxPerson[];
+  /** Credits people/match has used since the last reset (1 per non-contact person, 8 per mobile reveal). */
+  creditsConsumed(): number;
+  /** Scripts the phone-reveal callbacks of later people/match requests; `reset()` restores 'once' after 100 ms. */
+  setPhoneCallbacks(behaviour: PhoneCallbackBehaviour): void;
+  /** Deep copies of the callback deliveries made, in the order they completed. */
+  callbacks(): SandboxCallback[];
+  /** Makes GET /webhook_result/{requestId} answer 410 request_id_expired; throws for an id never issued. */
+  expireRequest(requestId: string | bigint): void;
+  /**
+   * Forgets contacts, people, requests, faults, rate-limit windows, credits, request ids and
+   * callbacks; cancels pending callbacks and restores the default callback behaviour.
+   */
   reset(): void;
-  /** Closes the server and every open socket (keep-alive too); idempotent. */
+  /** Closes the server and every open socket (keep-alive too), and cancels pending callbacks; idempotent. */
   close(): Promise<void>;
 }
 
@@ -221,6 +368,25 @@ const RATE_LIMIT_HEADER_SPELLINGS: Array<[WindowName, string]> = [
 /** Typical paid plan. *unsure*: the day limits are not published; they only need to exceed the hour. */
 const CONTACTS_RATE_LIMITS: RateLimits = { minute: 200, hour: 600, day: 2_000 };
 const ENRICHMENT_RATE_LIMITS: RateLimits = { minute: 1_000, hour: 2_000, day: 5_000 };
+/** *unsure*: Apollo publishes no limits for polling webhook results; the enrichment ones stand in. */
+const WEBHOOK_RESULT_RATE_LIMITS = ENRICHMENT_RATE_LIMITS;
+
+/** Apollo's price list: 1 credit for a person's demographics or email, 8 more when a mobile phone comes back. */
+const PERSON_CREDITS = 1;
+const MOBILE_PHONE_CREDITS = 8;
+const DEFAULT_CALLBACK_DELAY_MS = 100;
+const DEFAULT_CALLBACK_BEHAVIOUR: PhoneCallbackBehaviour = {
+  mode: 'once',
+  delayMs: DEFAULT_CALLBACK_DELAY_MS,
+};
+/** A receiver that has not answered by then counts as unreachable (status 0). */
+const CALLBACK_TIMEOUT_MS = 5_000;
+const INT64_MIN = -(1n << 63n);
+const INT64_MAX = (1n << 63n) - 1n;
+/** request_id magnitudes with exactly 19 digits: 10^18 up to 2^63 (|INT64_MIN|). */
+const REQUEST_ID_MIN_MAGNITUDE = 10n ** 18n;
+const REQUEST_ID_MAX_MAGNITUDE = 1n << 63n;
+const REGION_NAMES = new Intl.DisplayNames(['en'], { type: 'region' });
 
 type Params = Record<string, unknown>;
 
@@ -260,7 +426,7 @@ interface ContactChanges {
 
 interface RouteRequest {
   params: Params;
-  /** The `{contact_id}` segment, for routes that have one. */
+  /** The path parameter (`{contact_id}`, `{request_id}`, still percent-encoded), for routes that have one. */
   pathId: string | undefined;
   now: string;
 }
@@ -293,11 +459,36 @@ function newApolloId(): string {
   return seconds + randomBytes(8).toString('hex');
 }
 
-/** Apollo's request_id: a signed 64-bit integer beyond 2^53, often negative, so JS numbers lose it. */
+/**
+ * Apollo's request_id: a signed 64-bit integer beyond 2^53, often negative, so JS numbers lose
+ * it. The sandbox always issues negative ones with 19 digits, the hardest case for a client.
+ */
 function newRequestId(): bigint {
-  const random = randomBytes(8).readBigUInt64BE();
-  const magnitude = (1n << 60n) | (random >> 4n);
-  return random & 1n ? -magnitude : magnitude;
+  const span = REQUEST_ID_MAX_MAGNITUDE - REQUEST_ID_MIN_MAGNITUDE + 1n;
+  return -(REQUEST_ID_MIN_MAGNITUDE + (randomBytes(8).readBigUInt64BE() % span));
+}
+
+/** A request_id in canonical decimal form, or undefined when it is not a signed 64-bit integer. */
+function parseRequestId(raw: string | bigint | undefined): string | undefined {
+  let value: bigint;
+  if (typeof raw === 'bigint') {
+    value = raw;
+  } else {
+    let text: string;
+    try {
+      text = decodeURIComponent(raw ?? '');
+    } catch {
+      return undefined;
+    }
+    if (!/^[+-]?\d{1,25}$/.test(text)) return undefined;
+    value = BigInt(text);
+  }
+  return value >= INT64_MIN && value <= INT64_MAX ? value.toString() : undefined;
+}
+
+/** ISO 8601 UTC to the second, as Apollo writes `last_dispatched_at`. */
+function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function sameText(a: string | null | undefined, b: string | null | undefined): boolean {
@@ -417,12 +608,16 @@ function readContactChanges(params: Params): ContactChanges {
   return changes;
 }
 
-function newPhoneNumber(rawNumber: string, type: string, position: number): SandboxPhoneNumber {
+/** E.164 via libphonenumber-js (default country US); unparseable numbers keep their digits. */
+function sanitizePhone(rawNumber: string): string {
   const digits = rawNumber.replace(/\D/g, '');
-  const sanitized = parsePhoneNumberFromString(rawNumber, 'US')?.number ?? (digits ? `+${digits}` : '');
+  return parsePhoneNumberFromString(rawNumber, 'US')?.number ?? (digits ? `+${digits}` : '');
+}
+
+function newPhoneNumber(rawNumber: string, type: string, position: number): SandboxPhoneNumber {
   return {
     raw_number: rawNumber,
-    sanitized_number: sanitized,
+    sanitized_number: sanitizePhone(rawNumber),
     type,
     position,
     status: 'no_status',
@@ -430,15 +625,151 @@ function newPhoneNumber(rawNumber: string, type: string, position: number): Sand
   };
 }
 
-/** Everything the sandbox remembers; `reset()` replaces it whole. */
+/** How people/match identifies a person; empty strings and missing fields are undefined/null. */
+interface PersonIdentity {
+  personId: string | undefined;
+  email: string | undefined;
+  linkedin: string | null;
+  firstName: string | undefined;
+  lastName: string | undefined;
+  company: string | undefined;
+  domain: string | null;
+}
+
+function readPersonIdentity(params: Params): PersonIdentity {
+  const [firstFromName, ...lastFromName] = (stringParam(params, 'name') ?? '').split(/\s+/);
+  return {
+    personId: stringParam(params, 'id'),
+    email: stringParam(params, 'email'),
+    linkedin: linkedinKey(stringParam(params, 'linkedin_url') ?? null),
+    firstName: stringParam(params, 'first_name') ?? firstFromName,
+    lastName: stringParam(params, 'last_name') ?? lastFromName.join(' '),
+    company: stringParam(params, 'organization_name'),
+    domain: domainOf(stringParam(params, 'domain')),
+  };
+}
+
+/** A phone reveal Apollo accepted: what it will deliver, where, and from when it can be polled. */
+interface PhoneRequest {
+  requestId: string;
+  requestType: 'phone' | 'waterfall';
+  webhookUrl: string;
+  payload: SandboxPhoneCallbackPayload;
+  /** When the first callback is due; webhook_result answers 200 from then on. */
+  readyAt: number;
+  lastDispatchedAt: string | null;
+}
+
+/** A request_id people/match issued; only those with a phone request have a webhook result. */
+interface IssuedRequest {
+  phone: PhoneRequest | undefined;
+  expired: boolean;
+}
+
+/**
+ * POSTs a JSON body to `target` on a fresh connection (no keep-alive socket outlives it) and
+ * resolves with the status answered, or 0 when the receiver is unreachable, too slow, or the
+ * delivery is aborted. Never rejects.
+ */
+function postJson(target: string, body: string, signal: AbortSignal): Promise<number> {
+  return new Promise((resolve) => {
+    let url: URL;
+    try {
+      url = new URL(target);
+    } catch {
+      resolve(0);
+      return;
+    }
+    const send = { 'http:': httpRequest, 'https:': httpsRequest }[url.protocol];
+    if (!send) {
+      resolve(0);
+      return;
+    }
+    const request = send(
+      url,
+      {
+        method: 'POST',
+        agent: false,
+        signal,
+        timeout: CALLBACK_TIMEOUT_MS,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      },
+      (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('callback timed out')));
+    request.on('error', () => resolve(0));
+    request.end(body);
+  });
+}
+
+function newPersonPhone(seed: SandboxPersonPhoneSeed, defaultType: SandboxPhoneType): SandboxPersonPhone {
+  return {
+    _id: seed._id ?? newApolloId(),
+    raw_number: seed.raw_number,
+    sanitized_number: seed.sanitized_number ?? sanitizePhone(seed.raw_number),
+    type_cd: seed.type_cd ?? defaultType,
+  };
+}
+
+/** The phones a reveal delivers for a person: mobile phones first, then the others. */
+function revealedPhones(person: SandboxPerson, now: string): SandboxRevealedPhone[] {
+  return [...person.mobile_phones, ...person.phone_numbers].map((phone, position) => {
+    const country = parsePhoneNumberFromString(phone.sanitized_number || phone.raw_number, 'US')?.country;
+    return {
+      _id: phone._id,
+      confidence_cd: 'high',
+      created_at: null,
+      direct_dial_source_cd: null,
+      dnc_other_info: country ? { country: REGION_NAMES.of(country) ?? country } : {},
+      dnc_status_cd: 'not_found',
+      dnc_status_updated_at: now,
+      position,
+      raw_number: phone.raw_number,
+      sanitized_number: phone.sanitized_number,
+      status_cd: 'valid_number',
+      type_cd: phone.type_cd,
+      updated_at: null,
+      id: phone._id,
+      key: phone._id,
+    };
+  });
+}
+
+function checkCallbackBehaviour(behaviour: PhoneCallbackBehaviour): PhoneCallbackBehaviour {
+  if (!['once', 'twice', 'never'].includes(behaviour.mode)) {
+    throw new TypeError(`Unknown phone callback mode: ${String(behaviour.mode)}`);
+  }
+  for (const name of ['delayMs', 'secondDelayMs'] as const) {
+    const value = behaviour[name];
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new RangeError(`${name} must be a finite number of milliseconds >= 0, got ${value}`);
+    }
+  }
+  return { ...behaviour };
+}
+
+/** Everything the sandbox remembers; `reset()` replaces it whole (after `dispose()`). */
 class SandboxState {
   readonly contacts: SandboxContact[] = [];
   readonly requests: SandboxRequest[] = [];
   readonly faults: PendingFault[] = [];
+  /** Apollo's database of people, who need not be contacts of the team. */
+  readonly people: SandboxPerson[] = [];
+  readonly callbacks: SandboxCallback[] = [];
+  /** Every request_id people/match issued, by its decimal form. */
+  readonly issuedRequests = new Map<string, IssuedRequest>();
+  creditsConsumed = 0;
+  callbackBehaviour: PhoneCallbackBehaviour = DEFAULT_CALLBACK_BEHAVIOUR;
   private readonly labelsByName = new Map<string, SandboxLabel>();
   private readonly organizationIdsByName = new Map<string, string>();
   private readonly personIdsByIdentity = new Map<string, string>();
   private readonly usageByEndpoint = new Map<string, EndpointUsage>();
+  private readonly callbackTimers = new Set<ReturnType<typeof setTimeout>>();
+  /** Aborted by dispose(): cancels callbacks in flight and refuses to schedule new ones. */
+  private readonly deliveries = new AbortController();
 
   newContact(now: string): SandboxContact {
     const contact: SandboxContact = {
@@ -544,14 +875,7 @@ class SandboxState {
    * earlier ones find nothing, as Apollo uses all the details it is given.
    */
   findPerson(params: Params): SandboxContact | undefined {
-    const personId = stringParam(params, 'id');
-    const email = stringParam(params, 'email');
-    const linkedin = linkedinKey(stringParam(params, 'linkedin_url') ?? null);
-    const [firstFromName, ...lastFromName] = (stringParam(params, 'name') ?? '').split(/\s+/);
-    const firstName = stringParam(params, 'first_name') ?? firstFromName;
-    const lastName = stringParam(params, 'last_name') ?? lastFromName.join(' ');
-    const company = stringParam(params, 'organization_name');
-    const domain = domainOf(stringParam(params, 'domain'));
+    const { personId, email, linkedin, firstName, lastName, company, domain } = readPersonIdentity(params);
     return (
       (personId ? this.contacts.find((contact) => this.personIdOf(contact) === personId) : undefined) ??
       (email ? this.contacts.find((contact) => sameText(contact.email, email)) : undefined) ??
@@ -572,11 +896,128 @@ class SandboxState {
   }
 
   /**
+   * The directory person people/match identifies, tried in the same order as `findPerson`:
+   * id, email (any case), LinkedIn URL (scheme, "www." and trailing slash ignored), then
+   * first+last name (or `name`) with the employer's name or domain.
+   */
+  findDirectoryPerson(params: Params): SandboxPerson | undefined {
+    const { personId, email, linkedin, firstName, lastName, company, domain } = readPersonIdentity(params);
+    return (
+      (personId ? this.people.find((person) => person.id === personId) : undefined) ??
+      (email ? this.people.find((person) => sameText(person.email, email)) : undefined) ??
+      (linkedin ? this.people.find((person) => linkedinKey(person.linkedin_url) === linkedin) : undefined) ??
+      (firstName && lastName && (company || domain)
+        ? this.people.find(
+            (person) =>
+              sameText(person.first_name, firstName) &&
+              sameText(person.last_name, lastName) &&
+              (sameText(person.organization_name, company) ||
+                (domain !== null &&
+                  (person.domain === domain ||
+                    domainOf(person.website_url) === domain ||
+                    emailDomain(person.email) === domain))),
+          )
+        : undefined)
+    );
+  }
+
+  /** The team's saved contact for a directory person: the one linked by person_id, else by email. */
+  savedContactOf(person: SandboxPerson): SandboxContact | undefined {
+    return (
+      this.contacts.find((contact) => contact.person_id === person.id) ??
+      (person.email ? this.contacts.find((contact) => sameText(contact.email, person.email)) : undefined)
+    );
+  }
+
+  addPerson(seed: SandboxPersonSeed): SandboxPerson {
+    const {
+      mobile_phones: mobilePhones = [],
+      phone_numbers: otherPhones = [],
+      ...fields
+    } = structuredClone(seed);
+    const domain = domainOf(fields.domain) ?? domainOf(fields.website_url);
+    const organizationKey = fields.organization_name?.trim() || domain;
+    const person: SandboxPerson = {
+      id: fields.id ?? newApolloId(),
+      first_name: fields.first_name,
+      last_name: fields.last_name,
+      name: joinName(fields.first_name, fields.last_name) ?? '',
+      email: fields.email ?? null,
+      title: fields.title ?? null,
+      organization_name: fields.organization_name ?? null,
+      organization_id: organizationKey ? this.organizationIdOf(organizationKey) : null,
+      website_url: fields.website_url ?? (domain ? `http://www.${domain}` : null),
+      domain,
+      linkedin_url: fields.linkedin_url ?? null,
+      mobile_phones: mobilePhones.map((phone) => newPersonPhone(phone, 'mobile')),
+      phone_numbers: otherPhones.map((phone) => newPersonPhone(phone, 'other')),
+    };
+    this.people.push(person);
+    return person;
+  }
+
+  /** A fresh request_id, remembered so webhook_result knows it. */
+  issueRequestId(): bigint {
+    let requestId = newRequestId();
+    while (this.issuedRequests.has(requestId.toString())) requestId = newRequestId();
+    this.issuedRequests.set(requestId.toString(), { phone: undefined, expired: false });
+    return requestId;
+  }
+
+  /** Remembers an accepted phone reveal and schedules its callbacks as the current behaviour says. */
+  acceptPhoneRequest(request: Omit<PhoneRequest, 'readyAt' | 'lastDispatchedAt'>): void {
+    const { mode, delayMs = DEFAULT_CALLBACK_DELAY_MS, secondDelayMs } = this.callbackBehaviour;
+    const phone: PhoneRequest = { ...request, readyAt: Date.now() + delayMs, lastDispatchedAt: null };
+    const issued = this.issuedRequests.get(request.requestId);
+    if (issued) issued.phone = phone;
+    const delays = { once: [delayMs], twice: [delayMs, secondDelayMs ?? delayMs + 100], never: [] }[mode];
+    if (this.deliveries.signal.aborted) return;
+    for (const delay of delays) {
+      const timer = setTimeout(() => {
+        this.callbackTimers.delete(timer);
+        void this.deliverCallback(phone);
+      }, delay);
+      // A forgotten sandbox must not keep the process alive for a callback.
+      timer.unref();
+      this.callbackTimers.add(timer);
+    }
+  }
+
+  /** Cancels pending callbacks and those in flight; nothing is delivered or recorded afterwards. */
+  dispose(): void {
+    this.deliveries.abort();
+    for (const timer of this.callbackTimers) clearTimeout(timer);
+    this.callbackTimers.clear();
+  }
+
+  /** One unsigned POST of the payload; failures are recorded and not retried (Apollo's retries are 'twice'). */
+  private async deliverCallback(phone: PhoneRequest): Promise<void> {
+    const { signal } = this.deliveries;
+    if (signal.aborted) return;
+    const at = Date.now();
+    phone.lastDispatchedAt = isoSeconds(at);
+    const status = await postJson(phone.webhookUrl, toJson(phone.payload), signal);
+    if (signal.aborted) return;
+    this.callbacks.push({
+      url: phone.webhookUrl,
+      requestId: phone.requestId,
+      at,
+      status,
+      body: structuredClone(phone.payload),
+    });
+  }
+
+  /**
    * The Apollo person behind a contact. A raw-data contact keeps `person_id: null`, yet
-   * people/match still names a person; contacts sharing an email are the same person.
+   * people/match still names a person; contacts sharing an email are the same person, and a
+   * directory person with that email is that person.
    */
   personIdOf(contact: SandboxContact): string {
     if (contact.person_id) return contact.person_id;
+    const directoryPerson = contact.email
+      ? this.people.find((person) => sameText(person.email, contact.email))
+      : undefined;
+    if (directoryPerson) return directoryPerson.id;
     const identity = contact.email ? `email:${contact.email.trim().toLowerCase()}` : `contact:${contact.id}`;
     let personId = this.personIdsByIdentity.get(identity);
     if (!personId) {
@@ -663,7 +1104,7 @@ class SandboxState {
     contact.sanitized_phone = explicit.sanitized_phone ?? contact.phone_numbers[0]?.sanitized_number ?? null;
   }
 
-  private organizationIdOf(name: string): string {
+  organizationIdOf(name: string): string {
     const key = name.trim().toLowerCase();
     let id = this.organizationIdsByName.get(key);
     if (!id) {
@@ -762,10 +1203,25 @@ function toApolloContact(contact: SandboxContact) {
 
 function toApolloOrganization(contact: SandboxContact) {
   if (!contact.organization_name) return null;
+  return organizationShape(
+    contact.organization_id,
+    contact.organization_name,
+    contact.website_url,
+    domainOf(contact.website_url),
+  );
+}
+
+/** An organization in the shape of the people/match example's `organization`. */
+function organizationShape(
+  id: string | null,
+  name: string | null,
+  websiteUrl: string | null,
+  primaryDomain: string | null,
+) {
   return {
-    id: contact.organization_id,
-    name: contact.organization_name,
-    website_url: contact.website_url,
+    id,
+    name,
+    website_url: websiteUrl,
     blog_url: null,
     angellist_url: null,
     linkedin_url: null,
@@ -781,7 +1237,7 @@ function toApolloOrganization(contact: SandboxContact) {
     publicly_traded_exchange: null,
     logo_url: null,
     crunchbase_url: null,
-    primary_domain: domainOf(contact.website_url),
+    primary_domain: primaryDomain,
   };
 }
 
@@ -831,6 +1287,51 @@ function toApolloPerson(contact: SandboxContact, personId: string) {
     contact: toApolloContact(contact),
     revealed_for_current_team: true,
     organization: toApolloOrganization(contact),
+    is_likely_to_engage: false,
+    show_intent: false,
+    departments: [],
+    subdepartments: [],
+    functions: [],
+    seniority: null,
+  };
+}
+
+/**
+ * A directory person in the people/match example's shape. `contact_id` and `contact` are only
+ * there when the team has saved the person as a contact (Apollo's docs are *unsure* otherwise).
+ */
+function toApolloDirectoryPerson(person: SandboxPerson, contact: SandboxContact | undefined) {
+  return {
+    id: person.id,
+    first_name: person.first_name,
+    last_name: person.last_name,
+    name: person.name,
+    linkedin_url: person.linkedin_url,
+    title: person.title,
+    email_status: person.email ? 'verified' : null,
+    photo_url: null,
+    twitter_url: null,
+    github_url: null,
+    facebook_url: null,
+    extrapolated_email_confidence: null,
+    headline: null,
+    email: person.email,
+    organization_id: person.organization_id,
+    employment_history: [],
+    state: null,
+    city: null,
+    country: null,
+    ...(contact && { contact_id: contact.id, contact: toApolloContact(contact) }),
+    revealed_for_current_team: true,
+    organization:
+      person.organization_name || person.domain
+        ? organizationShape(
+            person.organization_id,
+            person.organization_name,
+            person.website_url,
+            person.domain,
+          )
+        : null,
     is_likely_to_engage: false,
     show_intent: false,
     departments: [],
@@ -953,13 +1454,20 @@ function searchContacts(state: SandboxState, { params }: RouteRequest): Reply {
 }
 
 /**
- * Only saved contacts are known (the sandbox has no people database), so matching one costs
- * no credits and anything else is "not found": 200 with `person: null`. Reveal and waterfall
- * requests are accepted when they carry a webhook_url, but no callback is ever sent.
+ * Looks in the directory first (`addPerson`), then among the team's saved contacts; anything
+ * else is "not found": 200 with `person: null`. Credits follow Apollo's rule: a directory person
+ * who is not a saved contact costs 1, a saved contact 0, a revealed mobile phone 8 more.
+ *
+ * With `reveal_phone_number` or `run_waterfall_phone` (and the required webhook_url) the reply
+ * goes out at once without phones, and the phones follow in a callback to the webhook_url, as
+ * `setPhoneCallbacks` scripts it. Only directory people have phones to reveal; a callback for
+ * anyone else reports the record missing. Every 200 carries a fresh, remembered request_id.
  */
-function matchPerson(state: SandboxState, { params }: RouteRequest): Reply {
+function matchPerson(state: SandboxState, { params, now }: RouteRequest): Reply {
   const wantsWaterfall = isTrue(params.run_waterfall_email) || isTrue(params.run_waterfall_phone);
-  if ((isTrue(params.reveal_phone_number) || wantsWaterfall) && !stringParam(params, 'webhook_url')) {
+  const revealsPhones = isTrue(params.reveal_phone_number) || isTrue(params.run_waterfall_phone);
+  const webhookUrl = stringParam(params, 'webhook_url');
+  if ((isTrue(params.reveal_phone_number) || wantsWaterfall) && !webhookUrl) {
     throw new ApolloReplyError({
       status: 400,
       body: {
@@ -967,18 +1475,86 @@ function matchPerson(state: SandboxState, { params }: RouteRequest): Reply {
       },
     });
   }
-  const contact = state.findPerson(params);
+  const person = state.findDirectoryPerson(params);
+  const contact = person ? state.savedContactOf(person) : state.findPerson(params);
+  const requestId = state.issueRequestId();
+  let credits = person && !contact ? PERSON_CREDITS : 0;
+
+  if (revealsPhones && webhookUrl) {
+    const personId = person?.id ?? (contact ? state.personIdOf(contact) : undefined);
+    const phones = person ? revealedPhones(person, now) : [];
+    if (phones.some((phone) => phone.type_cd === 'mobile')) credits += MOBILE_PHONE_CREDITS;
+    const enriched = phones.length > 0 ? 1 : 0;
+    state.acceptPhoneRequest({
+      requestId: requestId.toString(),
+      requestType: isTrue(params.reveal_phone_number) ? 'phone' : 'waterfall',
+      webhookUrl,
+      payload: {
+        status: 'success',
+        total_requested_enrichments: 1,
+        unique_enriched_records: enriched,
+        missing_records: 1 - enriched,
+        credits_consumed: credits,
+        people:
+          personId === undefined
+            ? []
+            : [{ id: personId, status: enriched ? 'success' : 'not_found', phone_numbers: phones }],
+      },
+    });
+  }
+  state.creditsConsumed += credits;
+
   return {
     status: 200,
     body: {
-      person: contact ? toApolloPerson(contact, state.personIdOf(contact)) : null,
+      person: person
+        ? toApolloDirectoryPerson(person, contact)
+        : contact
+          ? toApolloPerson(contact, state.personIdOf(contact))
+          : null,
       ...(wantsWaterfall && {
         waterfall: {
           status: 'accepted',
           message: 'Waterfall enrichment request accepted. Results will be sent to the provided webhook URL.',
         },
       }),
-      request_id: newRequestId(),
+      request_id: requestId,
+    },
+  };
+}
+
+function webhookResultError(status: number, errorCode: string, extra: Record<string, unknown> = {}) {
+  return new ApolloReplyError({ status, body: { error_code: errorCode, ...extra } });
+}
+
+/**
+ * `GET /webhook_result/{request_id}`: 400 invalid_request_id, 404 request_id_unknown (also for
+ * request ids that asked for no webhook), 410 request_id_expired (`expireRequest`), 404
+ * result_pending until the first callback is due, then 200 with the payload (even when the
+ * callbacks are scripted 'never' or failed), request_id echoed as a string.
+ */
+function showWebhookResult(state: SandboxState, { pathId }: RouteRequest): Reply {
+  const requestId = parseRequestId(pathId);
+  if (requestId === undefined) throw webhookResultError(400, 'invalid_request_id');
+  const issued = state.issuedRequests.get(requestId);
+  if (issued?.expired) throw webhookResultError(410, 'request_id_expired');
+  const phone = issued?.phone;
+  if (!phone) throw webhookResultError(404, 'request_id_unknown');
+  const waitMs = phone.readyAt - Date.now();
+  if (waitMs > 0) {
+    throw webhookResultError(404, 'result_pending', {
+      retry_after_seconds: Math.max(1, Math.ceil(waitMs / 1000)),
+    });
+  }
+  return {
+    status: 200,
+    body: {
+      request_id: phone.requestId,
+      webhook_status: 'success',
+      request_type: phone.requestType,
+      last_dispatched_at: phone.lastDispatchedAt,
+      failure_reason: null,
+      webhook_result: phone.payload,
     },
   };
 }
@@ -1027,6 +1603,13 @@ const ROUTES: Route[] = [
     pattern: /^\/people\/match$/,
     limits: ENRICHMENT_RATE_LIMITS,
     handle: matchPerson,
+  },
+  {
+    method: 'GET',
+    template: '/webhook_result/{request_id}',
+    pattern: /^\/webhook_result\/([^/]+)$/,
+    limits: WEBHOOK_RESULT_RATE_LIMITS,
+    handle: showWebhookResult,
   },
 ];
 
@@ -1265,6 +1848,18 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
         (request) => request.method === method.toUpperCase() && pathMatches(request.path, path),
       ).length,
     addContact: (seed = {}) => structuredClone(state.addContact(seed)),
+    addPerson: (seed) => structuredClone(state.addPerson(seed)),
+    people: () => structuredClone(state.people),
+    creditsConsumed: () => state.creditsConsumed,
+    setPhoneCallbacks: (behaviour) => {
+      state.callbackBehaviour = checkCallbackBehaviour(behaviour);
+    },
+    callbacks: () => structuredClone(state.callbacks),
+    expireRequest: (requestId) => {
+      const issued = state.issuedRequests.get(parseRequestId(requestId) ?? '');
+      if (!issued) throw new Error(`The Apollo sandbox never issued request_id ${String(requestId)}`);
+      issued.expired = true;
+    },
     inject: (rule) => {
       state.faults.push({ rule: { ...rule }, remaining: rule.times ?? 1 });
     },
@@ -1272,11 +1867,13 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
       state.faults.length = 0;
     },
     reset: () => {
+      state.dispose();
       state = new SandboxState();
     },
     close: () => {
       closed ??= new Promise<void>((resolve) => {
         closing.abort();
+        state.dispose();
         server.close(() => resolve());
         server.closeAllConnections();
       });
