@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Apollo } from './apollo/client';
 import {
+  QuietPeriodError,
   RetryLaterError,
   errorMessage,
   isApolloConfigurationError,
@@ -118,7 +119,7 @@ export class ContactConversion {
     if (unexpected) return unexpected;
     const retryAfter = Math.max(
       ...failures.map((error) =>
-        isError(error, 'ApolloRateLimitError')
+        isError(error, 'ApolloRateLimitError') || isError(error, 'QuietPeriodError')
           ? error.retryAfterSeconds
           : this.deps.unavailableRetryAfterSeconds,
       ),
@@ -150,18 +151,18 @@ export class ContactConversion {
     const uncertain =
       previous !== null &&
       (previous.createUncertain || (previous.status === 'creating' && previous.lockToken !== null));
-    const attempts = (previous?.attempts ?? 0) + 1;
+    // Changed data re-opens a rejected or failed person: its attempts count afresh.
+    const reopened = previous?.status === 'rejected' || previous?.status === 'failed';
+    if (reopened) await ledger.restartAttempts(person.key, token);
+    const attempts = reopened ? 1 : (previous?.attempts ?? 0) + 1;
     if (attempts > this.deps.maxAttempts) {
-      return this.giveUp(
-        person,
-        token,
-        `gave up after ${attempts - 1} attempts; last error: ${previous?.lastError}`,
-      );
+      return this.giveUp(person, token, uncertain, deadline, previous?.lastError ?? null, attempts - 1);
     }
+
     let createSent = false;
     let converted: { contactId: string; outcome: ConversionOutcome };
     try {
-      converted = await this.findOrCreate(person, uncertain, deadline, () => {
+      converted = await this.findOrCreate(person, uncertain, this.quietUntil(previous), deadline, () => {
         createSent = true;
       });
       await ledger.complete(person.key, token, { ...converted, now: this.now() });
@@ -182,7 +183,13 @@ export class ContactConversion {
       }
       const createMayHaveHappened =
         uncertain || (createSent && isError(error, 'ApolloUnavailableError') && error.outcomeUnknown);
-      await this.releaseQuietly(person.key, token, error, createMayHaveHappened);
+      await this.releaseQuietly(
+        person.key,
+        token,
+        error,
+        createMayHaveHappened,
+        isError(error, 'QuietPeriodError'),
+      );
       throw error;
     }
     logger.info('person converted', { person: personRef(person.key), ...converted });
@@ -193,42 +200,94 @@ export class ContactConversion {
   }
 
   /**
-   * Looks for the contact before creating it. With an email, Apollo's search (fuzzy) is filtered to
-   * the exact email. When an earlier attempt may have created the contact, the create asks Apollo
-   * to match it (`run_dedupe`: by email, or by name and company); only then, because that
-   * overwrites the contact it matches.
+   * When an earlier create's outcome is unknown, Apollo may still be carrying it out: until this
+   * quiet period has passed since the first such release, not finding the contact proves nothing,
+   * so no new create is sent (the caller is asked to retry later instead).
    */
-  private async findOrCreate(
+  private quietUntil(previous: ConversionRecord | null): number {
+    if (previous?.createUncertainSince == null) return 0;
+    return previous.createUncertainSince + this.deps.unavailableRetryAfterSeconds * 1000;
+  }
+
+  /**
+   * The contact Apollo already holds for this person, if it can tell. With an email, Apollo's search
+   * (fuzzy) filtered to the exact email. Without one, only when an earlier create may have
+   * happened: people/match by name and company (free for saved contacts).
+   */
+  private async findExisting(
     person: Person,
     createMayHaveHappened: boolean,
     deadline: number,
-    onCreateSent: () => void,
-  ): Promise<{ contactId: string; outcome: ConversionOutcome }> {
+  ): Promise<string | undefined> {
     const { apollo } = this.deps;
     const email = person.fields.email;
     if (email !== undefined) {
       const [found, ...more] = await apollo.findContactsByEmail(email, { deadline });
-      if (found) {
-        if (more.length > 0) {
-          logger.warn('Apollo holds several contacts with one email', {
-            person: personRef(person.key),
-            contacts: more.length + 1,
-          });
-        }
-        // An earlier attempt of ours may have made it; then it counts as created by this service.
-        return { contactId: found.id, outcome: createMayHaveHappened ? 'created' : 'existing' };
+      if (more.length > 0) {
+        logger.warn('Apollo holds several contacts with one email', {
+          person: personRef(person.key),
+          contacts: more.length + 1,
+        });
       }
+      return found?.id;
+    }
+    if (!createMayHaveHappened) return undefined;
+    const matched = await apollo.matchPerson(person.match, { deadline });
+    return matched?.contact_id ?? matched?.contact?.id ?? undefined;
+  }
+
+  /**
+   * Looks for the contact before creating it. When an earlier attempt may have created it, the
+   * create also asks Apollo to match it (`run_dedupe`: by email, or by name and company); only
+   * then, because that overwrites the contact it matches.
+   */
+  private async findOrCreate(
+    person: Person,
+    createMayHaveHappened: boolean,
+    quietUntil: number,
+    deadline: number,
+    onCreateSent: () => void,
+  ): Promise<{ contactId: string; outcome: ConversionOutcome }> {
+    const found = await this.findExisting(person, createMayHaveHappened, deadline);
+    // An earlier attempt of ours may have made it; then it counts as created by this service.
+    if (found) return { contactId: found, outcome: createMayHaveHappened ? 'created' : 'existing' };
+    if (this.now() < quietUntil) {
+      throw new QuietPeriodError(
+        'an earlier create of this person may still reach Apollo; not creating again yet',
+        Math.ceil((quietUntil - this.now()) / 1000),
+      );
     }
     onCreateSent();
-    // After an unknown outcome Apollo's search may not show the contact yet (or there is no email
-    // to search for): let Apollo match it itself. The upsert writes the same data we sent before.
-    const contact = await apollo.createContact(person.fields, { deadline, runDedupe: createMayHaveHappened });
+    const contact = await this.deps.apollo.createContact(person.fields, {
+      deadline,
+      runDedupe: createMayHaveHappened,
+    });
     return { contactId: contact.id, outcome: 'created' };
   }
 
-  /** Records that the service stops calling Apollo for this person, and why. */
-  private async giveUp(person: Person, token: string, reason: string): Promise<ConversionResult> {
-    await this.deps.ledger.fail(person.key, token, { reason, now: this.now(), expiresAt: this.expiry() });
+  /**
+   * Records that the service stops calling Apollo for this person, and why. A person whose create
+   * may have happened is looked up once more first, so a contact Apollo holds is not orphaned.
+   */
+  private async giveUp(
+    person: Person,
+    token: string,
+    createMayHaveHappened: boolean,
+    deadline: number,
+    lastError: string | null,
+    attempts: number,
+  ): Promise<ConversionResult> {
+    const { ledger } = this.deps;
+    if (createMayHaveHappened) {
+      const found = await this.findExisting(person, true, deadline).catch(() => undefined);
+      if (found) {
+        await ledger.complete(person.key, token, { outcome: 'created', contactId: found, now: this.now() });
+        await this.startVerification(person.key, found);
+        return this.result(person, 'created', found);
+      }
+    }
+    const reason = `gave up after ${attempts} attempts; last error: ${lastError}`;
+    await ledger.fail(person.key, token, { reason, now: this.now(), expiresAt: this.expiry() });
     logger.error('gave up converting a person', { person: personRef(person.key), reason });
     return { ...this.result(person, 'failed', null), reason };
   }
@@ -260,12 +319,19 @@ export class ContactConversion {
   }
 
   /** Gives the claim back so the retry need not wait for the lock to lapse. */
-  private async releaseQuietly(key: string, token: string, cause: unknown, createUncertain: boolean) {
+  private async releaseQuietly(
+    key: string,
+    token: string,
+    cause: unknown,
+    createUncertain: boolean,
+    refundAttempt: boolean,
+  ) {
     try {
       await this.deps.ledger.release(key, token, {
         error: errorMessage(cause),
         createUncertain,
         now: this.now(),
+        refundAttempt,
       });
     } catch (error) {
       // The lock still lapses at the deadline; the original error is the one to report.

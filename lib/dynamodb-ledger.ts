@@ -32,6 +32,7 @@ interface LedgerItem {
   attempts?: number;
   last_error?: string;
   create_uncertain?: boolean;
+  create_uncertain_since?: number;
   fingerprint?: string;
   match_identity?: MatchIdentity;
   expected_phones?: string[];
@@ -61,6 +62,7 @@ function toRecord(stored: LedgerItem & { status: ConversionRecord['status'] }): 
     attempts: stored.attempts ?? 0,
     lastError: stored.last_error ?? null,
     createUncertain: stored.create_uncertain ?? false,
+    createUncertainSince: stored.create_uncertain_since ?? null,
     fingerprint: stored.fingerprint ?? '',
     match: stored.match_identity ?? { email: stored.pk },
     expectedPhoneHashes: stored.expected_phones ?? [],
@@ -160,7 +162,7 @@ export class DynamoDbLedger implements Ledger {
     await this.updateAsHolder(key, token, {
       UpdateExpression:
         'SET #status = :created, contact_id = :contact_id, outcome = :outcome, converted_at = :now_iso, ' +
-        'updated_at = :now_iso REMOVE lock_token, lock_expires_at, create_uncertain',
+        'updated_at = :now_iso REMOVE lock_token, lock_expires_at, create_uncertain, create_uncertain_since',
       ExpressionAttributeValues: {
         ':created': 'created',
         ':contact_id': result.contactId,
@@ -201,19 +203,35 @@ export class DynamoDbLedger implements Ledger {
   async release(
     key: string,
     token: string,
-    result: { error: string; createUncertain: boolean; now: number },
+    result: { error: string; createUncertain: boolean; now: number; refundAttempt?: boolean },
   ) {
+    let update = 'SET last_error = :error, updated_at = :now_iso, lock_expires_at = :zero';
+    const values: Record<string, unknown> = {
+      ':error': result.error,
+      ':now_iso': iso(result.now),
+      ':zero': 0,
+    };
+    if (result.createUncertain) {
+      // Uncertainty is sticky, and dated from its first occurrence: only finding the contact clears it.
+      update +=
+        ', create_uncertain = :true, create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      values[':true'] = true;
+      values[':now'] = result.now;
+    }
+    if (result.refundAttempt) {
+      update += ' ADD attempts :minus_one';
+      values[':minus_one'] = -1;
+    }
     await this.updateAsHolder(key, token, {
-      // Uncertainty is sticky: once a create may have happened, only finding the contact clears it.
-      UpdateExpression:
-        'SET last_error = :error, updated_at = :now_iso, lock_expires_at = :zero, ' +
-        'create_uncertain = :uncertain REMOVE lock_token',
-      ExpressionAttributeValues: {
-        ':error': result.error,
-        ':now_iso': iso(result.now),
-        ':zero': 0,
-        ':uncertain': result.createUncertain,
-      },
+      UpdateExpression: `${update} REMOVE lock_token`,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async restartAttempts(key: string, token: string): Promise<void> {
+    await this.updateAsHolder(key, token, {
+      UpdateExpression: 'SET attempts = :one',
+      ExpressionAttributeValues: { ':one': 1 },
     });
   }
 
@@ -350,6 +368,25 @@ export class DynamoDbLedger implements Ledger {
     });
   }
 
+  async claimPhoneApplication(key: string, until: number, now: number): Promise<boolean> {
+    return this.updateIf(
+      key,
+      'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal <> :applied) AND ' +
+        '(attribute_not_exists(phones_locked_until) OR phones_locked_until < :now)',
+      {
+        UpdateExpression: 'SET phones_locked_until = :until',
+        ExpressionAttributeValues: { ':applied': 'applied', ':now': now, ':until': until },
+      },
+    );
+  }
+
+  async releasePhoneApplication(key: string): Promise<void> {
+    await this.updateIf(key, 'attribute_exists(#status)', {
+      UpdateExpression: 'REMOVE phones_locked_until',
+      ExpressionAttributeValues: {},
+    });
+  }
+
   async recordPhonesApplied(
     key: string,
     applied: { phoneHashes: string[]; creditsConsumed: number; now: number },
@@ -360,7 +397,8 @@ export class DynamoDbLedger implements Ledger {
       'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal <> :applied)',
       {
         UpdateExpression:
-          'SET phone_reveal = :applied, applied_phones = :hashes, updated_at = :now_iso ADD credits_consumed :credits',
+          'SET phone_reveal = :applied, applied_phones = :hashes, updated_at = :now_iso ' +
+          'ADD credits_consumed :credits REMOVE phones_locked_until',
         ExpressionAttributeValues: {
           ':applied': 'applied',
           ':hashes': applied.phoneHashes,
@@ -418,8 +456,10 @@ export class DynamoDbLedger implements Ledger {
       Key: marshall({ pk: key }),
       ConditionExpression: condition,
       UpdateExpression: update.UpdateExpression,
-      ExpressionAttributeValues: marshall(update.ExpressionAttributeValues),
     };
+    if (Object.keys(update.ExpressionAttributeValues).length > 0) {
+      input.ExpressionAttributeValues = marshall(update.ExpressionAttributeValues);
+    }
     if (condition.includes('#status') || update.UpdateExpression.includes('#status')) {
       input.ExpressionAttributeNames = STATUS;
     }

@@ -256,7 +256,14 @@ export class PersonEnrichment {
       await ledger.releaseHeldPhones(alias, this.now());
       return 'unchanged';
     }
-    await apollo.updateContact(contactId, this.phoneFields(fresh), { deadline });
+    // A callback and the fallback can bring the same phones at once: one of them writes.
+    if (!(await ledger.claimPhoneApplication(key, deadline, this.now()))) return 'unchanged';
+    try {
+      await apollo.updateContact(contactId, this.phoneFields(fresh), { deadline });
+    } catch (error) {
+      await ledger.releasePhoneApplication(key);
+      throw error;
+    }
     const hashes = [...known, ...fresh.map((phone) => phoneHash(phone.e164))];
     await ledger.recordPhonesApplied(key, {
       phoneHashes: hashes,

@@ -67,6 +67,19 @@ export class ApolloUnavailableError extends NamedError {
 /** A ledger claim lapsed and was taken over: this invocation must not write its result. */
 export class LockLostError extends NamedError {}
 
+/**
+ * A create whose outcome was unknown may still reach Apollo: the conversion waits out a quiet
+ * period before creating again. Transient, like Apollo being unavailable.
+ */
+export class QuietPeriodError extends NamedError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** Apollo does not (yet) return the converted contact through people/match. Retried by the state machine. */
 export class ContactNotVisibleError extends NamedError {}
 
@@ -99,6 +112,7 @@ export type ErrorName =
   | 'ApolloRateLimitError'
   | 'ApolloUnavailableError'
   | 'LockLostError'
+  | 'QuietPeriodError'
   | 'ContactNotVisibleError'
   | 'ContactMismatchError'
   | 'RetryLaterError';
@@ -115,6 +129,7 @@ interface ErrorsByName {
   ApolloRateLimitError: ApolloRateLimitError;
   ApolloUnavailableError: ApolloUnavailableError;
   LockLostError: LockLostError;
+  QuietPeriodError: QuietPeriodError;
   ContactNotVisibleError: ContactNotVisibleError;
   ContactMismatchError: ContactMismatchError;
   RetryLaterError: RetryLaterError;
@@ -125,11 +140,15 @@ export function isError<N extends ErrorName>(error: unknown, name: N): error is 
   return error instanceof Error && error.name === name;
 }
 
-/** Apollo failures that a later retry of the same request can get past. */
+/** Failures that a later retry of the same request can get past. */
 export function isTransientApolloError(
   error: unknown,
-): error is ApolloRateLimitError | ApolloUnavailableError {
-  return isError(error, 'ApolloRateLimitError') || isError(error, 'ApolloUnavailableError');
+): error is ApolloRateLimitError | ApolloUnavailableError | QuietPeriodError {
+  return (
+    isError(error, 'ApolloRateLimitError') ||
+    isError(error, 'ApolloUnavailableError') ||
+    isError(error, 'QuietPeriodError')
+  );
 }
 
 /** Apollo failures that only an operator can fix (key or scope). */

@@ -31,6 +31,8 @@ export interface ConversionRecord {
   lastError: string | null;
   /** True when an earlier attempt may have created the contact without recording it. */
   createUncertain: boolean;
+  /** Epoch ms when an attempt first released its claim with a create of unknown outcome. */
+  createUncertainSince: number | null;
   /** Hash of the contact fields last claimed (see `Person.fingerprint`). */
   fingerprint: string;
   /** How people/match finds the person when verifying. */
@@ -112,12 +114,17 @@ export interface Ledger {
   ): Promise<void>;
   /** creating → failed: the service stops calling Apollo for this person. Expires like `reject`. */
   fail(key: string, token: string, result: { reason: string; now: number; expiresAt: number }): Promise<void>;
-  /** Gives the claim back at once (Apollo unavailable), keeping why and whether a create may have happened. */
+  /**
+   * Gives the claim back at once (Apollo unavailable), keeping why and whether a create may have
+   * happened. `refundAttempt` uncounts a claim that called Apollo for nothing.
+   */
   release(
     key: string,
     token: string,
-    result: { error: string; createUncertain: boolean; now: number },
+    result: { error: string; createUncertain: boolean; now: number; refundAttempt?: boolean },
   ): Promise<void>;
+  /** Counts attempts afresh for a rejected or failed record re-opened by changed data. */
+  restartAttempts(key: string, token: string): Promise<void>;
   markVerificationStarted(key: string, now: number): Promise<void>;
   /** created → verified. */
   markVerified(key: string, now: number): Promise<void>;
@@ -152,6 +159,14 @@ export interface Ledger {
   ): Promise<void>;
   /** Counts a request answered from the ledger, without Apollo. */
   countFreeLookup(key: string, now: number): Promise<void>;
+  /**
+   * Takes the right to write revealed phones to the contact until `until` (epoch ms), so a callback
+   * and the webhook_result fallback arriving together do not both call Apollo. False if another
+   * holds it, or the phones are applied already.
+   */
+  claimPhoneApplication(key: string, until: number, now: number): Promise<boolean>;
+  /** Gives that right back after a failed write, so the next delivery can try at once. */
+  releasePhoneApplication(key: string): Promise<void>;
   /** Records revealed phones as written to the contact; false if that was recorded already. */
   recordPhonesApplied(
     key: string,

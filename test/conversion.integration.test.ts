@@ -238,7 +238,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
     });
 
-    it('finds the contact by name and company (run_dedupe) after an unknown outcome for a person without email', async () => {
+    it('finds the contact by name and company after an unknown outcome for a person without email', async () => {
       const person = {
         first_name: 'Emily',
         last_name: 'Dickinson',
@@ -254,11 +254,35 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       expect(first.status).toBe(503);
       expect(retry.body.results[0].status).toBe('created');
       expect(harness.apollo.contacts()).toHaveLength(1);
-      const creates = harness.apollo.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
-      expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
+      // The retry asked people/match (free for a saved contact) instead of creating again.
+      expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
+      const lookups = harness.apollo.requests().filter((r) => r.path === '/people/match');
+      expect(lookups[0]?.body).toEqual({
+        first_name: 'Emily',
+        last_name: 'Dickinson',
+        organization_name: 'Amherst Poets',
+      });
       expect((await harness.getConversion('name:emily dickinson|amherst poets')).body.status).toBe(
         'verified',
       );
+    });
+
+    it('waits out a quiet period before creating again when the earlier create may still land', async () => {
+      await harness.reset({ UNAVAILABLE_RETRY_AFTER_SECONDS: '1' });
+      harness.apollo.inject({ method: 'POST', path: '/contacts', status: 500 });
+
+      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      const tooSoon = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const later = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+
+      expect([first.status, tooSoon.status, later.status]).toEqual([503, 503, 200]);
+      expect(tooSoon.headers['retry-after']).toBe('1');
+      expect(later.body.results[0].status).toBe('created');
+      const creates = harness.apollo.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
+      expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
+      // The deferred attempt is not counted against MAX_CONVERSION_ATTEMPTS.
+      expect((await harness.getConversion(KEY)).body.attempts).toBe(2);
     });
 
     it('keeps the reason when Apollo rejects the data (422), and answers a replay from the ledger', async () => {

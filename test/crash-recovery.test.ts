@@ -156,14 +156,22 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     expect(started).toEqual([{ key: MARK_TWAIN.key, contact_id: contact?.id }]);
   });
 
-  it("after Apollo's create, for a person without email: the redelivery lets Apollo match by name and company", async () => {
+  it("after Apollo's create, for a person without email: the redelivery finds it by name and company", async () => {
     const { redelivery } = await crashThenRedeliver(EMILY, 'after-create');
 
     const [contact, ...others] = apolloSandbox.contacts();
     expect(others).toHaveLength(0);
     expect(redelivery).toEqual({ key: EMILY.key, status: 'created', contact_id: contact?.id });
+    expect(apolloSandbox.countRequests('POST', '/contacts')).toBe(1);
+    expect(apolloSandbox.countRequests('POST', '/people/match')).toBe(1);
+  });
+
+  it('after the claim, for a person without email whom Apollo cannot match: the redelivery creates with run_dedupe', async () => {
+    const { redelivery } = await crashThenRedeliver(EMILY, 'after-claim');
+
+    expect(redelivery?.status).toBe('created');
     const creates = apolloSandbox.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
-    expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
+    expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([true]);
   });
 
   it('after the ledger update, before the verification started: the redelivery starts it, without Apollo', async () => {

@@ -59,8 +59,14 @@ describe('Deployment: serverless package', () => {
     expect(routes.sort()).toEqual([
       'GET /conversions/{key}',
       'POST /contacts',
+      'POST /enrichments',
+      'POST /webhooks/apollo/phone-numbers',
       'POST /webhooks/enrichment-completed',
     ]);
+    expect(template.Resources.PhoneRevealStateMachine?.Properties).toMatchObject({
+      StateMachineName: 'apollo-contact-converter-prod-phone-reveal',
+      StateMachineType: 'STANDARD',
+    });
   });
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {

@@ -117,6 +117,7 @@ export class ServiceHarness {
   /** Receives what Apollo posts back (the phone-reveal callback) and hands it to the real handler. */
   private callbackServer: Server | undefined;
   publicApiUrl = '';
+  private overridden: string[] = [];
 
   private constructor(
     readonly dynamo: LocalDynamoDb,
@@ -163,6 +164,9 @@ export class ServiceHarness {
    * since they derive from person keys), and services rebuilt from the environment.
    */
   async reset(env: Record<string, string> = {}): Promise<void> {
+    // Overrides hold for one test only: the previous test's are dropped first.
+    for (const name of this.overridden) delete process.env[name];
+    this.overridden = Object.keys(env);
     this.tableName = `ledger-${++this.tableCount}`;
     await createLedgerTable(this.dynamo.client, this.tableName);
     this.apollo.reset();
