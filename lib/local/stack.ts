@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApolloSandbox, type ApolloSandbox } from './apollo-sandbox';
+import { SANDBOX_PEOPLE } from './sandbox-people';
 import { LOCAL_AWS_CREDENTIALS, createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { loadStateMachineDefinition } from './state-machine-definition';
 import {
@@ -153,6 +154,7 @@ export async function startLocalStack(
         log: (line) => log(`[apollo-sandbox] ${line}`),
       });
       started.push(() => (sandbox as ApolloSandbox).close());
+      for (const person of SANDBOX_PEOPLE) sandbox.addPerson(person);
     } else if (!env.APOLLO_API_KEY) {
       throw new Error('APOLLO_BASE_URL is set, so APOLLO_API_KEY must be set too');
     }
