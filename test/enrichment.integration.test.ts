@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { SandboxPersonSeed } from '../lib/local/apollo-sandbox';
+import { SANDBOX_PEOPLE } from '../lib/local/sandbox-people';
 import { ServiceHarness } from './support/service-harness';
 
-/** A fictional person in Apollo's directory, not yet a contact of the team. */
-const ADA = {
-  first_name: 'Ada',
-  last_name: 'Lovelace',
-  email: 'ada.lovelace@analyticalengines.example',
-  title: 'Chief Mathematician',
-  organization_name: 'Analytical Engines Ltd',
-  website_url: 'https://analyticalengines.example',
-  linkedin_url: 'https://www.linkedin.com/in/ada-lovelace-example',
-  mobile_phones: [{ raw_number: '+1 555 010 1815' }],
-};
+/** A fictional person in Apollo's directory, not yet a contact of the team (as `npm start` seeds it). */
+const ADA = SANDBOX_PEOPLE[0] as SandboxPersonSeed & { email: string };
 const ADA_MOBILE = '+15550101815';
 
 describe('Enrichment: enrich on demand, receive the phone reveal, keep one contact', () => {
