@@ -309,6 +309,8 @@ export class ContactConversion {
         if (record.contactId !== null && record.verificationStartedAt === null) {
           await this.startVerification(record.key, record.contactId);
         }
+        // Shown as `free_lookups`: each one a person not converted (or enriched) twice.
+        await this.deps.ledger.countFreeLookup(record.key, this.now());
         return this.result(person, 'duplicate', record.contactId);
     }
   }

@@ -67,6 +67,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     ]);
     expect(harness.apollo.requests()).toHaveLength(apolloCallsBefore);
     expect(harness.apollo.contacts()).toHaveLength(1);
+    expect((await harness.getConversion(KEY)).body.free_lookups).toBe(1);
   });
 
   it('creates exactly one contact from 50 concurrent deliveries of one person', async () => {
