@@ -141,14 +141,18 @@ export class DynamoDbLedger implements Ledger {
             ':phones': request.expectedPhoneHashes,
           }),
           ReturnValues: 'ALL_OLD',
+          // Lost the race or already finished: DynamoDB returns the item with the failure, which
+          // saves the read below on every duplicate delivery.
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       return { claimed: true, previous: recordOf(readItem(Attributes)) };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
+      const returned = recordOf(readItem((error as { Item?: Record<string, AttributeValue> }).Item));
+      if (returned !== null) return { claimed: false, record: returned };
     }
-    // Lost the race or already finished: read what is there (dynalite ignores
-    // ReturnValuesOnConditionCheckFailure, so a consistent read is the portable way).
+    // No item came back with the failure (dynalite ignores the option): a consistent read.
     const record = await this.get(request.key);
     if (record === null) return this.claim(request); // deleted by TTL in between: claim afresh
     return { claimed: false, record };

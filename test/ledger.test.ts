@@ -220,6 +220,24 @@ describe('Class: DynamoDbLedger (unit, mocked SDK)', () => {
     expect(update?.ReturnValues).toBe('ALL_OLD');
   });
 
+  it('uses the item DynamoDB returns with a failed claim, without another read', async () => {
+    dynamoMock.on(UpdateItemCommand).rejects(
+      new ConditionalCheckFailedException({
+        message: 'condition',
+        $metadata: {},
+        Item: marshall({ pk: 'a@b.example', status: 'verified', contact_id: 'c7' }),
+      }),
+    );
+
+    const claim = await ledger.claim(claimRequest({ key: 'a@b.example' }));
+
+    expect(claim).toMatchObject({ claimed: false, record: { status: 'verified', contactId: 'c7' } });
+    expect(dynamoMock.commandCalls(GetItemCommand)).toHaveLength(0);
+    expect(
+      dynamoMock.commandCalls(UpdateItemCommand)[0]?.args[0].input.ReturnValuesOnConditionCheckFailure,
+    ).toBe('ALL_OLD');
+  });
+
   it('lets other DynamoDB errors through', async () => {
     dynamoMock
       .on(UpdateItemCommand)
