@@ -1,6 +1,6 @@
 import { getServices } from '../lib/services';
 import { stateMachineTask } from '../lib/state-machine-task';
-import type { VerificationRequest } from '../lib/verifications';
+import type { VerificationRequest } from '../lib/schedulers';
 
 /** State machine task: checks through people/match that Apollo returns the converted contact. */
 export const handler = stateMachineTask((input: VerificationRequest, deadline) =>

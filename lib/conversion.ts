@@ -11,7 +11,7 @@ import {
 import type { ConversionOutcome, ConversionRecord, Ledger } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, type Person } from './person';
-import type { VerificationScheduler } from './verifications';
+import type { VerificationScheduler } from './schedulers';
 
 /**
  * What one person's conversion came to, as the API reports it:

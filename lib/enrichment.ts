@@ -11,7 +11,7 @@ import { InvalidRequestError, isError } from './errors';
 import type { HeldPhones, Ledger, RevealedPhone } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164, toPerson, type ContactFields, type PersonInput } from './person';
-import type { PhoneRevealPoll, PhoneRevealScheduler } from './verifications';
+import type { PhoneRevealPoll, PhoneRevealScheduler } from './schedulers';
 
 /**
  * Enrich on demand, receive Apollo's phone-reveal callback, keep one contact.

@@ -11,7 +11,7 @@ import {
   phoneRevealExecutionName,
   verificationExecutionName,
   type VerificationScheduler,
-} from './verifications';
+} from './schedulers';
 import { PersonEnrichment } from './enrichment';
 import { ConfigurationError } from './errors';
 import { ContactVerification } from './verification';

@@ -3,7 +3,7 @@ import { ContactMismatchError, ContactNotVisibleError, errorMessage } from './er
 import type { Ledger } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164 } from './person';
-import type { VerificationRequest } from './verifications';
+import type { VerificationRequest } from './schedulers';
 import type { CountryCode } from 'libphonenumber-js';
 
 export interface VerificationDependencies {

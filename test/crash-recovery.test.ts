@@ -6,7 +6,7 @@ import type { Ledger } from '../lib/ledger';
 import { startApolloSandbox, type ApolloSandbox } from '../lib/local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../lib/local/dynamodb';
 import { toPerson, type Person } from '../lib/person';
-import type { VerificationRequest, VerificationScheduler } from '../lib/verifications';
+import type { VerificationRequest, VerificationScheduler } from '../lib/schedulers';
 
 /**
  * A process that dies at a chosen point: from then on each of its calls fails, as if the Lambda
