@@ -12,6 +12,7 @@ import type {
   ClaimResult,
   ConversionRecord,
   HeldPhones,
+  KeptEnrichment,
   Ledger,
   PhoneRevealStatus,
 } from './ledger';
@@ -27,6 +28,7 @@ interface LedgerItem {
   status?: ConversionRecord['status'];
   alias_of?: string;
   held_phones?: HeldPhones;
+  kept_enrichment?: KeptEnrichment;
   contact_id?: string;
   outcome?: ConversionRecord['outcome'];
   attempts?: number;
@@ -333,6 +335,24 @@ export class DynamoDbLedger implements Ledger {
       UpdateExpression: 'SET updated_at = :now_iso REMOVE held_phones, expires_at',
       ExpressionAttributeValues: { ':now_iso': iso(now) },
     });
+  }
+
+  async keepEnrichment(lookup: string, kept: KeptEnrichment, now: number, expiresAt: number): Promise<void> {
+    await this.client.send(
+      new UpdateItemCommand({
+        TableName: this.tableName,
+        Key: marshall({ pk: `enrichment:${lookup}` }),
+        UpdateExpression: 'SET kept_enrichment = :kept, updated_at = :now_iso, expires_at = :expires_at',
+        ExpressionAttributeValues: marshall(
+          { ':kept': kept, ':now_iso': iso(now), ':expires_at': expiresAt },
+          { removeUndefinedValues: true },
+        ),
+      }),
+    );
+  }
+
+  async keptEnrichment(lookup: string): Promise<KeptEnrichment | null> {
+    return (await this.getItem(`enrichment:${lookup}`))?.kept_enrichment ?? null;
   }
 
   async recordEnrichment(

@@ -116,22 +116,58 @@ export class PersonEnrichment {
       }
     }
 
-    const webhookUrl = request.revealPhoneNumber ? await this.deps.callbackUrl() : undefined;
-    const enrichment = await apollo.enrichPerson(request.identity, { deadline, webhookUrl });
+    // A paid-for enrichment whose conversion did not finish is converted, not bought again.
+    const kept = await ledger.keptEnrichment(lookups[0] as string);
+    const reuse = kept !== null && (kept.phonesRequested || !request.revealPhoneNumber);
+    const enrichment = reuse
+      ? {
+          person: kept.person as MatchedPerson,
+          requestId: kept.requestId,
+          creditsConsumed: kept.creditsConsumed,
+        }
+      : await apollo.enrichPerson(request.identity, {
+          deadline,
+          webhookUrl: request.revealPhoneNumber ? await this.deps.callbackUrl() : undefined,
+        });
     const credits = enrichment.creditsConsumed ?? 0;
     const base = {
       apollo_person_id: enrichment.person?.id ?? null,
       request_id: enrichment.requestId,
-      credits_consumed: credits,
-      credits_saved: false,
+      credits_consumed: reuse ? 0 : credits,
+      credits_saved: reuse,
     };
     if (enrichment.person === null) {
       return { ...base, key: null, status: 'not_found', contact_id: null, phones: 'not_requested' };
     }
+    if (!reuse) {
+      const { id, first_name, last_name, email, title, linkedin_url, organization } = enrichment.person;
+      const { name, website_url, primary_domain } = organization ?? {};
+      await ledger.keepEnrichment(
+        lookups[0] as string,
+        {
+          person: {
+            id,
+            first_name,
+            last_name,
+            email,
+            title,
+            linkedin_url,
+            organization: { name, website_url, primary_domain },
+          },
+          requestId: enrichment.requestId,
+          creditsConsumed: enrichment.creditsConsumed,
+          phonesRequested: request.revealPhoneNumber,
+        },
+        this.now(),
+        Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds,
+      );
+    }
 
     const person = this.toConvertible(enrichment.person);
     const [result] = await this.deps.conversion.convert([person], { deadline });
-    const phones = request.revealPhoneNumber ? 'pending' : 'not_requested';
+    // Phones asked for now, or by the paid-for enrichment this one reuses.
+    const phonesWanted = request.revealPhoneNumber || (reuse && kept.phonesRequested);
+    const phones = phonesWanted ? 'pending' : 'not_requested';
     if (!result?.contact_id) {
       return {
         ...base,
@@ -162,7 +198,7 @@ export class PersonEnrichment {
         applied = true;
       }
     }
-    if (request.revealPhoneNumber && !applied && enrichment.requestId !== null) {
+    if (phonesWanted && !applied && enrichment.requestId !== null) {
       await this.deps.phoneReveals.start({ key: result.key, request_id: enrichment.requestId, attempt: 0 });
     }
     return {

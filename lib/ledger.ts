@@ -65,6 +65,30 @@ export interface ConversionRecord {
 
 export type PhoneRevealStatus = 'not_requested' | 'pending' | 'applied' | 'unavailable';
 
+/**
+ * What an enrichment paid for, kept under the request's identity until the person is converted:
+ * if the conversion cannot finish (Apollo rate limiting the create, say), the retry converts this
+ * instead of paying Apollo again.
+ */
+export interface KeptEnrichment {
+  person: {
+    id?: string | null;
+    first_name?: string | null;
+    last_name?: string | null;
+    email?: string | null;
+    title?: string | null;
+    linkedin_url?: string | null;
+    organization?: {
+      name?: string | null;
+      website_url?: string | null;
+      primary_domain?: string | null;
+    } | null;
+  };
+  requestId: string | null;
+  creditsConsumed: number | null;
+  phonesRequested: boolean;
+}
+
 /** Phones a callback revealed for an Apollo person id, kept until its contact is known. */
 export interface HeldPhones {
   phones: RevealedPhone[];
@@ -146,6 +170,10 @@ export interface Ledger {
   holdRevealedPhones(alias: string, held: HeldPhones, now: number, expiresAt: number): Promise<string | null>;
   /** Forgets held phones once they are applied. */
   releaseHeldPhones(alias: string, now: number): Promise<void>;
+  /** Keeps a paid-for enrichment under `lookup` until `expiresAt` (epoch s). */
+  keepEnrichment(lookup: string, kept: KeptEnrichment, now: number, expiresAt: number): Promise<void>;
+  /** The enrichment kept under `lookup`, if any. */
+  keptEnrichment(lookup: string): Promise<KeptEnrichment | null>;
   /** Remembers what an enrichment learned: Apollo's ids, credits, whether phones are coming. */
   recordEnrichment(
     key: string,

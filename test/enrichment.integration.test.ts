@@ -195,6 +195,40 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     expect((await harness.getConversion(`person:${adaId}`)).body.key).toBe(ADA.email);
   });
 
+  it('converts a paid-for enrichment on the retry without paying Apollo again when the create was refused', async () => {
+    // Prepare: Apollo rate limits the create right after people/match spent the credits.
+    harness.apollo.setPhoneCallbacks({ mode: 'never' });
+    harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 60 });
+
+    // Act
+    const first = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
+    const retry = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
+    await harness.verificationsSettled();
+
+    // Assess
+    expect(first.status).toBe(503);
+    expect(retry.body).toMatchObject({
+      status: 'created',
+      apollo_person_id: adaId,
+      credits_saved: true,
+      credits_consumed: 0,
+      phones: 'pending',
+    });
+    const enrichments = harness.apollo
+      .requests()
+      .filter(
+        (r) =>
+          r.path === '/people/match' && (r.body as { reveal_phone_number?: boolean }).reveal_phone_number,
+      );
+    expect(enrichments).toHaveLength(1);
+    expect(harness.apollo.contacts()).toHaveLength(1);
+    // The reveal the first request paid for still arrives, through the fallback.
+    expect((await harness.getConversion(ADA.email)).body).toMatchObject({
+      phone_reveal: 'applied',
+      apollo_person_id: adaId,
+    });
+  });
+
   it('answers 404 when Apollo knows no such person, and 400 without an identifier', async () => {
     const unknown = await harness.enrich({ email: 'nobody@nowhere.example' });
     const empty = await harness.enrich({ reveal_phone_number: true });
