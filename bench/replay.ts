@@ -19,7 +19,8 @@ import {
 import { benchPerson, enrichmentCompletedBody, NO_RATE_LIMIT, type BenchPerson } from './people';
 import { configureService, createTable } from './service-env';
 import type { DeployedService } from './serverless-config';
-import { round, seededRandom } from './stats';
+import { seededRandom } from '../lib/local/seeded-random';
+import { round } from './stats';
 
 export interface ReplayOptions {
   people: number;

@@ -45,15 +45,3 @@ export function round(value: number, digits = 2): number {
 export function ratio(value: number, floor: number): number {
   return round(value / floor, 2);
 }
-
-/** A deterministic pseudo-random generator (mulberry32), so every run replays the same stream. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

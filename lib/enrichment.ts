@@ -71,7 +71,7 @@ const FIELD_BY_PHONE_TYPE: Record<string, keyof ContactFields> = {
 };
 
 /** `https://www.LinkedIn.com/in/x/` and `linkedin.com/in/x` are one profile. */
-export function linkedinAlias(url: string): string {
+function linkedinAlias(url: string): string {
   const path = url
     .trim()
     .toLowerCase()
@@ -82,7 +82,7 @@ export function linkedinAlias(url: string): string {
   return `linkedin:${path}`;
 }
 
-export const personAlias = (apolloPersonId: string) => `person:${apolloPersonId}`;
+const personAlias = (apolloPersonId: string) => `person:${apolloPersonId}`;
 
 export class PersonEnrichment {
   private readonly now: () => number;

@@ -94,7 +94,7 @@ export class ContactVerification {
 }
 
 /** Step Functions puts a Lambda error's `{errorType, errorMessage}` JSON in `Cause`. */
-export function describeFailure(error: VerificationFailureInput['error']): string {
+function describeFailure(error: VerificationFailureInput['error']): string {
   const name = error?.Error ?? 'UnknownError';
   let message = error?.Cause ?? '';
   try {

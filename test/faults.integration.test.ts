@@ -4,6 +4,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultRule, SandboxRequest } from '../lib/local/apollo-sandbox';
+import { seededRandom } from '../lib/local/seeded-random';
 import { MARK_TWAIN, ServiceHarness, enrichmentCompleted, type HttpReply } from './support/service-harness';
 
 /**
@@ -90,18 +91,6 @@ async function untilApolloAnswered(harness: ServiceHarness, method: string, path
     if (Date.now() > deadline) throw new Error(`Apollo still working on ${method} ${path} after 10 s`);
     await sleep(10);
   }
-}
-
-/** A small seeded PRNG (mulberry32): the storm is reproducible from its seed. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 interface StormPerson {
@@ -811,7 +800,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       const seed = Number(process.env.FAULTS_SEED ?? 20_261_126);
       try {
         // Prepare
-        const random = mulberry32(seed);
+        const random = seededRandom(seed);
         const population = stormPopulation();
         const deliveries = stormDeliveries(random, 500);
         const outcomes: Sent[] = [];

@@ -175,7 +175,7 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** `retry-after` is seconds, or an HTTP date. */
-export function parseRetryAfter(value: string | null, now: number): number {
+function parseRetryAfter(value: string | null, now: number): number {
   if (value === null || value.trim() === '') return DEFAULT_RETRY_AFTER_SECONDS;
   const seconds = Number(value);
   if (Number.isFinite(seconds) && seconds >= 0) return Math.ceil(seconds);

@@ -13,7 +13,7 @@ import {
 } from './step-functions-server';
 
 /** The serverless.yml stage the local stack runs: its params spell the state machine ARN out. */
-export const LOCAL_STAGE = 'local';
+const LOCAL_STAGE = 'local';
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /**

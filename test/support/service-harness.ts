@@ -2,11 +2,17 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { startApolloSandbox, type ApolloSandbox } from '../../lib/local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../lib/local/dynamodb';
 import { loadStateMachineDefinition } from '../../lib/local/state-machine-definition';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions-server';
+import {
+  httpEvent,
+  lambdaContext,
+  toHttpReply,
+  type HttpReply as LambdaReply,
+} from '../../lib/local/lambda-events';
 import { resetServices } from '../../lib/services';
 import { signWebhook } from '../../lib/webhook-signature';
 
@@ -22,11 +28,8 @@ export const CALLBACK_TOKEN = 'harness-callback-token';
 const PHONE_REVEAL_ARN =
   'arn:aws:states:us-east-1:000000000000:stateMachine:apollo-contact-converter-dev-phone-reveal';
 
-export interface HttpReply {
-  status: number;
-  headers: Record<string, string>;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- replies are asserted field by field
-}
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- replies are asserted field by field
+export type HttpReply = LambdaReply<any>;
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
@@ -42,65 +45,7 @@ const handlers = {
     import('../../functions/record-verification-failure').then((m) => m.handler),
 };
 
-export function lambdaContext(functionName: string, remainingMs = 25_000): Context {
-  const deadline = Date.now() + remainingMs;
-  return {
-    callbackWaitsForEmptyEventLoop: false,
-    functionName,
-    functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
-    memoryLimitInMB: '256',
-    awsRequestId: randomUUID(),
-    logGroupName: `/aws/lambda/${functionName}`,
-    logStreamName: 'local',
-    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
-    done: () => undefined,
-    fail: () => undefined,
-    succeed: () => undefined,
-  };
-}
-
-function httpEvent(
-  method: string,
-  path: string,
-  body: string,
-  headers: Record<string, string>,
-  pathParameters?: Record<string, string>,
-): APIGatewayProxyEventV2 {
-  return {
-    version: '2.0',
-    routeKey: `${method} ${path}`,
-    rawPath: path,
-    rawQueryString: '',
-    headers,
-    pathParameters,
-    body,
-    isBase64Encoded: false,
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'vitest' },
-      requestId: randomUUID(),
-      routeKey: `${method} ${path}`,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-  };
-}
-
-function toReply(result: APIGatewayProxyStructuredResultV2): HttpReply {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(result.headers ?? {}))
-    headers[name.toLowerCase()] = String(value);
-  return {
-    status: result.statusCode ?? 200,
-    headers,
-    body: result.body ? JSON.parse(result.body) : undefined,
-  };
-}
+const toReply = (result: APIGatewayProxyStructuredResultV2): HttpReply => toHttpReply(result, undefined);
 
 export interface SignOptions {
   secret?: string;
