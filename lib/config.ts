@@ -70,6 +70,42 @@ function url(env: Env, name: string, fallback?: string): string | undefined {
   }
 }
 
+/** Apollo's documented API base; older clients use `/v1`, which Apollo also serves. */
+const APOLLO_API_PATH = '/api/v1';
+
+/**
+ * Apollo's base URL, normalised once: its documented base (`https://api.apollo.io/api/v1`) and the
+ * bare origin (`https://api.apollo.io`) both become the documented base, so a user may copy either.
+ * A URL that could never reach Apollo's API (another path, a query, credentials) fails at startup.
+ */
+function apolloBaseUrl(env: Env, name: string): string {
+  const raw = text(env, name) ?? `https://api.apollo.io${APOLLO_API_PATH}`;
+  const expected = `${name} must be Apollo's API base (https://api.apollo.io/api/v1) or its origin (https://api.apollo.io)`;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigurationError(`${expected}, not "${raw}"`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') {
+    throw new ConfigurationError(`${expected}: ${parsed.protocol} is not http or https`);
+  }
+  if (parsed.username !== '' || parsed.password !== '') {
+    // Never echo the value: it holds a credential. The API key goes in APOLLO_API_KEY.
+    throw new ConfigurationError(`${expected}: it must not carry credentials (set APOLLO_API_KEY instead)`);
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new ConfigurationError(`${expected}: no query or fragment, not "${raw}"`);
+  }
+  const path = parsed.pathname.replace(/\/+$/, '');
+  // A proxy may put Apollo's API under a prefix of its own: only the end of the path must match.
+  if (path === '') return `${parsed.origin}${APOLLO_API_PATH}`;
+  if (path.endsWith(APOLLO_API_PATH) || path.endsWith('/v1')) return `${parsed.origin}${path}`;
+  throw new ConfigurationError(
+    `${expected}, not "${raw}": the path must be empty or end in ${APOLLO_API_PATH}`,
+  );
+}
+
 function country(env: Env, name: string, fallback: CountryCode): CountryCode {
   const raw = text(env, name)?.toUpperCase() ?? fallback;
   if (!isSupportedCountry(raw))
@@ -103,7 +139,7 @@ export function loadConfig(env: Env = process.env): Config {
     dynamoDbEndpoint: url(env, 'DYNAMODB_ENDPOINT'),
     verificationStateMachineArn: text(env, 'VERIFICATION_STATE_MACHINE_ARN'),
     stepFunctionsEndpoint: url(env, 'STEP_FUNCTIONS_ENDPOINT'),
-    apolloBaseUrl: url(env, 'APOLLO_BASE_URL', 'https://api.apollo.io/api/v1') as string,
+    apolloBaseUrl: apolloBaseUrl(env, 'APOLLO_BASE_URL'),
     apolloTimeoutMs: integer(env, 'APOLLO_TIMEOUT_MS', 8000, 100, 60_000),
     apolloMaxRetryWaitSeconds: integer(env, 'APOLLO_MAX_RETRY_WAIT_SECONDS', 2, 0, 20),
     defaultPhoneCountry: country(env, 'DEFAULT_PHONE_COUNTRY', 'US'),

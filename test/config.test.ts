@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config';
+
+const base = { LEDGER_TABLE: 'ledger-test' };
+
+function apolloBaseUrl(value: string | undefined): string {
+  return loadConfig({ ...base, APOLLO_BASE_URL: value }).apolloBaseUrl;
+}
+
+describe('Function: loadConfig', () => {
+  describe('APOLLO_BASE_URL', () => {
+    it("defaults to Apollo's documented base", () => {
+      expect(apolloBaseUrl(undefined)).toBe('https://api.apollo.io/api/v1');
+      expect(apolloBaseUrl('  ')).toBe('https://api.apollo.io/api/v1');
+    });
+
+    it.each([
+      ['https://api.apollo.io/api/v1', 'https://api.apollo.io/api/v1'],
+      ['https://api.apollo.io/api/v1/', 'https://api.apollo.io/api/v1'],
+      ['https://api.apollo.io', 'https://api.apollo.io/api/v1'],
+      ['https://api.apollo.io/', 'https://api.apollo.io/api/v1'],
+      ['https://API.Apollo.io', 'https://api.apollo.io/api/v1'],
+      ['https://api.apollo.io/v1', 'https://api.apollo.io/v1'],
+      ['http://127.0.0.1:4010/api/v1', 'http://127.0.0.1:4010/api/v1'],
+      ['http://127.0.0.1:4010', 'http://127.0.0.1:4010/api/v1'],
+      ['https://proxy.example.com/apollo/api/v1', 'https://proxy.example.com/apollo/api/v1'],
+    ])('normalises %s to %s', (given, expected) => {
+      expect(apolloBaseUrl(given)).toBe(expected);
+    });
+
+    it.each([
+      ['not a url', /APOLLO_BASE_URL must be Apollo's API base/],
+      ['ftp://api.apollo.io/api/v1', /ftp: is not http or https/],
+      ['https://api.apollo.io/api/v2', /path must be empty or end in \/api\/v1/],
+      ['https://api.apollo.io/api/v1/contacts', /path must be empty or end in \/api\/v1/],
+      ['https://api.apollo.io/api/v1?x=1', /no query or fragment/],
+    ])('refuses %s at startup, naming the variable', (given, message) => {
+      expect(() => apolloBaseUrl(given)).toThrow(message);
+      expect(() => apolloBaseUrl(given)).toThrow(/APOLLO_BASE_URL/);
+    });
+
+    it('refuses credentials in the URL without echoing them', () => {
+      let message = '';
+      try {
+        apolloBaseUrl('https://user:s3cret@api.apollo.io/api/v1');
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/APOLLO_BASE_URL.*must not carry credentials/);
+      expect(message).not.toContain('s3cret');
+    });
+  });
+
+  it('names a missing required variable', () => {
+    expect(() => loadConfig({})).toThrow('LEDGER_TABLE must be set');
+  });
+
+  it('names a numeric setting out of range', () => {
+    expect(() => loadConfig({ ...base, MAX_CONVERSION_ATTEMPTS: '0' })).toThrow(
+      'MAX_CONVERSION_ATTEMPTS must be an integer from 1 to 1000, not "0"',
+    );
+  });
+});
