@@ -4,7 +4,7 @@ import {
   lambdaContext as localLambdaContext,
   toHttpReply,
   type HttpReply,
-} from '../lib/local/lambda-events';
+} from '../local/lambda-events';
 import { signWebhook } from '../lib/webhook-signature';
 
 /** The handlers as the Lambda runtime calls them. */

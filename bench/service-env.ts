@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLedgerTable, LOCAL_AWS_CREDENTIALS } from '../lib/local/dynamodb';
+import { createLedgerTable, LOCAL_AWS_CREDENTIALS } from '../local/dynamodb';
 import { BENCH_WEBHOOK_SECRET } from './lambda-events';
 
 /** Where a copy of the service finds its ledger, Apollo and Step Functions. */

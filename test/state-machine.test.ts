@@ -13,14 +13,14 @@ import {
   StateMachineDoesNotExist,
 } from '@aws-sdk/client-sfn';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadStateMachineDefinition } from '../lib/local/state-machine-definition';
+import { loadStateMachineDefinition } from '../local/state-machine-definition';
 import {
   invokeLambdaOverHttp,
   LambdaFunctionError,
   startLocalStepFunctions,
   type InvokeLambda,
   type LocalStepFunctions,
-} from '../lib/local/step-functions-server';
+} from '../local/step-functions-server';
 
 const { definition, lambdaFunctionNames } = loadStateMachineDefinition();
 

@@ -3,16 +3,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { startApolloSandbox, type ApolloSandbox } from '../../lib/local/apollo-sandbox';
-import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../lib/local/dynamodb';
-import { loadStateMachineDefinition } from '../../lib/local/state-machine-definition';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions-server';
+import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
+import { loadStateMachineDefinition } from '../../local/state-machine-definition';
+import { startLocalStepFunctions, type LocalStepFunctions } from '../../local/step-functions-server';
 import {
   httpEvent,
   lambdaContext,
   toHttpReply,
   type HttpReply as LambdaReply,
-} from '../../lib/local/lambda-events';
+} from '../../local/lambda-events';
 import { resetServices } from '../../lib/services';
 import { signWebhook } from '../../lib/webhook-signature';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { signWebhook } from '../webhook-signature';
+import { signWebhook } from '../lib/webhook-signature';
 import { LOCAL_DEFAULTS } from './stack';
 
 /**

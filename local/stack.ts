@@ -14,7 +14,7 @@ import {
 
 /** The serverless.yml stage the local stack runs: its params spell the state machine ARN out. */
 const LOCAL_STAGE = 'local';
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Local defaults for the secrets, used when the variables are unset. They protect nothing: the
