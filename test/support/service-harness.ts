@@ -5,6 +5,7 @@ import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
+import { serviceEnv } from '../../local/service-env';
 import { loadStateMachineDefinition } from '../../local/state-machine-definition';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../local/step-functions-server';
 import {
@@ -133,24 +134,25 @@ export class ServiceHarness {
         return handler(payload, lambdaContext(functionName));
       },
     });
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      LEDGER_TABLE: this.tableName,
-      DYNAMODB_ENDPOINT: this.dynamo.endpoint,
-      APOLLO_BASE_URL: this.apollo.url,
-      APOLLO_API_KEY: this.apollo.apiKey,
-      APOLLO_TIMEOUT_MS: '2000',
-      WEBHOOK_SECRET,
-      API_KEY,
-      VERIFICATION_STATE_MACHINE_ARN: this.stepFunctions.stateMachineArn,
-      PHONE_REVEAL_STATE_MACHINE_ARN: PHONE_REVEAL_ARN,
-      APOLLO_CALLBACK_TOKEN: CALLBACK_TOKEN,
-      PUBLIC_API_URL: this.publicApiUrl,
-      STEP_FUNCTIONS_ENDPOINT: this.stepFunctions.url,
-      ...env,
-    });
+    Object.assign(
+      process.env,
+      serviceEnv(
+        {
+          ledgerTable: this.tableName,
+          dynamoDbEndpoint: this.dynamo.endpoint,
+          apolloBaseUrl: this.apollo.url,
+          apolloApiKey: this.apollo.apiKey,
+          webhookSecret: WEBHOOK_SECRET,
+          apiKey: API_KEY,
+          verificationStateMachineArn: this.stepFunctions.stateMachineArn,
+          phoneRevealStateMachineArn: PHONE_REVEAL_ARN,
+          apolloCallbackToken: CALLBACK_TOKEN,
+          publicApiUrl: this.publicApiUrl,
+          stepFunctionsEndpoint: this.stepFunctions.url,
+        },
+        { APOLLO_TIMEOUT_MS: '2000', ...env },
+      ),
+    );
     resetServices();
   }
 
