@@ -15,7 +15,7 @@ import {
   type HttpReply as LambdaReply,
 } from '../../local/lambda-events';
 import { resetServices } from '../../lib/services';
-import { signWebhook } from '../../lib/webhook-signature';
+import { signedWebhookHeaders } from '../../lib/webhook-signature';
 
 /**
  * The real Lambda handlers, run in this process against real local parts: dynalite for the
@@ -167,13 +167,12 @@ export class ServiceHarness {
   /** Sends a body to the webhook handler, signed unless `headers` replace the signature. */
   async webhook(body: unknown, options: SignOptions = {}): Promise<HttpReply> {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
-    const id = options.id ?? `msg_${randomUUID()}`;
-    const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
     const headers = options.headers ?? {
       'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signWebhook(options.secret ?? WEBHOOK_SECRET, id, timestamp, raw),
+      ...signedWebhookHeaders(raw, options.secret ?? WEBHOOK_SECRET, {
+        id: options.id ?? `msg_${randomUUID()}`,
+        timestampSeconds: options.timestamp,
+      }),
     };
     const handler = await handlers.enrichmentWebhook();
     return toReply(
