@@ -12,4 +12,21 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The product never depends on the development tooling, the benchmarks or the tests.
+    files: ['functions/**', 'lib/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(local|bench|test)(/|$)',
+              message: 'functions/ and lib/ are the product: they must not import local/, bench/ or test/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

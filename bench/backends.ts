@@ -7,8 +7,8 @@
  * phases) and answers `reset`; end of stdin stops everything.
  */
 import { createInterface } from 'node:readline';
-import { startApolloSandbox } from '../lib/local/apollo-sandbox';
-import { startLocalDynamoDb } from '../lib/local/dynamodb';
+import { startApolloSandbox } from '../local/apollo-sandbox';
+import { startLocalDynamoDb } from '../local/dynamodb';
 import { NO_RATE_LIMIT } from './people';
 import { startStartExecutionStub } from './start-execution-stub';
 import type { BackendEndpoints } from './warm-path';

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { ScanCommand, DynamoDBClient, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { LOCAL_AWS_CREDENTIALS } from '../lib/local/dynamodb';
+import { LOCAL_AWS_CREDENTIALS } from '../local/dynamodb';
 
 /**
  * dynalite in this process, counting the operations it is sent (by `X-Amz-Target`), so the bench

@@ -4,8 +4,8 @@ import {
   lambdaContext as localLambdaContext,
   toHttpReply,
   type HttpReply,
-} from '../lib/local/lambda-events';
-import { signWebhook } from '../lib/webhook-signature';
+} from '../local/lambda-events';
+import { signedWebhookHeaders } from '../lib/webhook-signature';
 
 /** The handlers as the Lambda runtime calls them. */
 export type HttpHandler = (
@@ -29,12 +29,9 @@ export interface Delivery {
 
 /** Signs a delivery now: a sender's retry re-signs the same message id with a fresh timestamp. */
 export function signedWebhookEvent(secret: string, delivery: Delivery): APIGatewayProxyEventV2 {
-  const timestamp = Math.floor(Date.now() / 1000);
   return httpEvent('POST', WEBHOOK_PATH, delivery.body, {
     'content-type': 'application/json',
-    'webhook-id': delivery.id,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook(secret, delivery.id, timestamp, delivery.body),
+    ...signedWebhookHeaders(delivery.body, secret, { id: delivery.id }),
   });
 }
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startApolloSandbox, type SandboxRequest } from '../lib/local/apollo-sandbox';
+import { startApolloSandbox, type SandboxRequest } from '../local/apollo-sandbox';
 import { loadFreshBundle, type Bundle } from './bundles';
 import { startCountingDynamoDb } from './counting-dynamodb';
 import {

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startApolloSandbox, type ApolloSandbox, type FaultRule } from '../lib/local/apollo-sandbox';
-import { loadStateMachineDefinition } from '../lib/local/state-machine-definition';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../lib/local/step-functions-server';
+import { startApolloSandbox, type ApolloSandbox, type FaultRule } from '../local/apollo-sandbox';
+import { loadStateMachineDefinition } from '../local/state-machine-definition';
+import { startLocalStepFunctions, type LocalStepFunctions } from '../local/step-functions-server';
 import { loadFreshBundle, type Bundle } from './bundles';
 import { startCountingDynamoDb, type CountingDynamoDb } from './counting-dynamodb';
 import {
@@ -19,7 +19,7 @@ import {
 import { benchPerson, enrichmentCompletedBody, NO_RATE_LIMIT, type BenchPerson } from './people';
 import { configureService, createTable } from './service-env';
 import type { DeployedService } from './serverless-config';
-import { seededRandom } from '../lib/local/seeded-random';
+import { seededRandom } from '../local/seeded-random';
 import { round } from './stats';
 
 export interface ReplayOptions {

@@ -4,7 +4,7 @@
  * a table, then one JSON line with every figure (also written to bench/results.json). Exits 1 when
  * a person got other than exactly one Apollo contact.
  */
-import '../lib/local/polyfills';
+import '../local/polyfills';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';

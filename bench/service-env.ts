@@ -1,5 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { createLedgerTable, LOCAL_AWS_CREDENTIALS } from '../lib/local/dynamodb';
+import { createLedgerTable, LOCAL_AWS_CREDENTIALS } from '../local/dynamodb';
+import { serviceEnv } from '../local/service-env';
 import { BENCH_WEBHOOK_SECRET } from './lambda-events';
 
 /** Where a copy of the service finds its ledger, Apollo and Step Functions. */
@@ -27,23 +28,24 @@ const PHASE_VARIABLES = [
  */
 export function configureService(endpoints: ServiceEndpoints, extra: Record<string, string> = {}): void {
   for (const name of PHASE_VARIABLES) delete process.env[name];
-  Object.assign(process.env, {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
-    POWERTOOLS_SERVICE_NAME: 'contact-converter',
-    // As deployed: INFO, one JSON line per conversion and per verification.
-    POWERTOOLS_LOG_LEVEL: 'INFO',
-    LEDGER_TABLE: endpoints.tableName,
-    DYNAMODB_ENDPOINT: endpoints.dynamoDbEndpoint,
-    APOLLO_BASE_URL: endpoints.apolloBaseUrl,
-    APOLLO_API_KEY: endpoints.apolloApiKey,
-    WEBHOOK_SECRET: BENCH_WEBHOOK_SECRET,
-    API_KEY: 'bench-api-key',
-    VERIFICATION_STATE_MACHINE_ARN: endpoints.stateMachineArn,
-    STEP_FUNCTIONS_ENDPOINT: endpoints.stepFunctionsEndpoint,
-    ...extra,
-  });
+  Object.assign(
+    process.env,
+    serviceEnv(
+      {
+        ledgerTable: endpoints.tableName,
+        dynamoDbEndpoint: endpoints.dynamoDbEndpoint,
+        apolloBaseUrl: endpoints.apolloBaseUrl,
+        apolloApiKey: endpoints.apolloApiKey,
+        webhookSecret: BENCH_WEBHOOK_SECRET,
+        apiKey: 'bench-api-key',
+        verificationStateMachineArn: endpoints.stateMachineArn,
+        stepFunctionsEndpoint: endpoints.stepFunctionsEndpoint,
+        // As deployed: INFO, one JSON line per conversion and per verification.
+        logLevel: 'INFO',
+      },
+      { POWERTOOLS_SERVICE_NAME: 'contact-converter', ...extra },
+    ),
+  );
 }
 
 /** Creates the ledger table (the key schema of serverless.yml) on a local DynamoDB. */

@@ -61,3 +61,22 @@ export function verifyWebhookSignature(
 export function signWebhook(secret: string, id: string, timestampSeconds: number, rawBody: string): string {
   return new Webhook(secret).sign(id, new Date(timestampSeconds * 1000), rawBody);
 }
+
+/**
+ * The Standard Webhooks headers for `rawBody` signed with one `whsec_...` secret, as a sender
+ * sends them: for `npm run send`, `sign-event`, the tests and the bench. The id defaults to a
+ * fresh `msg_...`, the timestamp to now.
+ */
+export function signedWebhookHeaders(
+  rawBody: string,
+  secret: string,
+  options: { id?: string; timestampSeconds?: number } = {},
+): Record<string, string> {
+  const id = options.id ?? `msg_${crypto.randomUUID().replaceAll('-', '')}`;
+  const timestampSeconds = options.timestampSeconds ?? Math.floor(Date.now() / 1000);
+  return {
+    'webhook-id': id,
+    'webhook-timestamp': String(timestampSeconds),
+    'webhook-signature': signWebhook(secret, id, timestampSeconds, rawBody),
+  };
+}

@@ -3,8 +3,8 @@ import { ApolloHttpClient, type Apollo } from '../lib/apollo/client';
 import { ContactConversion } from '../lib/conversion';
 import { DynamoDbLedger } from '../lib/dynamodb-ledger';
 import type { Ledger } from '../lib/ledger';
-import { startApolloSandbox, type ApolloSandbox } from '../lib/local/apollo-sandbox';
-import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../lib/local/dynamodb';
+import { startApolloSandbox, type ApolloSandbox } from '../local/apollo-sandbox';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../local/dynamodb';
 import { toPerson, type Person } from '../lib/person';
 import type { VerificationRequest, VerificationScheduler } from '../lib/schedulers';
 

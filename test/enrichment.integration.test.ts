@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { SandboxPersonSeed } from '../lib/local/apollo-sandbox';
-import { SANDBOX_PEOPLE } from '../lib/local/sandbox-people';
+import type { SandboxPersonSeed } from '../local/apollo-sandbox';
+import { SANDBOX_PEOPLE } from '../local/sandbox-people';
 import { ServiceHarness } from './support/service-harness';
 
 /** A fictional person in Apollo's directory, not yet a contact of the team (as `npm start` seeds it). */

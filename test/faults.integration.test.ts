@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { FaultRule, SandboxRequest } from '../lib/local/apollo-sandbox';
-import { seededRandom } from '../lib/local/seeded-random';
+import type { FaultRule, SandboxRequest } from '../local/apollo-sandbox';
+import { seededRandom } from '../local/seeded-random';
 import { MARK_TWAIN, ServiceHarness, enrichmentCompleted, type HttpReply } from './support/service-harness';
 
 /**

@@ -9,7 +9,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbLedger } from '../lib/dynamodb-ledger';
 import type { ClaimRequest } from '../lib/ledger';
-import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../lib/local/dynamodb';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../local/dynamodb';
 
 const NOW = Date.parse('2026-11-26T10:00:00Z');
 

@@ -1,2 +1,2 @@
 // aws-local-stepfunctions needs Promise.withResolvers (Node 22); the project runs on Node 20.
-import '../lib/local/polyfills';
+import '../local/polyfills';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signWebhook } from '../lib/webhook-signature';
+import { signedWebhookHeaders } from '../lib/webhook-signature';
 import { MARK_TWAIN, ServiceHarness, WEBHOOK_SECRET, type HttpReply } from './support/service-harness';
 
 /**
@@ -65,9 +65,7 @@ function signedHeaders(
 ): Record<string, string> {
   return {
     'content-type': 'application/json',
-    'webhook-id': id,
-    'webhook-timestamp': String(timestamp),
-    'webhook-signature': signWebhook(secret, id, timestamp, body),
+    ...signedWebhookHeaders(body, secret, { id, timestampSeconds: timestamp }),
   };
 }
 

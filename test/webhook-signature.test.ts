@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { signWebhook, verifyWebhookSignature } from '../lib/webhook-signature';
+import { signedWebhookHeaders, signWebhook, verifyWebhookSignature } from '../lib/webhook-signature';
 
 // The Standard Webhooks specification's published example.
 const SPEC = {
@@ -88,5 +88,32 @@ describe('Function: verifyWebhookSignature', () => {
     expect(() => verifyWebhookSignature(SPEC.body, headersFor(SPEC.signature), 'whsec_!!!')).toThrow(
       expect.objectContaining({ name: 'ConfigurationError' }),
     );
+  });
+});
+
+describe('Function: signedWebhookHeaders', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("gives the specification's published example for its id and timestamp", () => {
+    const headers = signedWebhookHeaders(SPEC.body, SPEC.secret, {
+      id: SPEC.id,
+      timestampSeconds: SPEC.timestamp,
+    });
+
+    expect(headers).toEqual(headersFor(SPEC.signature));
+  });
+
+  it('signs under a fresh msg_ id and the current time by default, which the verifier accepts', () => {
+    vi.useFakeTimers({ now: SPEC.timestamp * 1000 + 999 });
+
+    const headers = signedWebhookHeaders(SPEC.body, SPEC.secret);
+    const again = signedWebhookHeaders(SPEC.body, SPEC.secret);
+
+    expect(headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
+    expect(again['webhook-id']).not.toBe(headers['webhook-id']);
+    expect(headers['webhook-timestamp']).toBe(String(SPEC.timestamp));
+    expect(() => verifyWebhookSignature(SPEC.body, headers, SPEC.secret)).not.toThrow();
   });
 });

@@ -3,18 +3,19 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { startApolloSandbox, type ApolloSandbox } from '../../lib/local/apollo-sandbox';
-import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../lib/local/dynamodb';
-import { loadStateMachineDefinition } from '../../lib/local/state-machine-definition';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../../lib/local/step-functions-server';
+import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
+import { serviceEnv } from '../../local/service-env';
+import { loadStateMachineDefinition } from '../../local/state-machine-definition';
+import { startLocalStepFunctions, type LocalStepFunctions } from '../../local/step-functions-server';
 import {
   httpEvent,
   lambdaContext,
   toHttpReply,
   type HttpReply as LambdaReply,
-} from '../../lib/local/lambda-events';
+} from '../../local/lambda-events';
 import { resetServices } from '../../lib/services';
-import { signWebhook } from '../../lib/webhook-signature';
+import { signedWebhookHeaders } from '../../lib/webhook-signature';
 
 /**
  * The real Lambda handlers, run in this process against real local parts: dynalite for the
@@ -133,24 +134,25 @@ export class ServiceHarness {
         return handler(payload, lambdaContext(functionName));
       },
     });
-    Object.assign(process.env, {
-      AWS_REGION: 'us-east-1',
-      AWS_ACCESS_KEY_ID: 'local',
-      AWS_SECRET_ACCESS_KEY: 'local',
-      LEDGER_TABLE: this.tableName,
-      DYNAMODB_ENDPOINT: this.dynamo.endpoint,
-      APOLLO_BASE_URL: this.apollo.url,
-      APOLLO_API_KEY: this.apollo.apiKey,
-      APOLLO_TIMEOUT_MS: '2000',
-      WEBHOOK_SECRET,
-      API_KEY,
-      VERIFICATION_STATE_MACHINE_ARN: this.stepFunctions.stateMachineArn,
-      PHONE_REVEAL_STATE_MACHINE_ARN: PHONE_REVEAL_ARN,
-      APOLLO_CALLBACK_TOKEN: CALLBACK_TOKEN,
-      PUBLIC_API_URL: this.publicApiUrl,
-      STEP_FUNCTIONS_ENDPOINT: this.stepFunctions.url,
-      ...env,
-    });
+    Object.assign(
+      process.env,
+      serviceEnv(
+        {
+          ledgerTable: this.tableName,
+          dynamoDbEndpoint: this.dynamo.endpoint,
+          apolloBaseUrl: this.apollo.url,
+          apolloApiKey: this.apollo.apiKey,
+          webhookSecret: WEBHOOK_SECRET,
+          apiKey: API_KEY,
+          verificationStateMachineArn: this.stepFunctions.stateMachineArn,
+          phoneRevealStateMachineArn: PHONE_REVEAL_ARN,
+          apolloCallbackToken: CALLBACK_TOKEN,
+          publicApiUrl: this.publicApiUrl,
+          stepFunctionsEndpoint: this.stepFunctions.url,
+        },
+        { APOLLO_TIMEOUT_MS: '2000', ...env },
+      ),
+    );
     resetServices();
   }
 
@@ -165,13 +167,12 @@ export class ServiceHarness {
   /** Sends a body to the webhook handler, signed unless `headers` replace the signature. */
   async webhook(body: unknown, options: SignOptions = {}): Promise<HttpReply> {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
-    const id = options.id ?? `msg_${randomUUID()}`;
-    const timestamp = options.timestamp ?? Math.floor(Date.now() / 1000);
     const headers = options.headers ?? {
       'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(timestamp),
-      'webhook-signature': signWebhook(options.secret ?? WEBHOOK_SECRET, id, timestamp, raw),
+      ...signedWebhookHeaders(raw, options.secret ?? WEBHOOK_SECRET, {
+        id: options.id ?? `msg_${randomUUID()}`,
+        timestampSeconds: options.timestamp,
+      }),
     };
     const handler = await handlers.enrichmentWebhook();
     return toReply(

@@ -31,7 +31,7 @@ export interface LoadedStateMachineDefinition {
 type Yaml = null | boolean | number | string | Yaml[] | { [key: string]: Yaml };
 type YamlObject = { [key: string]: Yaml };
 
-const defaultServerlessYmlPath = fileURLToPath(new URL('../../serverless.yml', import.meta.url));
+const defaultServerlessYmlPath = fileURLToPath(new URL('../serverless.yml', import.meta.url));
 
 export function loadStateMachineDefinition(
   options: LoadStateMachineDefinitionOptions = {},

@@ -4,7 +4,8 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApolloSandbox, type ApolloSandbox } from './apollo-sandbox';
 import { SANDBOX_PEOPLE } from './sandbox-people';
-import { LOCAL_AWS_CREDENTIALS, createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { serviceEnv } from './service-env';
 import { loadStateMachineDefinition } from './state-machine-definition';
 import {
   invokeLambdaOverHttp,
@@ -14,7 +15,7 @@ import {
 
 /** The serverless.yml stage the local stack runs: its params spell the state machine ARN out. */
 const LOCAL_STAGE = 'local';
-export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Local defaults for the secrets, used when the variables are unset. They protect nothing: the
@@ -76,20 +77,19 @@ function handlerEnvironment(
   },
   env: NodeJS.ProcessEnv,
 ): Record<string, string> {
-  return {
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
-    DYNAMODB_ENDPOINT: stack.dynamo.endpoint,
-    STEP_FUNCTIONS_ENDPOINT: stack.stepFunctions.url,
-    APOLLO_BASE_URL: stack.apolloUrl,
-    APOLLO_API_KEY: stack.apolloApiKey,
-    WEBHOOK_SECRET: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
-    API_KEY: env.API_KEY?.trim() || LOCAL_DEFAULTS.API_KEY,
-    APOLLO_CALLBACK_TOKEN: env.APOLLO_CALLBACK_TOKEN?.trim() || LOCAL_DEFAULTS.APOLLO_CALLBACK_TOKEN,
-    POWERTOOLS_LOG_LEVEL: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
-  };
+  return serviceEnv(
+    {
+      dynamoDbEndpoint: stack.dynamo.endpoint,
+      stepFunctionsEndpoint: stack.stepFunctions.url,
+      apolloBaseUrl: stack.apolloUrl,
+      apolloApiKey: stack.apolloApiKey,
+      webhookSecret: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
+      apiKey: env.API_KEY?.trim() || LOCAL_DEFAULTS.API_KEY,
+      apolloCallbackToken: env.APOLLO_CALLBACK_TOKEN?.trim() || LOCAL_DEFAULTS.APOLLO_CALLBACK_TOKEN,
+      logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
+    },
+    { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+  );
 }
 
 function serverlessBin(): string {

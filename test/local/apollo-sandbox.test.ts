@@ -2,7 +2,7 @@ import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { SANDBOX_CONTACT_STAGES, startApolloSandbox, type ApolloSandbox } from '../lib/local/apollo-sandbox';
+import { SANDBOX_CONTACT_STAGES, startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
 
 // Keys of the 200 examples in Apollo's OpenAPI document (create/view/update contact, search,
 // people/match), copied here so the test needs nothing outside the repository.

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { signWebhook } from '../webhook-signature';
+import { signedWebhookHeaders } from '../lib/webhook-signature';
 import { LOCAL_DEFAULTS } from './stack';
 
 /**
@@ -14,13 +13,6 @@ if (!file) {
   process.exit(2);
 }
 const event = JSON.parse(readFileSync(file, 'utf8')) as { body?: string; headers?: Record<string, string> };
-const id = `msg_${randomUUID().replaceAll('-', '')}`;
-const timestamp = Math.floor(Date.now() / 1000);
 const secret = (process.env.WEBHOOK_SECRET ?? LOCAL_DEFAULTS.WEBHOOK_SECRET).split(/\s+/)[0] as string;
-event.headers = {
-  ...event.headers,
-  'webhook-id': id,
-  'webhook-timestamp': String(timestamp),
-  'webhook-signature': signWebhook(secret, id, timestamp, event.body ?? ''),
-};
+event.headers = { ...event.headers, ...signedWebhookHeaders(event.body ?? '', secret) };
 console.log(JSON.stringify(event, null, 2));

@@ -1,8 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendWebhook } from '../lib/local/send';
-import { LOCAL_DEFAULTS, PROJECT_ROOT } from '../lib/local/stack';
+import { sendWebhook } from '../../local/send';
+import { LOCAL_DEFAULTS, PROJECT_ROOT } from '../../local/stack';
 
 /** Ports the OS considers free right now (bound and released). */
 async function freePorts(count: number): Promise<number[]> {

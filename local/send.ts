@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { signWebhook } from '../webhook-signature';
+import { signedWebhookHeaders } from '../lib/webhook-signature';
 import { LOCAL_DEFAULTS, localPorts } from './stack';
 
 /**
@@ -25,17 +24,13 @@ export async function sendWebhook(
   options: { url?: string; secret?: string; id?: string } = {},
 ): Promise<SentWebhook> {
   const url = options.url ?? `http://127.0.0.1:${localPorts().http}/webhooks/enrichment-completed`;
-  const id = options.id ?? `msg_${randomUUID().replaceAll('-', '')}`;
-  const timestamp = Math.floor(Date.now() / 1000);
   const secret = options.secret ?? process.env.WEBHOOK_SECRET ?? LOCAL_DEFAULTS.WEBHOOK_SECRET;
   const response = await fetch(url, {
     method: 'POST',
     headers: {
       'content-type': 'application/json',
-      'webhook-id': id,
-      'webhook-timestamp': String(timestamp),
       // Several secrets may be configured for rotation; any one signs.
-      'webhook-signature': signWebhook(secret.split(/\s+/)[0] as string, id, timestamp, rawBody),
+      ...signedWebhookHeaders(rawBody, secret.split(/\s+/)[0] as string, { id: options.id }),
     },
     body: rawBody,
   });

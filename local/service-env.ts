@@ -1,0 +1,58 @@
+import { LOCAL_AWS_CREDENTIALS } from './dynamodb';
+
+/** Where a copy of the service finds its ledger, Apollo and Step Functions, and the secrets it checks. */
+export interface ServiceEnvOptions {
+  dynamoDbEndpoint: string;
+  stepFunctionsEndpoint: string;
+  apolloBaseUrl: string;
+  apolloApiKey: string;
+  /** `whsec_...` secret(s) the webhook's signature is checked against. */
+  webhookSecret: string;
+  /** The key for `POST /contacts`, `POST /enrichments` and `GET /conversions`. */
+  apiKey: string;
+  /** The ones below are left unset when not given (serverless.yml's own apply under serverless-offline). */
+  ledgerTable?: string;
+  verificationStateMachineArn?: string;
+  phoneRevealStateMachineArn?: string;
+  apolloCallbackToken?: string;
+  publicApiUrl?: string;
+  /** POWERTOOLS_LOG_LEVEL. */
+  logLevel?: string;
+}
+
+/**
+ * The environment the handlers run with outside AWS, read by the same `lib/config.ts` as in AWS:
+ * the local endpoints, local AWS credentials, and the secrets as plain values (no SSM). The one
+ * builder for the local stack, the test harness and the bench; `overrides` are applied last.
+ *
+ * @example
+ * Object.assign(process.env, serviceEnv({ dynamoDbEndpoint, … }, { APOLLO_TIMEOUT_MS: '2000' }));
+ */
+export function serviceEnv(
+  options: ServiceEnvOptions,
+  overrides: Record<string, string> = {},
+): Record<string, string> {
+  const optional: Record<string, string | undefined> = {
+    LEDGER_TABLE: options.ledgerTable,
+    VERIFICATION_STATE_MACHINE_ARN: options.verificationStateMachineArn,
+    PHONE_REVEAL_STATE_MACHINE_ARN: options.phoneRevealStateMachineArn,
+    APOLLO_CALLBACK_TOKEN: options.apolloCallbackToken,
+    PUBLIC_API_URL: options.publicApiUrl,
+    POWERTOOLS_LOG_LEVEL: options.logLevel,
+  };
+  return {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: LOCAL_AWS_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_AWS_CREDENTIALS.secretAccessKey,
+    DYNAMODB_ENDPOINT: options.dynamoDbEndpoint,
+    STEP_FUNCTIONS_ENDPOINT: options.stepFunctionsEndpoint,
+    APOLLO_BASE_URL: options.apolloBaseUrl,
+    APOLLO_API_KEY: options.apolloApiKey,
+    WEBHOOK_SECRET: options.webhookSecret,
+    API_KEY: options.apiKey,
+    ...Object.fromEntries(
+      Object.entries(optional).filter((entry): entry is [string, string] => entry[1] !== undefined),
+    ),
+    ...overrides,
+  };
+}
