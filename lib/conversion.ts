@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Apollo } from './apollo/client';
+import type { Apollo } from './apollo/apollo';
 import {
   QuietPeriodError,
   RetryLaterError,

@@ -1,11 +1,5 @@
 import type { CountryCode } from 'libphonenumber-js';
-import {
-  phoneRevealPayloadSchema,
-  type Apollo,
-  type EnrichmentQuery,
-  type MatchedPerson,
-  type PhoneRevealPayload,
-} from './apollo/client';
+import type { Apollo, EnrichmentQuery, MatchedPerson, PhoneRevealPayload } from './apollo/apollo';
 import type { ContactConversion, ConversionStatus } from './conversion';
 import { InvalidRequestError, isError } from './errors';
 import type { HeldPhones, Ledger, RevealedPhone } from './ledger';
@@ -252,12 +246,11 @@ export class PersonEnrichment {
     if (!record?.contactId || record.phoneReveal === 'applied') return { state: 'done' };
     const result = await apollo.getWebhookResult(poll.request_id, { deadline });
     if (result.state === 'ready') {
-      const parsed = phoneRevealPayloadSchema.safeParse(result.payload);
-      if (!parsed.success) {
-        await ledger.markPhonesUnavailable(poll.key, 'webhook_result payload unreadable', this.now());
-        return { state: 'done' };
-      }
-      await this.applyPhoneCallback(parsed.data, { deadline });
+      await this.applyPhoneCallback(result.payload, { deadline });
+      return { state: 'done' };
+    }
+    if (result.state === 'unreadable') {
+      await ledger.markPhonesUnavailable(poll.key, 'webhook_result payload unreadable', this.now());
       return { state: 'done' };
     }
     if (result.state === 'gone') {

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ApolloHttpClient } from './apollo/client';
+import { ApolloHttpClient } from './apollo/http-client';
 import { isRunningLow } from './apollo/rate-limits';
 import { loadConfig, type Config } from './config';
 import { ContactConversion } from './conversion';

@@ -1,4 +1,4 @@
-import type { Apollo, MatchedPerson } from './apollo/client';
+import type { Apollo, MatchedPerson } from './apollo/apollo';
 import { ContactMismatchError, ContactNotVisibleError, errorMessage } from './errors';
 import type { Ledger } from './ledger';
 import { logger, personRef } from './logger';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApolloHttpClient, type Apollo } from '../lib/apollo/client';
+import type { Apollo } from '../lib/apollo/apollo';
+import { ApolloHttpClient } from '../lib/apollo/http-client';
 import { ContactConversion } from '../lib/conversion';
 import { DynamoDbLedger } from '../lib/dynamodb-ledger';
 import type { Ledger } from '../lib/ledger';
