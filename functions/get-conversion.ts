@@ -8,7 +8,7 @@ import { getServices } from '../lib/services';
 export const handler = httpRoute(async (request) => {
   const { config, ledger } = getServices();
   requireApiKey(request, await config.secret('API_KEY'));
-  const record = await ledger.find(pathParameter(request, 'key'));
+  const record = await ledger.find({ keyOrAlias: pathParameter(request, 'key') });
   if (record === null) throw new NotFoundError('no conversion with this key');
   return json(200, conversionView(record));
 });

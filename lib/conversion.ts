@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Apollo } from './apollo/client';
+import type { Apollo } from './apollo/apollo';
 import {
   QuietPeriodError,
   RetryLaterError,
@@ -8,7 +8,7 @@ import {
   isError,
   isTransientApolloError,
 } from './errors';
-import type { ConversionOutcome, ConversionRecord, Ledger } from './ledger';
+import type { ConversionLedger, ConversionOutcome, ConversionRecord } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, type Person } from './person';
 import type { VerificationScheduler } from './schedulers';
@@ -22,11 +22,12 @@ import type { VerificationScheduler } from './schedulers';
  * - `rejected`: Apollo refused the data (422); `reason` says why;
  * - `failed`: the service gave up on this person after too many attempts; `reason` says why.
  */
-export type ConversionStatus = 'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected' | 'failed';
+export type ConversionResultStatus =
+  'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected' | 'failed';
 
 export interface ConversionResult {
   key: string;
-  status: ConversionStatus;
+  status: ConversionResultStatus;
   contact_id: string | null;
   reason?: string;
   /** Phone fields left out because they were not phone numbers. */
@@ -34,7 +35,7 @@ export interface ConversionResult {
 }
 
 export interface ConversionDependencies {
-  ledger: Ledger;
+  ledger: ConversionLedger;
   apollo: Apollo;
   verifications: VerificationScheduler;
   /** People converted at once within one request. */
@@ -137,8 +138,8 @@ export class ContactConversion {
     const claim = await ledger.claim({
       key: person.key,
       token,
-      lockExpiresAt: deadline + DEADLINE_RESERVE_MS,
-      now: this.now(),
+      lockExpiresAtMs: deadline + DEADLINE_RESERVE_MS,
+      nowMs: this.now(),
       fingerprint: person.fingerprint,
       match: person.match,
       expectedPhoneHashes: person.phones.map(phoneHash),
@@ -153,7 +154,7 @@ export class ContactConversion {
       (previous.createUncertain || (previous.status === 'creating' && previous.lockToken !== null));
     // Changed data re-opens a rejected or failed person: its attempts count afresh.
     const reopened = previous?.status === 'rejected' || previous?.status === 'failed';
-    if (reopened) await ledger.restartAttempts(person.key, token);
+    if (reopened) await ledger.restartAttempts({ key: person.key, token });
     const attempts = reopened ? 1 : (previous?.attempts ?? 0) + 1;
     if (attempts > this.deps.maxAttempts) {
       return this.giveUp(person, token, uncertain, deadline, previous?.lastError ?? null, attempts - 1);
@@ -165,13 +166,15 @@ export class ContactConversion {
       converted = await this.findOrCreate(person, uncertain, this.quietUntil(previous), deadline, () => {
         createSent = true;
       });
-      await ledger.complete(person.key, token, { ...converted, now: this.now() });
+      await ledger.complete({ key: person.key, token, ...converted, nowMs: this.now() });
     } catch (error) {
       if (isError(error, 'ApolloRejectedError')) {
-        await ledger.reject(person.key, token, {
+        await ledger.reject({
+          key: person.key,
+          token,
           reason: error.message,
-          now: this.now(),
-          expiresAt: this.expiry(),
+          nowMs: this.now(),
+          expiresAtSeconds: this.expiry(),
         });
         // Not the message: Apollo may quote the submitted data in it. The ledger keeps it for the operator.
         logger.warn('Apollo rejected a person', { person: personRef(person.key) });
@@ -205,8 +208,8 @@ export class ContactConversion {
    * so no new create is sent (the caller is asked to retry later instead).
    */
   private quietUntil(previous: ConversionRecord | null): number {
-    if (previous?.createUncertainSince == null) return 0;
-    return previous.createUncertainSince + this.deps.unavailableRetryAfterSeconds * 1000;
+    if (previous?.createUncertainSinceMs == null) return 0;
+    return previous.createUncertainSinceMs + this.deps.unavailableRetryAfterSeconds * 1000;
   }
 
   /**
@@ -281,13 +284,25 @@ export class ContactConversion {
     if (createMayHaveHappened) {
       const found = await this.findExisting(person, true, deadline).catch(() => undefined);
       if (found) {
-        await ledger.complete(person.key, token, { outcome: 'created', contactId: found, now: this.now() });
+        await ledger.complete({
+          key: person.key,
+          token,
+          outcome: 'created',
+          contactId: found,
+          nowMs: this.now(),
+        });
         await this.startVerification(person.key, found);
         return this.result(person, 'created', found);
       }
     }
     const reason = `gave up after ${attempts} attempts; last error: ${lastError}`;
-    await ledger.fail(person.key, token, { reason, now: this.now(), expiresAt: this.expiry() });
+    await ledger.fail({
+      key: person.key,
+      token,
+      reason,
+      nowMs: this.now(),
+      expiresAtSeconds: this.expiry(),
+    });
     logger.error('gave up converting a person', { person: personRef(person.key), reason });
     return { ...this.result(person, 'failed', null), reason };
   }
@@ -310,14 +325,14 @@ export class ContactConversion {
           await this.startVerification(record.key, record.contactId);
         }
         // Shown as `free_lookups`: each one a person not converted (or enriched) twice.
-        await this.deps.ledger.countFreeLookup(record.key, this.now());
+        await this.deps.ledger.countFreeLookup({ key: record.key, nowMs: this.now() });
         return this.result(person, 'duplicate', record.contactId);
     }
   }
 
   private async startVerification(key: string, contactId: string): Promise<void> {
     await this.deps.verifications.start({ key, contact_id: contactId });
-    await this.deps.ledger.markVerificationStarted(key, this.now());
+    await this.deps.ledger.markVerificationStarted({ key, nowMs: this.now() });
   }
 
   /** Gives the claim back so the retry need not wait for the lock to lapse. */
@@ -329,10 +344,12 @@ export class ContactConversion {
     refundAttempt: boolean,
   ) {
     try {
-      await this.deps.ledger.release(key, token, {
+      await this.deps.ledger.release({
+        key,
+        token,
         error: errorMessage(cause),
         createUncertain,
-        now: this.now(),
+        nowMs: this.now(),
         refundAttempt,
       });
     } catch (error) {
@@ -341,7 +358,7 @@ export class ContactConversion {
     }
   }
 
-  private result(person: Person, status: ConversionStatus, contactId: string | null): ConversionResult {
+  private result(person: Person, status: ConversionResultStatus, contactId: string | null): ConversionResult {
     const result: ConversionResult = { key: person.key, status, contact_id: contactId };
     if (person.droppedPhones.length > 0) result.dropped_fields = [...person.droppedPhones];
     return result;

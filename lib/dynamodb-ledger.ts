@@ -10,11 +10,18 @@ import { LockLostError } from './errors';
 import type {
   ClaimRequest,
   ClaimResult,
+  ConversionLedger,
+  ConversionOutcome,
   ConversionRecord,
   HeldPhones,
   KeptEnrichment,
-  Ledger,
+  LedgerReader,
+  PaidEnrichments,
+  PersonAliases,
+  PhoneRevealLedger,
   PhoneRevealStatus,
+  RecordStatus,
+  VerificationLedger,
 } from './ledger';
 import type { MatchIdentity } from './person';
 
@@ -25,26 +32,29 @@ import type { MatchIdentity } from './person';
  */
 interface LedgerItem {
   pk: string;
-  status?: ConversionRecord['status'];
+  status?: RecordStatus;
   alias_of?: string;
   held_phones?: HeldPhones;
   kept_enrichment?: KeptEnrichment;
   contact_id?: string;
-  outcome?: ConversionRecord['outcome'];
+  outcome?: ConversionOutcome;
   attempts?: number;
   last_error?: string;
   create_uncertain?: boolean;
+  /** Epoch ms. */
   create_uncertain_since?: number;
   fingerprint?: string;
   match_identity?: MatchIdentity;
   expected_phones?: string[];
   lock_token?: string;
+  /** Epoch ms. */
   lock_expires_at?: number;
   created_at?: string;
   updated_at?: string;
   converted_at?: string;
   verification_started_at?: string;
   verified_at?: string;
+  /** Epoch s (DynamoDB TTL). */
   expires_at?: number;
   apollo_person_id?: string;
   request_id?: string;
@@ -55,7 +65,7 @@ interface LedgerItem {
   applied_phones?: string[];
 }
 
-function toRecord(stored: LedgerItem & { status: ConversionRecord['status'] }): ConversionRecord {
+function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionRecord {
   return {
     key: stored.pk,
     status: stored.status,
@@ -64,12 +74,12 @@ function toRecord(stored: LedgerItem & { status: ConversionRecord['status'] }): 
     attempts: stored.attempts ?? 0,
     lastError: stored.last_error ?? null,
     createUncertain: stored.create_uncertain ?? false,
-    createUncertainSince: stored.create_uncertain_since ?? null,
+    createUncertainSinceMs: stored.create_uncertain_since ?? null,
     fingerprint: stored.fingerprint ?? '',
     match: stored.match_identity ?? { email: stored.pk },
     expectedPhoneHashes: stored.expected_phones ?? [],
     lockToken: stored.lock_token ?? null,
-    lockExpiresAt: stored.lock_expires_at ?? null,
+    lockExpiresAtMs: stored.lock_expires_at ?? null,
     createdAt: stored.created_at ?? '',
     updatedAt: stored.updated_at ?? '',
     convertedAt: stored.converted_at ?? null,
@@ -91,7 +101,7 @@ function readItem(item: Record<string, AttributeValue> | undefined): LedgerItem 
 
 /** A person record, or null for nothing or an alias item. */
 function recordOf(item: LedgerItem | null): ConversionRecord | null {
-  return item?.status ? toRecord(item as LedgerItem & { status: ConversionRecord['status'] }) : null;
+  return item?.status ? toRecord(item as LedgerItem & { status: RecordStatus }) : null;
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -101,11 +111,29 @@ function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
+/** What `reject` and `fail` record. */
+interface UnconvertedResult {
+  key: string;
+  token: string;
+  reason: string;
+  nowMs: number;
+  /** Epoch s: the record's TTL. */
+  expiresAtSeconds: number;
+}
+
 /** Every write names `status` (a reserved word in DynamoDB expressions) through this alias. */
 const STATUS = { '#status': 'status' };
 
-/** The ledger on a DynamoDB table with a string partition key `pk`. */
-export class DynamoDbLedger implements Ledger {
+/** The ledger on a DynamoDB table with a string partition key `pk`: every ledger port. */
+export class DynamoDbLedger
+  implements
+    LedgerReader,
+    ConversionLedger,
+    VerificationLedger,
+    PersonAliases,
+    PaidEnrichments,
+    PhoneRevealLedger
+{
   constructor(
     private readonly client: DynamoDBClient,
     private readonly tableName: string,
@@ -132,10 +160,10 @@ export class DynamoDbLedger implements Ledger {
             ':creating': 'creating',
             ':rejected': 'rejected',
             ':failed': 'failed',
-            ':now': request.now,
-            ':now_iso': iso(request.now),
+            ':now': request.nowMs,
+            ':now_iso': iso(request.nowMs),
             ':token': request.token,
-            ':lock_expires_at': request.lockExpiresAt,
+            ':lock_expires_at': request.lockExpiresAtMs,
             ':zero': 0,
             ':one': 1,
             ':fingerprint': request.fingerprint,
@@ -155,17 +183,19 @@ export class DynamoDbLedger implements Ledger {
       if (returned !== null) return { claimed: false, record: returned };
     }
     // No item came back with the failure (dynalite ignores the option): a consistent read.
-    const record = await this.get(request.key);
+    const record = await this.get({ key: request.key });
     if (record === null) return this.claim(request); // deleted by TTL in between: claim afresh
     return { claimed: false, record };
   }
 
-  async complete(
-    key: string,
-    token: string,
-    result: { outcome: 'created' | 'existing'; contactId: string; now: number },
-  ): Promise<void> {
-    await this.updateAsHolder(key, token, {
+  async complete(result: {
+    key: string;
+    token: string;
+    outcome: ConversionOutcome;
+    contactId: string;
+    nowMs: number;
+  }): Promise<void> {
+    await this.updateAsHolder(result.key, result.token, {
       UpdateExpression:
         'SET #status = :created, contact_id = :contact_id, outcome = :outcome, converted_at = :now_iso, ' +
         'updated_at = :now_iso REMOVE lock_token, lock_expires_at, create_uncertain, create_uncertain_since',
@@ -173,48 +203,46 @@ export class DynamoDbLedger implements Ledger {
         ':created': 'created',
         ':contact_id': result.contactId,
         ':outcome': result.outcome,
-        ':now_iso': iso(result.now),
+        ':now_iso': iso(result.nowMs),
       },
     });
   }
 
-  async reject(key: string, token: string, result: { reason: string; now: number; expiresAt: number }) {
-    await this.finishUnconverted(key, token, 'rejected', result);
+  async reject(result: UnconvertedResult): Promise<void> {
+    await this.finishUnconverted('rejected', result);
   }
 
-  async fail(key: string, token: string, result: { reason: string; now: number; expiresAt: number }) {
-    await this.finishUnconverted(key, token, 'failed', result);
+  async fail(result: UnconvertedResult): Promise<void> {
+    await this.finishUnconverted('failed', result);
   }
 
-  /** creating → rejected or failed: kept for `expiresAt` (the TTL), then forgotten. */
-  private async finishUnconverted(
-    key: string,
-    token: string,
-    status: 'rejected' | 'failed',
-    result: { reason: string; now: number; expiresAt: number },
-  ) {
-    await this.updateAsHolder(key, token, {
+  /** creating → rejected or failed: kept until `expiresAtSeconds` (the TTL), then forgotten. */
+  private async finishUnconverted(status: 'rejected' | 'failed', result: UnconvertedResult) {
+    await this.updateAsHolder(result.key, result.token, {
       UpdateExpression:
         'SET #status = :final_status, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at ' +
         'REMOVE lock_token, lock_expires_at',
       ExpressionAttributeValues: {
         ':final_status': status,
         ':reason': result.reason,
-        ':now_iso': iso(result.now),
-        ':expires_at': result.expiresAt,
+        ':now_iso': iso(result.nowMs),
+        ':expires_at': result.expiresAtSeconds,
       },
     });
   }
 
-  async release(
-    key: string,
-    token: string,
-    result: { error: string; createUncertain: boolean; now: number; refundAttempt?: boolean },
-  ) {
+  async release(result: {
+    key: string;
+    token: string;
+    error: string;
+    createUncertain: boolean;
+    nowMs: number;
+    refundAttempt?: boolean;
+  }): Promise<void> {
     let update = 'SET last_error = :error, updated_at = :now_iso, lock_expires_at = :zero';
     const values: Record<string, unknown> = {
       ':error': result.error,
-      ':now_iso': iso(result.now),
+      ':now_iso': iso(result.nowMs),
       ':zero': 0,
     };
     if (result.createUncertain) {
@@ -222,33 +250,33 @@ export class DynamoDbLedger implements Ledger {
       update +=
         ', create_uncertain = :true, create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
       values[':true'] = true;
-      values[':now'] = result.now;
+      values[':now'] = result.nowMs;
     }
     if (result.refundAttempt) {
       update += ' ADD attempts :minus_one';
       values[':minus_one'] = -1;
     }
-    await this.updateAsHolder(key, token, {
+    await this.updateAsHolder(result.key, result.token, {
       UpdateExpression: `${update} REMOVE lock_token`,
       ExpressionAttributeValues: values,
     });
   }
 
-  async restartAttempts(key: string, token: string): Promise<void> {
+  async restartAttempts({ key, token }: { key: string; token: string }): Promise<void> {
     await this.updateAsHolder(key, token, {
       UpdateExpression: 'SET attempts = :one',
       ExpressionAttributeValues: { ':one': 1 },
     });
   }
 
-  async markVerificationStarted(key: string, now: number): Promise<void> {
+  async markVerificationStarted({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
     await this.updateIf(key, 'attribute_exists(pk)', {
       UpdateExpression: 'SET verification_started_at = :now_iso, updated_at = :now_iso',
-      ExpressionAttributeValues: { ':now_iso': iso(now) },
+      ExpressionAttributeValues: { ':now_iso': iso(nowMs) },
     });
   }
 
-  async markVerified(key: string, now: number): Promise<void> {
+  async markVerified({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
     await this.updateIf(key, '#status IN (:created, :verified, :failed)', {
       UpdateExpression:
         'SET #status = :verified, verified_at = :now_iso, updated_at = :now_iso REMOVE last_error',
@@ -256,45 +284,45 @@ export class DynamoDbLedger implements Ledger {
         ':created': 'created',
         ':verified': 'verified',
         ':failed': 'verification_failed',
-        ':now_iso': iso(now),
+        ':now_iso': iso(nowMs),
       },
     });
   }
 
-  async markVerificationFailed(key: string, reason: string, now: number): Promise<boolean> {
-    return this.updateIf(key, '#status IN (:created, :failed)', {
+  async markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean> {
+    return this.updateIf(update.key, '#status IN (:created, :failed)', {
       UpdateExpression: 'SET #status = :failed, last_error = :reason, updated_at = :now_iso',
       ExpressionAttributeValues: {
         ':created': 'created',
         ':failed': 'verification_failed',
-        ':reason': reason,
-        ':now_iso': iso(now),
+        ':reason': update.reason,
+        ':now_iso': iso(update.nowMs),
       },
     });
   }
 
-  async get(key: string): Promise<ConversionRecord | null> {
+  async get({ key }: { key: string }): Promise<ConversionRecord | null> {
     return recordOf(await this.getItem(key));
   }
 
-  async find(keyOrAlias: string): Promise<ConversionRecord | null> {
+  async find({ keyOrAlias }: { keyOrAlias: string }): Promise<ConversionRecord | null> {
     const item = await this.getItem(keyOrAlias);
-    if (item?.alias_of !== undefined) return this.get(item.alias_of);
+    if (item?.alias_of !== undefined) return this.get({ key: item.alias_of });
     return recordOf(item);
   }
 
-  async link(alias: string, key: string, now: number): Promise<HeldPhones | null> {
+  async link(link: { alias: string; key: string; nowMs: number }): Promise<HeldPhones | null> {
     const { Attributes } = await this.client
       .send(
         new UpdateItemCommand({
           TableName: this.tableName,
-          Key: marshall({ pk: alias }),
+          Key: marshall({ pk: link.alias }),
           // An alias names one person for good; a record (with a status) is never turned into one.
           ConditionExpression:
             'attribute_not_exists(#status) AND (attribute_not_exists(alias_of) OR alias_of = :key)',
           UpdateExpression: 'SET alias_of = :key, updated_at = :now_iso REMOVE expires_at',
           ExpressionAttributeNames: STATUS,
-          ExpressionAttributeValues: marshall({ ':key': key, ':now_iso': iso(now) }),
+          ExpressionAttributeValues: marshall({ ':key': link.key, ':now_iso': iso(link.nowMs) }),
           ReturnValues: 'ALL_NEW',
         }),
       )
@@ -305,24 +333,24 @@ export class DynamoDbLedger implements Ledger {
     return readItem(Attributes)?.held_phones ?? null;
   }
 
-  async holdRevealedPhones(
-    alias: string,
-    held: HeldPhones,
-    now: number,
-    expiresAt: number,
-  ): Promise<string | null> {
+  async holdRevealedPhones(hold: {
+    alias: string;
+    held: HeldPhones;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<string | null> {
     const { Attributes } = await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: marshall({ pk: alias }),
+        Key: marshall({ pk: hold.alias }),
         ConditionExpression: 'attribute_not_exists(#status)',
         // Held phones expire unless applied: `releaseHeldPhones` (and `link`) remove the TTL.
         UpdateExpression: 'SET held_phones = :held, updated_at = :now_iso, expires_at = :expires_at',
         ExpressionAttributeNames: STATUS,
         ExpressionAttributeValues: marshall({
-          ':held': held,
-          ':now_iso': iso(now),
-          ':expires_at': expiresAt,
+          ':held': hold.held,
+          ':now_iso': iso(hold.nowMs),
+          ':expires_at': hold.expiresAtSeconds,
         }),
         ReturnValues: 'ALL_NEW',
       }),
@@ -330,43 +358,46 @@ export class DynamoDbLedger implements Ledger {
     return readItem(Attributes)?.alias_of ?? null;
   }
 
-  async releaseHeldPhones(alias: string, now: number): Promise<void> {
+  async releaseHeldPhones({ alias, nowMs }: { alias: string; nowMs: number }): Promise<void> {
     await this.updateIf(alias, 'attribute_exists(pk)', {
       UpdateExpression: 'SET updated_at = :now_iso REMOVE held_phones, expires_at',
-      ExpressionAttributeValues: { ':now_iso': iso(now) },
+      ExpressionAttributeValues: { ':now_iso': iso(nowMs) },
     });
   }
 
-  async keepEnrichment(lookup: string, kept: KeptEnrichment, now: number, expiresAt: number): Promise<void> {
+  async keepEnrichment(keep: {
+    lookup: string;
+    kept: KeptEnrichment;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
     await this.client.send(
       new UpdateItemCommand({
         TableName: this.tableName,
-        Key: marshall({ pk: `enrichment:${lookup}` }),
+        Key: marshall({ pk: `enrichment:${keep.lookup}` }),
         UpdateExpression: 'SET kept_enrichment = :kept, updated_at = :now_iso, expires_at = :expires_at',
         ExpressionAttributeValues: marshall(
-          { ':kept': kept, ':now_iso': iso(now), ':expires_at': expiresAt },
+          { ':kept': keep.kept, ':now_iso': iso(keep.nowMs), ':expires_at': keep.expiresAtSeconds },
           { removeUndefinedValues: true },
         ),
       }),
     );
   }
 
-  async keptEnrichment(lookup: string): Promise<KeptEnrichment | null> {
+  async keptEnrichment({ lookup }: { lookup: string }): Promise<KeptEnrichment | null> {
     return (await this.getItem(`enrichment:${lookup}`))?.kept_enrichment ?? null;
   }
 
-  async recordEnrichment(
-    key: string,
-    enrichment: {
-      apolloPersonId: string | null;
-      requestId: string | null;
-      creditsConsumed: number;
-      phoneReveal: PhoneRevealStatus;
-      now: number;
-    },
-  ): Promise<void> {
+  async recordEnrichment(enrichment: {
+    key: string;
+    apolloPersonId: string | null;
+    requestId: string | null;
+    creditsConsumed: number;
+    phoneReveal: PhoneRevealStatus;
+    nowMs: number;
+  }): Promise<void> {
     const values: Record<string, unknown> = {
-      ':now_iso': iso(enrichment.now),
+      ':now_iso': iso(enrichment.nowMs),
       ':credits': enrichment.creditsConsumed,
       ':phone_reveal': enrichment.phoneReveal,
     };
@@ -379,45 +410,47 @@ export class DynamoDbLedger implements Ledger {
       set += ', request_id = :request_id';
       values[':request_id'] = enrichment.requestId;
     }
-    await this.updateIf(key, 'attribute_exists(#status)', {
+    await this.updateIf(enrichment.key, 'attribute_exists(#status)', {
       UpdateExpression: `SET ${set} ADD credits_consumed :credits`,
       ExpressionAttributeValues: values,
     });
   }
 
-  async countFreeLookup(key: string, now: number): Promise<void> {
+  async countFreeLookup({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
     await this.updateIf(key, 'attribute_exists(#status)', {
       UpdateExpression: 'SET updated_at = :now_iso ADD free_lookups :one',
-      ExpressionAttributeValues: { ':now_iso': iso(now), ':one': 1 },
+      ExpressionAttributeValues: { ':now_iso': iso(nowMs), ':one': 1 },
     });
   }
 
-  async claimPhoneApplication(key: string, until: number, now: number): Promise<boolean> {
+  async claimPhoneApplication(claim: { key: string; untilMs: number; nowMs: number }): Promise<boolean> {
     return this.updateIf(
-      key,
+      claim.key,
       'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal <> :applied) AND ' +
         '(attribute_not_exists(phones_locked_until) OR phones_locked_until < :now)',
       {
         UpdateExpression: 'SET phones_locked_until = :until',
-        ExpressionAttributeValues: { ':applied': 'applied', ':now': now, ':until': until },
+        ExpressionAttributeValues: { ':applied': 'applied', ':now': claim.nowMs, ':until': claim.untilMs },
       },
     );
   }
 
-  async releasePhoneApplication(key: string): Promise<void> {
+  async releasePhoneApplication({ key }: { key: string }): Promise<void> {
     await this.updateIf(key, 'attribute_exists(#status)', {
       UpdateExpression: 'REMOVE phones_locked_until',
       ExpressionAttributeValues: {},
     });
   }
 
-  async recordPhonesApplied(
-    key: string,
-    applied: { phoneHashes: string[]; creditsConsumed: number; now: number },
-  ): Promise<boolean> {
+  async recordPhonesApplied(applied: {
+    key: string;
+    phoneHashes: string[];
+    creditsConsumed: number;
+    nowMs: number;
+  }): Promise<boolean> {
     // The condition makes a second delivery of the same phones count no credits.
     return this.updateIf(
-      key,
+      applied.key,
       'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal <> :applied)',
       {
         UpdateExpression:
@@ -426,21 +459,21 @@ export class DynamoDbLedger implements Ledger {
         ExpressionAttributeValues: {
           ':applied': 'applied',
           ':hashes': applied.phoneHashes,
-          ':now_iso': iso(applied.now),
+          ':now_iso': iso(applied.nowMs),
           ':credits': applied.creditsConsumed,
         },
       },
     );
   }
 
-  async markPhonesUnavailable(key: string, reason: string, now: number): Promise<void> {
-    await this.updateIf(key, 'attribute_exists(#status) AND phone_reveal <> :applied', {
+  async markPhonesUnavailable(update: { key: string; reason: string; nowMs: number }): Promise<void> {
+    await this.updateIf(update.key, 'attribute_exists(#status) AND phone_reveal <> :applied', {
       UpdateExpression: 'SET phone_reveal = :unavailable, phone_reveal_note = :reason, updated_at = :now_iso',
       ExpressionAttributeValues: {
         ':applied': 'applied',
         ':unavailable': 'unavailable',
-        ':reason': reason,
-        ':now_iso': iso(now),
+        ':reason': update.reason,
+        ':now_iso': iso(update.nowMs),
       },
     });
   }

@@ -1,14 +1,16 @@
 import type { CountryCode } from 'libphonenumber-js';
-import {
-  phoneRevealPayloadSchema,
-  type Apollo,
-  type EnrichmentQuery,
-  type MatchedPerson,
-  type PhoneRevealPayload,
-} from './apollo/client';
-import type { ContactConversion, ConversionStatus } from './conversion';
+import type { Apollo, EnrichmentQuery, MatchedPerson, PhoneRevealPayload } from './apollo/apollo';
+import type { ContactConversion, ConversionResultStatus } from './conversion';
 import { InvalidRequestError, isError } from './errors';
-import type { HeldPhones, Ledger, RevealedPhone } from './ledger';
+import type {
+  FreeLookups,
+  HeldPhones,
+  LedgerReader,
+  PaidEnrichments,
+  PersonAliases,
+  PhoneRevealLedger,
+  RevealedPhone,
+} from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164, toPerson, type ContactFields, type PersonInput } from './person';
 import type { PhoneRevealPoll, PhoneRevealScheduler } from './schedulers';
@@ -28,7 +30,7 @@ export interface EnrichmentRequest {
 
 export interface EnrichmentResult {
   key: string | null;
-  status: ConversionStatus | 'not_found';
+  status: ConversionResultStatus | 'not_found';
   contact_id: string | null;
   apollo_person_id: string | null;
   /** Apollo's request id, digit for digit. */
@@ -47,7 +49,7 @@ export interface PhoneCallbackResult {
 }
 
 export interface EnrichmentDependencies {
-  ledger: Ledger;
+  ledger: LedgerReader & FreeLookups & PersonAliases & PaidEnrichments & PhoneRevealLedger;
   apollo: Apollo;
   conversion: ContactConversion;
   phoneReveals: PhoneRevealScheduler;
@@ -99,9 +101,9 @@ export class PersonEnrichment {
     const { ledger, apollo } = this.deps;
     const lookups = this.lookupKeys(request.identity);
     for (const lookup of lookups) {
-      const known = await ledger.find(lookup);
+      const known = await ledger.find({ keyOrAlias: lookup });
       if (known?.contactId) {
-        await ledger.countFreeLookup(known.key, this.now());
+        await ledger.countFreeLookup({ key: known.key, nowMs: this.now() });
         logger.info('enrichment answered from the ledger', { person: personRef(known.key) });
         return {
           key: known.key,
@@ -117,7 +119,7 @@ export class PersonEnrichment {
     }
 
     // A paid-for enrichment whose conversion did not finish is converted, not bought again.
-    const kept = await ledger.keptEnrichment(lookups[0] as string);
+    const kept = await ledger.keptEnrichment({ lookup: lookups[0] as string });
     const reuse = kept !== null && (kept.phonesRequested || !request.revealPhoneNumber);
     const enrichment = reuse
       ? {
@@ -142,9 +144,9 @@ export class PersonEnrichment {
     if (!reuse) {
       const { id, first_name, last_name, email, title, linkedin_url, organization } = enrichment.person;
       const { name, website_url, primary_domain } = organization ?? {};
-      await ledger.keepEnrichment(
-        lookups[0] as string,
-        {
+      await ledger.keepEnrichment({
+        lookup: lookups[0] as string,
+        kept: {
           person: {
             id,
             first_name,
@@ -158,9 +160,9 @@ export class PersonEnrichment {
           creditsConsumed: enrichment.creditsConsumed,
           phonesRequested: request.revealPhoneNumber,
         },
-        this.now(),
-        Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds,
-      );
+        nowMs: this.now(),
+        expiresAtSeconds: Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds,
+      });
     }
 
     const person = this.toConvertible(enrichment.person);
@@ -179,19 +181,20 @@ export class PersonEnrichment {
       };
     }
 
-    await ledger.recordEnrichment(result.key, {
+    await ledger.recordEnrichment({
+      key: result.key,
       apolloPersonId: enrichment.person.id ?? null,
       requestId: enrichment.requestId,
       creditsConsumed: credits,
       phoneReveal: phones,
-      now: this.now(),
+      nowMs: this.now(),
     });
     const aliases = new Set(lookups.filter((lookup) => lookup !== result.key));
     if (enrichment.person.id) aliases.add(personAlias(enrichment.person.id));
     if (enrichment.person.linkedin_url) aliases.add(linkedinAlias(enrichment.person.linkedin_url));
     let applied = false;
     for (const alias of aliases) {
-      const held = await ledger.link(alias, result.key, this.now());
+      const held = await ledger.link({ alias, key: result.key, nowMs: this.now() });
       // A callback that came before the contact existed left its phones here: apply them now.
       if (held) {
         await this.applyPhones(result.key, result.contact_id, held, alias, deadline);
@@ -223,9 +226,13 @@ export class PersonEnrichment {
         creditsConsumed: payload.people.length === 1 ? (payload.credits_consumed ?? null) : null,
       };
       const alias = personAlias(revealed.id);
-      const expiresAt = Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds;
-      const key = await this.deps.ledger.holdRevealedPhones(alias, held, this.now(), expiresAt);
-      const record = key === null ? null : await this.deps.ledger.get(key);
+      const key = await this.deps.ledger.holdRevealedPhones({
+        alias,
+        held,
+        nowMs: this.now(),
+        expiresAtSeconds: Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds,
+      });
+      const record = key === null ? null : await this.deps.ledger.get({ key });
       let status: PhoneCallbackResult['status'] = 'held';
       if (record?.contactId)
         status = await this.applyPhones(record.key, record.contactId, held, alias, deadline);
@@ -248,29 +255,36 @@ export class PersonEnrichment {
     { deadline }: { deadline: number },
   ): Promise<{ state: 'done' } | { state: 'pending'; wait_seconds: number; poll: PhoneRevealPoll }> {
     const { ledger, apollo } = this.deps;
-    const record = await ledger.get(poll.key);
+    const record = await ledger.get({ key: poll.key });
     if (!record?.contactId || record.phoneReveal === 'applied') return { state: 'done' };
     const result = await apollo.getWebhookResult(poll.request_id, { deadline });
     if (result.state === 'ready') {
-      const parsed = phoneRevealPayloadSchema.safeParse(result.payload);
-      if (!parsed.success) {
-        await ledger.markPhonesUnavailable(poll.key, 'webhook_result payload unreadable', this.now());
-        return { state: 'done' };
-      }
-      await this.applyPhoneCallback(parsed.data, { deadline });
+      await this.applyPhoneCallback(result.payload, { deadline });
+      return { state: 'done' };
+    }
+    if (result.state === 'unreadable') {
+      await ledger.markPhonesUnavailable({
+        key: poll.key,
+        reason: 'webhook_result payload unreadable',
+        nowMs: this.now(),
+      });
       return { state: 'done' };
     }
     if (result.state === 'gone') {
-      await ledger.markPhonesUnavailable(poll.key, `webhook_result: ${result.reason}`, this.now());
+      await ledger.markPhonesUnavailable({
+        key: poll.key,
+        reason: `webhook_result: ${result.reason}`,
+        nowMs: this.now(),
+      });
       return { state: 'done' };
     }
     const attempt = poll.attempt + 1;
     if (attempt >= this.deps.maxResultPolls) {
-      await ledger.markPhonesUnavailable(
-        poll.key,
-        `webhook_result still pending after ${attempt} polls`,
-        this.now(),
-      );
+      await ledger.markPhonesUnavailable({
+        key: poll.key,
+        reason: `webhook_result still pending after ${attempt} polls`,
+        nowMs: this.now(),
+      });
       return { state: 'done' };
     }
     return { state: 'pending', wait_seconds: result.retryAfterSeconds, poll: { ...poll, attempt } };
@@ -285,28 +299,30 @@ export class PersonEnrichment {
     deadline: number,
   ): Promise<'applied' | 'unchanged'> {
     const { ledger, apollo } = this.deps;
-    const record = await ledger.get(key);
+    const record = await ledger.get({ key });
     const known = new Set(record?.appliedPhoneHashes ?? []);
     const fresh = held.phones.filter((phone) => !known.has(phoneHash(phone.e164)));
     if (fresh.length === 0) {
-      await ledger.releaseHeldPhones(alias, this.now());
+      await ledger.releaseHeldPhones({ alias, nowMs: this.now() });
       return 'unchanged';
     }
     // A callback and the fallback can bring the same phones at once: one of them writes.
-    if (!(await ledger.claimPhoneApplication(key, deadline, this.now()))) return 'unchanged';
+    if (!(await ledger.claimPhoneApplication({ key, untilMs: deadline, nowMs: this.now() })))
+      return 'unchanged';
     try {
       await apollo.updateContact(contactId, this.phoneFields(fresh), { deadline });
     } catch (error) {
-      await ledger.releasePhoneApplication(key);
+      await ledger.releasePhoneApplication({ key });
       throw error;
     }
     const hashes = [...known, ...fresh.map((phone) => phoneHash(phone.e164))];
-    await ledger.recordPhonesApplied(key, {
+    await ledger.recordPhonesApplied({
+      key,
       phoneHashes: hashes,
       creditsConsumed: held.creditsConsumed ?? 0,
-      now: this.now(),
+      nowMs: this.now(),
     });
-    await ledger.releaseHeldPhones(alias, this.now());
+    await ledger.releaseHeldPhones({ alias, nowMs: this.now() });
     logger.info('revealed phones written to the contact', {
       person: personRef(key),
       contactId,

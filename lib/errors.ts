@@ -2,45 +2,85 @@
  * Every failure the service distinguishes, one class each. Callers check `error.name` (see
  * `isError`) rather than `instanceof`, so two bundled copies of this module cannot break a check.
  *
+ * Each class spells its name as a literal: the state machines' Retry and Catch rules match on it,
+ * and a minifier renames classes, so a name read from the class would not survive bundling
+ * (`test/bundled-error-names.test.ts` bundles them minified to prove it).
+ *
  * The HTTP mapping of each class lives in one place: `lib/http/responses.ts`.
  */
 
+/** Every error name, once. `ErrorName` comes from this list, and each class is checked against it. */
+export const ERROR_NAMES = [
+  'UnauthorizedError',
+  'InvalidRequestError',
+  'PayloadTooLargeError',
+  'NotFoundError',
+  'ConfigurationError',
+  'ApolloAuthError',
+  'ApolloForbiddenError',
+  'ApolloRejectedError',
+  'ApolloRateLimitError',
+  'ApolloUnavailableError',
+  'LockLostError',
+  'QuietPeriodError',
+  'ContactNotVisibleError',
+  'ContactMismatchError',
+  'RetryLaterError',
+] as const;
+
+export type ErrorName = (typeof ERROR_NAMES)[number];
+
 abstract class NamedError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
+  abstract override readonly name: ErrorName;
 }
 
 /** The request's signature or API key is missing, wrong or stale. */
-export class UnauthorizedError extends NamedError {}
+export class UnauthorizedError extends NamedError {
+  override readonly name = 'UnauthorizedError';
+}
 
 /** The request body is not what the API accepts. The message names the field (and person index). */
-export class InvalidRequestError extends NamedError {}
+export class InvalidRequestError extends NamedError {
+  override readonly name = 'InvalidRequestError';
+}
 
 /** The raw body is over the size limit. */
-export class PayloadTooLargeError extends NamedError {}
+export class PayloadTooLargeError extends NamedError {
+  override readonly name = 'PayloadTooLargeError';
+}
 
 /** A record that does not exist. */
-export class NotFoundError extends NamedError {}
+export class NotFoundError extends NamedError {
+  override readonly name = 'NotFoundError';
+}
 
 /** The service is misconfigured (missing variable, unreadable secret). Operator action needed. */
-export class ConfigurationError extends NamedError {}
+export class ConfigurationError extends NamedError {
+  override readonly name = 'ConfigurationError';
+}
 
 /** Apollo refused the API key (401). Operator action needed: the key is wrong or revoked. */
-export class ApolloAuthError extends NamedError {}
+export class ApolloAuthError extends NamedError {
+  override readonly name = 'ApolloAuthError';
+}
 
 /**
  * Apollo answered 403 `API_INACCESSIBLE`: the key lacks the endpoint's scope or the plan lacks the
  * endpoint. Operator action needed, not a problem with the person.
  */
-export class ApolloForbiddenError extends NamedError {}
+export class ApolloForbiddenError extends NamedError {
+  override readonly name = 'ApolloForbiddenError';
+}
 
 /** Apollo refused the data (422, or 400 for a request it considers malformed). Not retryable. */
-export class ApolloRejectedError extends NamedError {}
+export class ApolloRejectedError extends NamedError {
+  override readonly name = 'ApolloRejectedError';
+}
 
 /** Apollo answered 429. `retryAfterSeconds` comes from its `retry-after` header. */
 export class ApolloRateLimitError extends NamedError {
+  override readonly name = 'ApolloRateLimitError';
+
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
@@ -55,6 +95,8 @@ export class ApolloRateLimitError extends NamedError {
  * the contact, so nothing may create again before checking.
  */
 export class ApolloUnavailableError extends NamedError {
+  override readonly name = 'ApolloUnavailableError';
+
   constructor(
     message: string,
     readonly outcomeUnknown: boolean,
@@ -65,13 +107,17 @@ export class ApolloUnavailableError extends NamedError {
 }
 
 /** A ledger claim lapsed and was taken over: this invocation must not write its result. */
-export class LockLostError extends NamedError {}
+export class LockLostError extends NamedError {
+  override readonly name = 'LockLostError';
+}
 
 /**
  * A create whose outcome was unknown may still reach Apollo: the conversion waits out a quiet
  * period before creating again. Transient, like Apollo being unavailable.
  */
 export class QuietPeriodError extends NamedError {
+  override readonly name = 'QuietPeriodError';
+
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
@@ -81,16 +127,22 @@ export class QuietPeriodError extends NamedError {
 }
 
 /** Apollo does not (yet) return the converted contact through people/match. Retried by the state machine. */
-export class ContactNotVisibleError extends NamedError {}
+export class ContactNotVisibleError extends NamedError {
+  override readonly name = 'ContactNotVisibleError';
+}
 
 /** Apollo returns a contact that differs from what was converted. Not retried: recorded as failed. */
-export class ContactMismatchError extends NamedError {}
+export class ContactMismatchError extends NamedError {
+  override readonly name = 'ContactMismatchError';
+}
 
 /**
  * A conversion could not finish because Apollo is rate limiting or unavailable. The caller should
  * retry the whole request after `retryAfterSeconds`; the ledger holds no lock that would block it.
  */
 export class RetryLaterError extends NamedError {
+  override readonly name = 'RetryLaterError';
+
   constructor(
     message: string,
     readonly retryAfterSeconds: number,
@@ -100,40 +152,29 @@ export class RetryLaterError extends NamedError {
   }
 }
 
-export type ErrorName =
-  | 'UnauthorizedError'
-  | 'InvalidRequestError'
-  | 'PayloadTooLargeError'
-  | 'NotFoundError'
-  | 'ConfigurationError'
-  | 'ApolloAuthError'
-  | 'ApolloForbiddenError'
-  | 'ApolloRejectedError'
-  | 'ApolloRateLimitError'
-  | 'ApolloUnavailableError'
-  | 'LockLostError'
-  | 'QuietPeriodError'
-  | 'ContactNotVisibleError'
-  | 'ContactMismatchError'
-  | 'RetryLaterError';
+/**
+ * Every class by its name. `satisfies` holds it to `ERROR_NAMES`: no name without a class, no
+ * class without a name, and each class's `name` is its key.
+ */
+export const ERROR_CLASSES = {
+  UnauthorizedError,
+  InvalidRequestError,
+  PayloadTooLargeError,
+  NotFoundError,
+  ConfigurationError,
+  ApolloAuthError,
+  ApolloForbiddenError,
+  ApolloRejectedError,
+  ApolloRateLimitError,
+  ApolloUnavailableError,
+  LockLostError,
+  QuietPeriodError,
+  ContactNotVisibleError,
+  ContactMismatchError,
+  RetryLaterError,
+} satisfies { [N in ErrorName]: new (...args: never[]) => { readonly name: N } };
 
-interface ErrorsByName {
-  UnauthorizedError: UnauthorizedError;
-  InvalidRequestError: InvalidRequestError;
-  PayloadTooLargeError: PayloadTooLargeError;
-  NotFoundError: NotFoundError;
-  ConfigurationError: ConfigurationError;
-  ApolloAuthError: ApolloAuthError;
-  ApolloForbiddenError: ApolloForbiddenError;
-  ApolloRejectedError: ApolloRejectedError;
-  ApolloRateLimitError: ApolloRateLimitError;
-  ApolloUnavailableError: ApolloUnavailableError;
-  LockLostError: LockLostError;
-  QuietPeriodError: QuietPeriodError;
-  ContactNotVisibleError: ContactNotVisibleError;
-  ContactMismatchError: ContactMismatchError;
-  RetryLaterError: RetryLaterError;
-}
+type ErrorsByName = { [N in ErrorName]: InstanceType<(typeof ERROR_CLASSES)[N]> };
 
 /** Checks an unknown thrown value by its `name`. */
 export function isError<N extends ErrorName>(error: unknown, name: N): error is ErrorsByName[N] {

@@ -11,11 +11,11 @@ import type { MatchIdentity } from './person';
  *                        |--reject (Apollo 422) --> rejected  (claimable again only with changed data)
  *                        '--fail (too many attempts) --> failed  (likewise)
  *
- * A claim holds a lock until `lockExpiresAt` (the Lambda's deadline), so an invocation that dies
+ * A claim holds a lock until `lockExpiresAtMs` (the Lambda's deadline), so an invocation that dies
  * never blocks the person beyond its own lifetime; every later write names the claim's `token`, so
  * a claimer whose lock expired and was taken over cannot overwrite the new claimer's work.
  */
-export type ConversionStatus =
+export type RecordStatus =
   'creating' | 'created' | 'verified' | 'verification_failed' | 'rejected' | 'failed';
 
 /** `created`: this service created the Apollo contact. `existing`: Apollo had one with the same email. */
@@ -23,7 +23,7 @@ export type ConversionOutcome = 'created' | 'existing';
 
 export interface ConversionRecord {
   key: string;
-  status: ConversionStatus;
+  status: RecordStatus;
   contactId: string | null;
   outcome: ConversionOutcome | null;
   /** Claims so far, including the current one. */
@@ -32,7 +32,7 @@ export interface ConversionRecord {
   /** True when an earlier attempt may have created the contact without recording it. */
   createUncertain: boolean;
   /** Epoch ms when an attempt first released its claim with a create of unknown outcome. */
-  createUncertainSince: number | null;
+  createUncertainSinceMs: number | null;
   /** Hash of the contact fields last claimed (see `Person.fingerprint`). */
   fingerprint: string;
   /** How people/match finds the person when verifying. */
@@ -40,8 +40,8 @@ export interface ConversionRecord {
   /** SHA-256 of each E.164 phone number sent on create; the numbers themselves are not stored. */
   expectedPhoneHashes: string[];
   lockToken: string | null;
-  /** Epoch ms. */
-  lockExpiresAt: number | null;
+  /** Epoch ms when the current claim's lock lapses by itself. */
+  lockExpiresAtMs: number | null;
   createdAt: string;
   updatedAt: string;
   convertedAt: string | null;
@@ -105,8 +105,8 @@ export interface ClaimRequest {
   key: string;
   token: string;
   /** Epoch ms when the lock lapses by itself. */
-  lockExpiresAt: number;
-  now: number;
+  lockExpiresAtMs: number;
+  nowMs: number;
   fingerprint: string;
   match: MatchIdentity;
   expectedPhoneHashes: string[];
@@ -118,88 +118,148 @@ export type ClaimResult =
   /** Someone else holds it, or it is finished. */
   | { claimed: false; record: ConversionRecord };
 
-export interface Ledger {
+/*
+ * The ledger's ports, one per need: each use case names only the ones it uses, and
+ * `DynamoDbLedger` implements them all. Every method takes one object; times are epoch ms
+ * (`nowMs`, `lockExpiresAtMs`, `untilMs`) except DynamoDB TTLs, which are epoch seconds
+ * (`expiresAtSeconds`).
+ */
+
+/** Reads records. All `GET /conversions/{key}` needs; the enrichment reads through it too. */
+export interface LedgerReader {
+  get(query: { key: string }): Promise<ConversionRecord | null>;
+  /** Reads a record by its key, or by an alias `link` made (e.g. `person:<apollo id>`). */
+  find(query: { keyOrAlias: string }): Promise<ConversionRecord | null>;
+}
+
+/** Counts a request answered from the ledger, without Apollo (conversion and enrichment alike). */
+export interface FreeLookups {
+  countFreeLookup(lookup: { key: string; nowMs: number }): Promise<void>;
+}
+
+/** The conversion's claim on a person and its outcome (`ContactConversion`). */
+export interface ConversionLedger extends FreeLookups {
   /**
    * Claims `key` if it is new, its lock has lapsed, or it was rejected or failed and the data changed.
    * Never calls Apollo; decides who may.
    */
   claim(request: ClaimRequest): Promise<ClaimResult>;
   /** creating → created, by the claim holder only. */
-  complete(
-    key: string,
-    token: string,
-    result: { outcome: ConversionOutcome; contactId: string; now: number },
-  ): Promise<void>;
-  /** creating → rejected, by the claim holder only. The record expires after `expiresAt` (epoch s). */
-  reject(
-    key: string,
-    token: string,
-    result: { reason: string; now: number; expiresAt: number },
-  ): Promise<void>;
+  complete(result: {
+    key: string;
+    token: string;
+    outcome: ConversionOutcome;
+    contactId: string;
+    nowMs: number;
+  }): Promise<void>;
+  /** creating → rejected, by the claim holder only. The record expires at `expiresAtSeconds` (the TTL). */
+  reject(result: {
+    key: string;
+    token: string;
+    reason: string;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void>;
   /** creating → failed: the service stops calling Apollo for this person. Expires like `reject`. */
-  fail(key: string, token: string, result: { reason: string; now: number; expiresAt: number }): Promise<void>;
+  fail(result: {
+    key: string;
+    token: string;
+    reason: string;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void>;
   /**
    * Gives the claim back at once (Apollo unavailable), keeping why and whether a create may have
    * happened. `refundAttempt` uncounts a claim that called Apollo for nothing.
    */
-  release(
-    key: string,
-    token: string,
-    result: { error: string; createUncertain: boolean; now: number; refundAttempt?: boolean },
-  ): Promise<void>;
+  release(result: {
+    key: string;
+    token: string;
+    error: string;
+    createUncertain: boolean;
+    nowMs: number;
+    refundAttempt?: boolean;
+  }): Promise<void>;
   /** Counts attempts afresh for a rejected or failed record re-opened by changed data. */
-  restartAttempts(key: string, token: string): Promise<void>;
-  markVerificationStarted(key: string, now: number): Promise<void>;
-  /** created → verified. */
-  markVerified(key: string, now: number): Promise<void>;
-  /** created → verification_failed with the reason; false (nothing written) for any other status. */
-  markVerificationFailed(key: string, reason: string, now: number): Promise<boolean>;
-  get(key: string): Promise<ConversionRecord | null>;
+  restartAttempts(claim: { key: string; token: string }): Promise<void>;
+  markVerificationStarted(update: { key: string; nowMs: number }): Promise<void>;
+}
 
-  /** Reads a record by its key, or by an alias `link` made (e.g. `person:<apollo id>`). */
-  find(keyOrAlias: string): Promise<ConversionRecord | null>;
+/** The verification's reads and writes (`ContactVerification`). */
+export interface VerificationLedger {
+  get(query: { key: string }): Promise<ConversionRecord | null>;
+  /** created → verified. */
+  markVerified(update: { key: string; nowMs: number }): Promise<void>;
+  /** created → verification_failed with the reason; false (nothing written) for any other status. */
+  markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean>;
+}
+
+/**
+ * Aliases of a person key (`person:<apollo id>`, `linkedin:<url>`, ...), and the phones a callback
+ * holds under one until its contact is known (`PersonEnrichment`).
+ */
+export interface PersonAliases {
   /**
    * Points `alias` at `key`. Returns the phones a callback held there before the link existed, so
    * whichever of the two writes second applies them (both are single-item atomic updates).
    */
-  link(alias: string, key: string, now: number): Promise<HeldPhones | null>;
+  link(link: { alias: string; key: string; nowMs: number }): Promise<HeldPhones | null>;
   /**
-   * Keeps a callback's phones under `alias` (expiring at `expiresAt`, epoch s, unless linked).
+   * Keeps a callback's phones under `alias` (expiring at `expiresAtSeconds` unless linked).
    * Returns the key the alias points at, or null when it points nowhere yet.
    */
-  holdRevealedPhones(alias: string, held: HeldPhones, now: number, expiresAt: number): Promise<string | null>;
+  holdRevealedPhones(hold: {
+    alias: string;
+    held: HeldPhones;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<string | null>;
   /** Forgets held phones once they are applied. */
-  releaseHeldPhones(alias: string, now: number): Promise<void>;
-  /** Keeps a paid-for enrichment under `lookup` until `expiresAt` (epoch s). */
-  keepEnrichment(lookup: string, kept: KeptEnrichment, now: number, expiresAt: number): Promise<void>;
+  releaseHeldPhones(release: { alias: string; nowMs: number }): Promise<void>;
+}
+
+/**
+ * What an enrichment paid for: kept under the request's identity until its person is converted,
+ * then recorded on the person's record (`PersonEnrichment`).
+ */
+export interface PaidEnrichments {
+  /** Keeps a paid-for enrichment under `lookup` until `expiresAtSeconds`. */
+  keepEnrichment(keep: {
+    lookup: string;
+    kept: KeptEnrichment;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void>;
   /** The enrichment kept under `lookup`, if any. */
-  keptEnrichment(lookup: string): Promise<KeptEnrichment | null>;
+  keptEnrichment(query: { lookup: string }): Promise<KeptEnrichment | null>;
   /** Remembers what an enrichment learned: Apollo's ids, credits, whether phones are coming. */
-  recordEnrichment(
-    key: string,
-    enrichment: {
-      apolloPersonId: string | null;
-      requestId: string | null;
-      creditsConsumed: number;
-      phoneReveal: PhoneRevealStatus;
-      now: number;
-    },
-  ): Promise<void>;
-  /** Counts a request answered from the ledger, without Apollo. */
-  countFreeLookup(key: string, now: number): Promise<void>;
+  recordEnrichment(enrichment: {
+    key: string;
+    apolloPersonId: string | null;
+    requestId: string | null;
+    creditsConsumed: number;
+    phoneReveal: PhoneRevealStatus;
+    nowMs: number;
+  }): Promise<void>;
+}
+
+/** Revealed phones written to the contact once, or the reveal ending without them (`PersonEnrichment`). */
+export interface PhoneRevealLedger {
   /**
-   * Takes the right to write revealed phones to the contact until `until` (epoch ms), so a callback
-   * and the webhook_result fallback arriving together do not both call Apollo. False if another
-   * holds it, or the phones are applied already.
+   * Takes the right to write revealed phones to the contact until `untilMs`, so a callback and the
+   * webhook_result fallback arriving together do not both call Apollo. False if another holds it,
+   * or the phones are applied already.
    */
-  claimPhoneApplication(key: string, until: number, now: number): Promise<boolean>;
+  claimPhoneApplication(claim: { key: string; untilMs: number; nowMs: number }): Promise<boolean>;
   /** Gives that right back after a failed write, so the next delivery can try at once. */
-  releasePhoneApplication(key: string): Promise<void>;
+  releasePhoneApplication(claim: { key: string }): Promise<void>;
   /** Records revealed phones as written to the contact; false if that was recorded already. */
-  recordPhonesApplied(
-    key: string,
-    applied: { phoneHashes: string[]; creditsConsumed: number; now: number },
-  ): Promise<boolean>;
+  recordPhonesApplied(applied: {
+    key: string;
+    phoneHashes: string[];
+    creditsConsumed: number;
+    nowMs: number;
+  }): Promise<boolean>;
   /** The phone reveal ended without phones (unknown, expired, invalid request, or never ready). */
-  markPhonesUnavailable(key: string, reason: string, now: number): Promise<void>;
+  markPhonesUnavailable(update: { key: string; reason: string; nowMs: number }): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
-import { parseApolloJson, phoneRevealPayloadSchema, type PhoneRevealPayload } from './apollo/client';
+import type { PhoneRevealPayload } from './apollo/apollo';
+import { parseApolloJson, phoneRevealPayloadSchema } from './apollo/schemas';
 import type { EnrichmentRequest } from './enrichment';
 import { InvalidRequestError } from './errors';
 import {

@@ -1,10 +1,11 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SFNClient } from '@aws-sdk/client-sfn';
-import { ApolloHttpClient } from './apollo/client';
+import { ApolloHttpClient } from './apollo/http-client';
 import { isRunningLow } from './apollo/rate-limits';
 import { loadConfig, type Config } from './config';
 import { ContactConversion } from './conversion';
 import { DynamoDbLedger } from './dynamodb-ledger';
+import type { LedgerReader } from './ledger';
 import { logger } from './logger';
 import { StepFunctionsExecutions } from './step-functions-executions';
 import {
@@ -22,7 +23,8 @@ import { ContactVerification } from './verification';
  */
 export interface Services {
   config: Config;
-  ledger: DynamoDbLedger;
+  /** Reads records (`GET /conversions/{key}`); the use cases write through their own ports. */
+  ledger: LedgerReader;
   conversion: ContactConversion;
   verification: ContactVerification;
   enrichment: PersonEnrichment;

@@ -1,13 +1,13 @@
-import type { Apollo, MatchedPerson } from './apollo/client';
+import type { Apollo, MatchedPerson } from './apollo/apollo';
 import { ContactMismatchError, ContactNotVisibleError, errorMessage } from './errors';
-import type { Ledger } from './ledger';
+import type { VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164 } from './person';
 import type { VerificationRequest } from './schedulers';
 import type { CountryCode } from 'libphonenumber-js';
 
 export interface VerificationDependencies {
-  ledger: Ledger;
+  ledger: VerificationLedger;
   apollo: Apollo;
   defaultPhoneCountry: CountryCode;
   now?: () => number;
@@ -50,7 +50,7 @@ export class ContactVerification {
     { deadline }: { deadline: number },
   ): Promise<{ status: 'verified' }> {
     const { ledger, apollo } = this.deps;
-    const record = await ledger.get(request.key);
+    const record = await ledger.get({ key: request.key });
     if (record === null) throw new ContactMismatchError('the ledger has no record for this key');
     if (record.status === 'verified') return { status: 'verified' };
 
@@ -77,7 +77,7 @@ export class ContactVerification {
       );
     }
 
-    await ledger.markVerified(request.key, this.now());
+    await ledger.markVerified({ key: request.key, nowMs: this.now() });
     logger.info('contact verified', { person: personRef(request.key), contactId });
     return { status: 'verified' };
   }
@@ -87,7 +87,7 @@ export class ContactVerification {
     input: VerificationFailureInput,
   ): Promise<{ status: 'verification_failed'; reason: string }> {
     const reason = describeFailure(input.error);
-    await this.deps.ledger.markVerificationFailed(input.key, reason, this.now());
+    await this.deps.ledger.markVerificationFailed({ key: input.key, reason, nowMs: this.now() });
     logger.warn('verification failed', { person: personRef(input.key), reason });
     return { status: 'verification_failed', reason };
   }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApolloHttpClient, type ApolloClientOptions } from '../lib/apollo/client';
+import { ApolloHttpClient, type ApolloClientOptions } from '../lib/apollo/http-client';
 import { parseRateLimitHeaders, type RateLimitWindow } from '../lib/apollo/rate-limits';
 import { isError, type ErrorName } from '../lib/errors';
 import { toPerson, type PersonInput } from '../lib/person';
@@ -865,6 +865,33 @@ describe('Apollo client: contract', () => {
       // Assess
       expect(expectError(error, 'ApolloUnavailableError').outcomeUnknown).toBe(true);
       expect(calls).toHaveLength(1);
+    });
+
+    it('hands a ready webhook_result over as the phone-reveal payload, and one of another shape as unreadable', async () => {
+      // Prepare
+      const payload = {
+        status: 'success',
+        credits_consumed: 8,
+        people: [{ id: 'p1', phone_numbers: [{ sanitized_number: '+14155550100', type_cd: 'mobile' }] }],
+      };
+      const json = (body: unknown): FakeReply => ({
+        status: 200,
+        body: JSON.stringify(body),
+        contentType: 'application/json',
+      });
+      const { fetch } = recordingFetch(
+        json({ webhook_status: 'success', webhook_result: payload }),
+        json({ webhook_status: 'success', webhook_result: { people: 'none' } }),
+      );
+      const client = clientWith(fetch);
+
+      // Act
+      const ready = await resolved(client.getWebhookResult('123', callOptions()));
+      const unreadable = await resolved(client.getWebhookResult('123', callOptions()));
+
+      // Assess
+      expect(ready).toEqual({ state: 'ready', payload });
+      expect(unreadable).toEqual({ state: 'unreadable' });
     });
 
     it('gives up with an unknown outcome within timeoutMs when Apollo does not answer', async () => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ApolloHttpClient, type Apollo } from '../lib/apollo/client';
+import type { Apollo } from '../lib/apollo/apollo';
+import { ApolloHttpClient } from '../lib/apollo/http-client';
 import { ContactConversion } from '../lib/conversion';
 import { DynamoDbLedger } from '../lib/dynamodb-ledger';
-import type { Ledger } from '../lib/ledger';
+import type { ConversionLedger } from '../lib/ledger';
 import { startApolloSandbox, type ApolloSandbox } from '../local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../local/dynamodb';
 import { toPerson, type Person } from '../lib/person';
@@ -19,7 +20,7 @@ class SimulatedCrash extends Error {
 type CrashPoint = 'after-claim' | 'after-create' | 'after-ledger-update';
 
 function dyingProcess(
-  deps: { ledger: Ledger; apollo: Apollo; verifications: VerificationScheduler },
+  deps: { ledger: ConversionLedger; apollo: Apollo; verifications: VerificationScheduler },
   point: CrashPoint,
 ) {
   let dead = false;
@@ -103,7 +104,11 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     clock = Date.now();
   });
 
-  const conversion = (deps: { ledger: Ledger; apollo: Apollo; verifications: VerificationScheduler }) =>
+  const conversion = (deps: {
+    ledger: ConversionLedger;
+    apollo: Apollo;
+    verifications: VerificationScheduler;
+  }) =>
     new ContactConversion({
       ...deps,
       concurrency: 4,
@@ -143,7 +148,7 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
       contact_id: apolloSandbox.contacts()[0]?.id,
     });
     expect(started).toEqual([{ key: MARK_TWAIN.key, contact_id: redelivery?.contact_id }]);
-    expect(await ledger.get(MARK_TWAIN.key)).toMatchObject({ status: 'created', attempts: 2 });
+    expect(await ledger.get({ key: MARK_TWAIN.key })).toMatchObject({ status: 'created', attempts: 2 });
   });
 
   it("after Apollo's create, before the ledger update: the redelivery finds the contact instead of creating another", async () => {
@@ -183,7 +188,7 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     expect(redelivery).toEqual({ key: MARK_TWAIN.key, status: 'duplicate', contact_id: contact?.id });
     expect(apolloSandbox.contacts()).toHaveLength(1);
     expect(started).toEqual([{ key: MARK_TWAIN.key, contact_id: contact?.id }]);
-    expect((await ledger.get(MARK_TWAIN.key))?.verificationStartedAt).not.toBeNull();
+    expect((await ledger.get({ key: MARK_TWAIN.key }))?.verificationStartedAt).not.toBeNull();
   });
 
   it('a dead claim never blocks a person beyond its deadline', async () => {

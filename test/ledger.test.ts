@@ -17,8 +17,8 @@ function claimRequest(overrides: Partial<ClaimRequest> = {}): ClaimRequest {
   return {
     key: 'mark.twain@greatamericanwriters.example',
     token: 'token-a',
-    lockExpiresAt: NOW + 20_000,
-    now: NOW,
+    lockExpiresAtMs: NOW + 20_000,
+    nowMs: NOW,
     fingerprint: 'fp-1',
     match: { email: 'mark.twain@greatamericanwriters.example' },
     expectedPhoneHashes: ['hash-1'],
@@ -46,7 +46,7 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   it('claims a new key, and refuses a second claim while the lock holds', async () => {
     // Act
     const first = await ledger.claim(claimRequest());
-    const second = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 1000 }));
+    const second = await ledger.claim(claimRequest({ token: 'token-b', nowMs: NOW + 1000 }));
 
     // Assess
     expect(first).toEqual({ claimed: true, previous: null });
@@ -62,45 +62,55 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   it('hands a lapsed claim to the next claimer, showing it was never released', async () => {
     await ledger.claim(claimRequest());
 
-    const takeover = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 20_001 }));
+    const takeover = await ledger.claim(claimRequest({ token: 'token-b', nowMs: NOW + 20_001 }));
 
     expect(takeover.claimed).toBe(true);
     expect(takeover.claimed && takeover.previous).toMatchObject({ status: 'creating', lockToken: 'token-a' });
-    expect((await ledger.get(claimRequest().key))?.attempts).toBe(2);
+    expect((await ledger.get({ key: claimRequest().key }))?.attempts).toBe(2);
   });
 
   it('lets only the current claim holder complete (fencing token)', async () => {
     await ledger.claim(claimRequest());
-    await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 20_001 }));
+    await ledger.claim(claimRequest({ token: 'token-b', nowMs: NOW + 20_001 }));
 
     await expect(
-      ledger.complete(claimRequest().key, 'token-a', {
+      ledger.complete({
+        key: claimRequest().key,
+        token: 'token-a',
         outcome: 'created',
         contactId: 'c-old',
-        now: NOW + 20_002,
+        nowMs: NOW + 20_002,
       }),
     ).rejects.toMatchObject({ name: 'LockLostError' });
-    await ledger.complete(claimRequest().key, 'token-b', {
+    await ledger.complete({
+      key: claimRequest().key,
+      token: 'token-b',
       outcome: 'created',
       contactId: 'c-new',
-      now: NOW + 20_003,
+      nowMs: NOW + 20_003,
     });
 
-    expect(await ledger.get(claimRequest().key)).toMatchObject({
+    expect(await ledger.get({ key: claimRequest().key })).toMatchObject({
       status: 'created',
       contactId: 'c-new',
       outcome: 'created',
       lockToken: null,
-      lockExpiresAt: null,
+      lockExpiresAtMs: null,
       convertedAt: new Date(NOW + 20_003).toISOString(),
     });
   });
 
   it('never hands out a converted key again', async () => {
     await ledger.claim(claimRequest());
-    await ledger.complete(claimRequest().key, 'token-a', { outcome: 'existing', contactId: 'c1', now: NOW });
+    await ledger.complete({
+      key: claimRequest().key,
+      token: 'token-a',
+      outcome: 'existing',
+      contactId: 'c1',
+      nowMs: NOW,
+    });
 
-    const later = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 10 * 86_400_000 }));
+    const later = await ledger.claim(claimRequest({ token: 'token-b', nowMs: NOW + 10 * 86_400_000 }));
 
     expect(later.claimed).toBe(false);
     expect(!later.claimed && later.record).toMatchObject({
@@ -113,29 +123,43 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   it('makes a released claim claimable at once and keeps "a create may have happened" sticky', async () => {
     const key = claimRequest().key;
     await ledger.claim(claimRequest());
-    await ledger.release(key, 'token-a', {
+    await ledger.release({
+      key,
+      token: 'token-a',
       error: 'POST /contacts: 503',
       createUncertain: true,
-      now: NOW + 1,
+      nowMs: NOW + 1,
     });
-    const second = await ledger.claim(claimRequest({ token: 'token-b', now: NOW + 2 }));
-    await ledger.release(key, 'token-b', { error: 'rate limited', createUncertain: true, now: NOW + 3 });
+    const second = await ledger.claim(claimRequest({ token: 'token-b', nowMs: NOW + 2 }));
+    await ledger.release({
+      key,
+      token: 'token-b',
+      error: 'rate limited',
+      createUncertain: true,
+      nowMs: NOW + 3,
+    });
 
     expect(second.claimed && second.previous).toMatchObject({
       lockToken: null,
       createUncertain: true,
       lastError: 'POST /contacts: 503',
     });
-    expect(await ledger.get(key)).toMatchObject({ status: 'creating', createUncertain: true, attempts: 2 });
+    expect(await ledger.get({ key })).toMatchObject({
+      status: 'creating',
+      createUncertain: true,
+      attempts: 2,
+    });
   });
 
   it('keeps a rejected person rejected for the same data and claimable for changed data', async () => {
     const key = claimRequest().key;
     await ledger.claim(claimRequest());
-    await ledger.reject(key, 'token-a', {
+    await ledger.reject({
+      key,
+      token: 'token-a',
       reason: 'invalid contact stage',
-      now: NOW,
-      expiresAt: 1_900_000_000,
+      nowMs: NOW,
+      expiresAtSeconds: 1_900_000_000,
     });
 
     const replay = await ledger.claim(claimRequest({ token: 'token-b' }));
@@ -151,12 +175,12 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   it('moves created to verified, and never a verified record to failed', async () => {
     const key = claimRequest().key;
     await ledger.claim(claimRequest());
-    await ledger.complete(key, 'token-a', { outcome: 'created', contactId: 'c1', now: NOW });
-    await ledger.markVerificationStarted(key, NOW + 1);
-    await ledger.markVerified(key, NOW + 2);
-    await ledger.markVerificationFailed(key, 'late failure', NOW + 3);
+    await ledger.complete({ key, token: 'token-a', outcome: 'created', contactId: 'c1', nowMs: NOW });
+    await ledger.markVerificationStarted({ key, nowMs: NOW + 1 });
+    await ledger.markVerified({ key, nowMs: NOW + 2 });
+    await ledger.markVerificationFailed({ key, reason: 'late failure', nowMs: NOW + 3 });
 
-    expect(await ledger.get(key)).toMatchObject({
+    expect(await ledger.get({ key })).toMatchObject({
       status: 'verified',
       verificationStartedAt: new Date(NOW + 1).toISOString(),
       verifiedAt: new Date(NOW + 2).toISOString(),
@@ -167,11 +191,15 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   it('records why a verification failed', async () => {
     const key = claimRequest().key;
     await ledger.claim(claimRequest());
-    await ledger.complete(key, 'token-a', { outcome: 'created', contactId: 'c1', now: NOW });
+    await ledger.complete({ key, token: 'token-a', outcome: 'created', contactId: 'c1', nowMs: NOW });
 
-    await ledger.markVerificationFailed(key, 'ContactMismatchError: different email', NOW + 5);
+    await ledger.markVerificationFailed({
+      key,
+      reason: 'ContactMismatchError: different email',
+      nowMs: NOW + 5,
+    });
 
-    expect(await ledger.get(key)).toMatchObject({
+    expect(await ledger.get({ key })).toMatchObject({
       status: 'verification_failed',
       lastError: 'ContactMismatchError: different email',
     });
@@ -186,7 +214,7 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   });
 
   it('returns null for an unknown key', async () => {
-    expect(await ledger.get('nobody@example.com')).toBeNull();
+    expect(await ledger.get({ key: 'nobody@example.com' })).toBeNull();
   });
 });
 
@@ -249,7 +277,13 @@ describe('Class: DynamoDbLedger (unit, mocked SDK)', () => {
   it('writes a result only on the condition that the token still holds the claim', async () => {
     dynamoMock.on(UpdateItemCommand).resolves({});
 
-    await ledger.complete('a@b.example', 'tok', { outcome: 'created', contactId: 'c1', now: NOW });
+    await ledger.complete({
+      key: 'a@b.example',
+      token: 'tok',
+      outcome: 'created',
+      contactId: 'c1',
+      nowMs: NOW,
+    });
 
     const input = dynamoMock.commandCalls(UpdateItemCommand)[0]?.args[0].input;
     expect(input?.ConditionExpression).toBe('lock_token = :token AND #status = :creating_status');

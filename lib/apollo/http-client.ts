@@ -1,4 +1,4 @@
-import * as z from 'zod/mini';
+import type * as z from 'zod/mini';
 import {
   ApolloAuthError,
   ApolloForbiddenError,
@@ -9,139 +9,24 @@ import {
   isError,
 } from '../errors';
 import type { ContactFields, MatchIdentity } from '../person';
+import type {
+  Apollo,
+  ApolloContact,
+  CallOptions,
+  Enrichment,
+  EnrichmentQuery,
+  MatchedPerson,
+  WebhookResult,
+} from './apollo';
 import { parseRateLimitHeaders, type RateLimitWindow } from './rate-limits';
-
-const phoneNumberSchema = z.looseObject({
-  raw_number: z.optional(z.nullable(z.string())),
-  sanitized_number: z.optional(z.nullable(z.string())),
-  type: z.optional(z.nullable(z.string())),
-});
-
-const contactSchema = z.looseObject({
-  id: z.string(),
-  email: z.optional(z.nullable(z.string())),
-  person_id: z.optional(z.nullable(z.string())),
-  phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),
-});
-export type ApolloContact = z.infer<typeof contactSchema>;
-
-const matchedPersonSchema = z.looseObject({
-  id: z.optional(z.nullable(z.string())),
-  first_name: z.optional(z.nullable(z.string())),
-  last_name: z.optional(z.nullable(z.string())),
-  email: z.optional(z.nullable(z.string())),
-  title: z.optional(z.nullable(z.string())),
-  linkedin_url: z.optional(z.nullable(z.string())),
-  organization: z.optional(
-    z.nullable(
-      z.looseObject({
-        name: z.optional(z.nullable(z.string())),
-        website_url: z.optional(z.nullable(z.string())),
-        primary_domain: z.optional(z.nullable(z.string())),
-      }),
-    ),
-  ),
-  contact_id: z.optional(z.nullable(z.string())),
-  contact: z.optional(z.nullable(contactSchema)),
-  phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),
-});
-export type MatchedPerson = z.infer<typeof matchedPersonSchema>;
-
-const createReplySchema = z.looseObject({ contact: contactSchema });
-const searchReplySchema = z.looseObject({
-  contacts: z.array(contactSchema),
-  pagination: z.optional(z.looseObject({ total_pages: z.optional(z.nullable(z.number())) })),
-});
-const matchReplySchema = z.looseObject({
-  person: z.optional(z.nullable(matchedPersonSchema)),
-  // Read as text by `parseApolloJson`: a signed 64-bit integer that a JS number would round.
-  request_id: z.optional(z.nullable(z.string())),
-  credits_consumed: z.optional(z.nullable(z.number())),
-});
-
-/** The payload of Apollo's phone-reveal callback, and of `webhook_result` once it is ready. */
-export const phoneRevealPayloadSchema = z.looseObject({
-  status: z.optional(z.nullable(z.string())),
-  credits_consumed: z.optional(z.nullable(z.number())),
-  people: z
-    .array(
-      z.looseObject({
-        id: z.string().check(z.minLength(1), z.maxLength(64)),
-        status: z.optional(z.nullable(z.string())),
-        phone_numbers: z.optional(
-          z.nullable(
-            z
-              .array(
-                z.looseObject({
-                  raw_number: z.optional(z.nullable(z.string())),
-                  sanitized_number: z.optional(z.nullable(z.string())),
-                  type_cd: z.optional(z.nullable(z.string())),
-                  status_cd: z.optional(z.nullable(z.string())),
-                }),
-              )
-              .check(z.maxLength(50)),
-          ),
-        ),
-      }),
-    )
-    .check(z.maxLength(100)),
-});
-export type PhoneRevealPayload = z.infer<typeof phoneRevealPayloadSchema>;
-
-const webhookResultReplySchema = z.looseObject({
-  webhook_status: z.optional(z.nullable(z.string())),
-  webhook_result: z.optional(z.nullable(z.unknown())),
-  error_code: z.optional(z.nullable(z.string())),
-  retry_after_seconds: z.optional(z.nullable(z.number())),
-});
-
-/** What people/match answers to an enrichment request. */
-export interface Enrichment {
-  person: MatchedPerson | null;
-  /** Apollo's request id, a signed 64-bit integer kept digit for digit as a string. */
-  requestId: string | null;
-  creditsConsumed: number | null;
-}
-
-/** Who to enrich: email; name and company; LinkedIn URL; or Apollo person id. */
-export type EnrichmentQuery =
-  | { email: string }
-  | { first_name: string; last_name: string; organization_name?: string; domain?: string }
-  | { linkedin_url: string }
-  | { id: string };
-
-/** Where a phone reveal stands, as `GET /webhook_result/{request_id}` tells. */
-export type WebhookResult =
-  | { state: 'ready'; payload: unknown }
-  | { state: 'pending'; retryAfterSeconds: number }
-  | { state: 'gone'; reason: string };
-
-/** Apollo, as the use cases see it. */
-export interface Apollo {
-  /** `POST /contacts`. With `runDedupe`, Apollo upserts onto a contact with the same email or name + company. */
-  createContact(
-    fields: ContactFields,
-    options: CallOptions & { runDedupe?: boolean },
-  ): Promise<ApolloContact>;
-  /** Saved contacts whose email equals `email` exactly (search is fuzzy, so this filters). */
-  findContactsByEmail(email: string, options: CallOptions): Promise<ApolloContact[]>;
-  /** `POST /people/match` without any reveal or waterfall flag: free for saved contacts. Null when not found. */
-  matchPerson(identity: MatchIdentity, options: CallOptions): Promise<MatchedPerson | null>;
-  /**
-   * `POST /people/match` that spends credits: enriches a person, and with `webhookUrl` asks Apollo
-   * to reveal phone numbers and post them there later.
-   */
-  enrichPerson(query: EnrichmentQuery, options: CallOptions & { webhookUrl?: string }): Promise<Enrichment>;
-  /** `PATCH /contacts/{id}`: sets the given fields only. */
-  updateContact(contactId: string, fields: ContactFields, options: CallOptions): Promise<ApolloContact>;
-  /** `GET /webhook_result/{request_id}`: the phone-reveal payload when the callback never came. */
-  getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult>;
-}
-
-export interface CallOptions {
-  /** Epoch ms by which the call must have ended (the Lambda's deadline, less a margin). */
-  deadline: number;
-}
+import {
+  createReplySchema,
+  matchReplySchema,
+  parseApolloJson,
+  phoneRevealPayloadSchema,
+  searchReplySchema,
+  webhookResultReplySchema,
+} from './schemas';
 
 export interface ApolloClientOptions {
   baseUrl: string;
@@ -197,21 +82,15 @@ function describeErrorBody(text: string): { message: string; code?: string } {
   }
 }
 
-/**
- * JSON.parse, except that `request_id` is kept as the digits Apollo sent: it is a signed 64-bit
- * integer, often beyond 2^53, which a JS number would silently round (Node 20 has no JSON.parse
- * source access to recover it later).
- */
-export function parseApolloJson(text: string): unknown {
-  return JSON.parse(text.replace(/(?<!\\)("request_id"\s*:\s*)(-?\d+)/g, '$1"$2"'));
-}
-
 function errorCode(error: unknown): string | undefined {
   const cause = (error as { cause?: { code?: unknown } }).cause;
   return typeof cause?.code === 'string' ? cause.code : undefined;
 }
 
-/** The one Apollo client: x-api-key, JSON bodies, a timeout on every request, retry-after honoured. */
+/**
+ * The one Apollo client, the adapter of the `Apollo` port: x-api-key, JSON bodies, a timeout on
+ * every request, retry-after honoured, every reply checked against `./schemas`.
+ */
 export class ApolloHttpClient implements Apollo {
   private readonly fetch: typeof fetch;
 
@@ -297,7 +176,8 @@ export class ApolloHttpClient implements Apollo {
     if (parsed.error_code) return { state: 'gone', reason: parsed.error_code };
     if (parsed.webhook_result == null)
       return { state: 'gone', reason: `webhook_status ${parsed.webhook_status}` };
-    return { state: 'ready', payload: parsed.webhook_result };
+    const payload = phoneRevealPayloadSchema.safeParse(parsed.webhook_result);
+    return payload.success ? { state: 'ready', payload: payload.data } : { state: 'unreadable' };
   }
 
   private read<T>(schema: z.ZodMiniType<T>, reply: unknown, endpoint: string): T {

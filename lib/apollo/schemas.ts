@@ -1,0 +1,104 @@
+import * as z from 'zod/mini';
+import type { ApolloContact, MatchedPerson, PhoneRevealPayload } from './apollo';
+
+/**
+ * Apollo's replies as the adapter reads them. Each schema `satisfies` the port type it produces
+ * (`./apollo`), so the two cannot disagree on a field they both name; a field added to one belongs
+ * in the other. Loose objects: fields Apollo adds later pass through unread.
+ */
+
+const phoneNumberSchema = z.looseObject({
+  raw_number: z.optional(z.nullable(z.string())),
+  sanitized_number: z.optional(z.nullable(z.string())),
+  type: z.optional(z.nullable(z.string())),
+});
+
+const contactSchema = z.looseObject({
+  id: z.string(),
+  email: z.optional(z.nullable(z.string())),
+  person_id: z.optional(z.nullable(z.string())),
+  phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),
+}) satisfies z.ZodMiniType<ApolloContact>;
+
+const matchedPersonSchema = z.looseObject({
+  id: z.optional(z.nullable(z.string())),
+  first_name: z.optional(z.nullable(z.string())),
+  last_name: z.optional(z.nullable(z.string())),
+  email: z.optional(z.nullable(z.string())),
+  title: z.optional(z.nullable(z.string())),
+  linkedin_url: z.optional(z.nullable(z.string())),
+  organization: z.optional(
+    z.nullable(
+      z.looseObject({
+        name: z.optional(z.nullable(z.string())),
+        website_url: z.optional(z.nullable(z.string())),
+        primary_domain: z.optional(z.nullable(z.string())),
+      }),
+    ),
+  ),
+  contact_id: z.optional(z.nullable(z.string())),
+  contact: z.optional(z.nullable(contactSchema)),
+  phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),
+}) satisfies z.ZodMiniType<MatchedPerson>;
+
+/** `POST /contacts` and `PATCH /contacts/{id}`. */
+export const createReplySchema = z.looseObject({ contact: contactSchema });
+
+/** `POST /contacts/search`. */
+export const searchReplySchema = z.looseObject({
+  contacts: z.array(contactSchema),
+  pagination: z.optional(z.looseObject({ total_pages: z.optional(z.nullable(z.number())) })),
+});
+
+/** `POST /people/match`. */
+export const matchReplySchema = z.looseObject({
+  person: z.optional(z.nullable(matchedPersonSchema)),
+  // Read as text by `parseApolloJson`: a signed 64-bit integer that a JS number would round.
+  request_id: z.optional(z.nullable(z.string())),
+  credits_consumed: z.optional(z.nullable(z.number())),
+});
+
+/** The payload of Apollo's phone-reveal callback, and of `webhook_result` once it is ready. */
+export const phoneRevealPayloadSchema = z.looseObject({
+  status: z.optional(z.nullable(z.string())),
+  credits_consumed: z.optional(z.nullable(z.number())),
+  people: z
+    .array(
+      z.looseObject({
+        id: z.string().check(z.minLength(1), z.maxLength(64)),
+        status: z.optional(z.nullable(z.string())),
+        phone_numbers: z.optional(
+          z.nullable(
+            z
+              .array(
+                z.looseObject({
+                  raw_number: z.optional(z.nullable(z.string())),
+                  sanitized_number: z.optional(z.nullable(z.string())),
+                  type_cd: z.optional(z.nullable(z.string())),
+                  status_cd: z.optional(z.nullable(z.string())),
+                }),
+              )
+              .check(z.maxLength(50)),
+          ),
+        ),
+      }),
+    )
+    .check(z.maxLength(100)),
+}) satisfies z.ZodMiniType<PhoneRevealPayload>;
+
+/** `GET /webhook_result/{request_id}`. */
+export const webhookResultReplySchema = z.looseObject({
+  webhook_status: z.optional(z.nullable(z.string())),
+  webhook_result: z.optional(z.nullable(z.unknown())),
+  error_code: z.optional(z.nullable(z.string())),
+  retry_after_seconds: z.optional(z.nullable(z.number())),
+});
+
+/**
+ * JSON.parse, except that `request_id` is kept as the digits Apollo sent: it is a signed 64-bit
+ * integer, often beyond 2^53, which a JS number would silently round (Node 20 has no JSON.parse
+ * source access to recover it later).
+ */
+export function parseApolloJson(text: string): unknown {
+  return JSON.parse(text.replace(/(?<!\\)("request_id"\s*:\s*)(-?\d+)/g, '$1"$2"'));
+}
