@@ -124,6 +124,22 @@ interface UnconvertedResult {
 /** Every write names `status` (a reserved word in DynamoDB expressions) through this alias. */
 const STATUS = { '#status': 'status' };
 
+/**
+ * The claim's condition. Claimable: a new key; a `creating` record whose lock lapsed (its
+ * invocation died or gave it back); a rejected or failed record whose data changed since.
+ * Exported for the bench's warm-path floor, which makes the same write.
+ */
+export const CLAIM_CONDITION =
+  'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR ' +
+  '(#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)';
+
+/** The claim's write: takes the lock, counts the attempt, records what is being converted. */
+export const CLAIM_UPDATE =
+  'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
+  'attempts = if_not_exists(attempts, :zero) + :one, created_at = if_not_exists(created_at, :now_iso), ' +
+  'updated_at = :now_iso, fingerprint = :fingerprint, match_identity = :match, expected_phones = :phones ' +
+  'REMOVE expires_at';
+
 /** The ledger on a DynamoDB table with a string partition key `pk`: every ledger port. */
 export class DynamoDbLedger
   implements
@@ -145,16 +161,8 @@ export class DynamoDbLedger
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: marshall({ pk: request.key }),
-          // Claimable: a new key; a `creating` record whose lock lapsed (its invocation died or gave
-          // it back); a rejected or failed record whose data changed since.
-          ConditionExpression:
-            'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR ' +
-            '(#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)',
-          UpdateExpression:
-            'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
-            'attempts = if_not_exists(attempts, :zero) + :one, created_at = if_not_exists(created_at, :now_iso), ' +
-            'updated_at = :now_iso, fingerprint = :fingerprint, match_identity = :match, expected_phones = :phones ' +
-            'REMOVE expires_at',
+          ConditionExpression: CLAIM_CONDITION,
+          UpdateExpression: CLAIM_UPDATE,
           ExpressionAttributeNames: STATUS,
           ExpressionAttributeValues: marshall({
             ':creating': 'creating',

@@ -1,20 +1,11 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { API_KEY, MARK_TWAIN, ServiceHarness, enrichmentCompleted } from './support/service-harness';
+import { describe, expect, it } from 'vitest';
+import { EMILY, EMILY_KEY, MARK_TWAIN, WALT } from './support/people';
+import { API_KEY, enrichmentCompleted, useServiceHarness } from './support/service-harness';
 
 const KEY = MARK_TWAIN.email;
 
 describe('Service: enriched people become exactly one Apollo contact (real handlers, dynalite, Apollo sandbox)', () => {
-  let harness: ServiceHarness;
-
-  beforeAll(async () => {
-    harness = await ServiceHarness.start();
-  });
-  afterAll(async () => {
-    await harness?.stop();
-  });
-  beforeEach(async () => {
-    await harness.reset();
-  });
+  const harness = useServiceHarness();
 
   it("turns the seed's Mark Twain into exactly one verified contact", async () => {
     // Act
@@ -113,20 +104,15 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
   });
 
   it('converts a batch in input order, one result per person, and a person listed twice once', async () => {
-    const people = [
-      MARK_TWAIN,
-      { first_name: 'Emily', last_name: 'Dickinson', organization_name: 'Amherst Poets' },
-      { email: 'walt.whitman@leaves.example', first_name: 'Walt' },
-      MARK_TWAIN,
-    ];
+    const people = [MARK_TWAIN, EMILY, WALT, MARK_TWAIN];
 
     const reply = await harness.webhook(enrichmentCompleted({ people }));
 
     expect(reply.status).toBe(200);
     expect(reply.body.results.map((r: { key: string; status: string }) => [r.key, r.status])).toEqual([
       [KEY, 'created'],
-      ['name:emily dickinson|amherst poets', 'created'],
-      ['walt.whitman@leaves.example', 'created'],
+      [EMILY_KEY, 'created'],
+      [WALT.email, 'created'],
       [KEY, 'created'],
     ]);
     expect(harness.apollo.contacts()).toHaveLength(3);
@@ -240,16 +226,10 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     });
 
     it('finds the contact by name and company after an unknown outcome for a person without email', async () => {
-      const person = {
-        first_name: 'Emily',
-        last_name: 'Dickinson',
-        organization_name: 'Amherst Poets',
-        mobile_phone: '555-010-9999',
-      };
       harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 500 });
 
-      const first = await harness.webhook(enrichmentCompleted({ person }));
-      const retry = await harness.webhook(enrichmentCompleted({ person }));
+      const first = await harness.webhook(enrichmentCompleted({ person: EMILY }));
+      const retry = await harness.webhook(enrichmentCompleted({ person: EMILY }));
       await harness.verificationsSettled();
 
       expect(first.status).toBe(503);
@@ -263,9 +243,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
         last_name: 'Dickinson',
         organization_name: 'Amherst Poets',
       });
-      expect((await harness.getConversion('name:emily dickinson|amherst poets')).body.status).toBe(
-        'verified',
-      );
+      expect((await harness.getConversion(EMILY_KEY)).body.status).toBe('verified');
     });
 
     it('waits out a quiet period before creating again when the earlier create may still land', async () => {
@@ -378,7 +356,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     it('converts one person or a list with the same results as the webhook', async () => {
       const one = await harness.createContacts(MARK_TWAIN);
       const list = await harness.createContacts({
-        people: [MARK_TWAIN, { email: 'walt.whitman@leaves.example' }],
+        people: [MARK_TWAIN, WALT],
       });
 
       expect(one.body.results).toEqual([{ key: KEY, status: 'created', contact_id: expect.any(String) }]);

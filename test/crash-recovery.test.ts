@@ -8,6 +8,7 @@ import { startApolloSandbox, type ApolloSandbox } from '../local/apollo-sandbox'
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../local/dynamodb';
 import { toPerson, type Person } from '../lib/person';
 import type { VerificationRequest, VerificationScheduler } from '../lib/schedulers';
+import * as people from './support/people';
 
 /**
  * A process that dies at a chosen point: from then on each of its calls fails, as if the Lambda
@@ -53,22 +54,9 @@ function dyingProcess(
 }
 
 const options = { defaultPhoneCountry: 'US' as const };
-const MARK_TWAIN = toPerson(
-  {
-    first_name: 'Mark',
-    last_name: 'Twain',
-    email: 'mark.twain@greatamericanwriters.example',
-    organization_name: 'Great American Writers Co.',
-    direct_phone: '555-123-4567',
-  },
-  'body',
-  options,
-);
-const EMILY = toPerson(
-  { first_name: 'Emily', last_name: 'Dickinson', organization_name: 'Amherst Poets' },
-  'body',
-  options,
-);
+const MARK_TWAIN = toPerson(people.MARK_TWAIN, 'body', options);
+/** Without email: name and company identify her. */
+const EMILY = toPerson(people.EMILY, 'body', options);
 
 describe('Crash recovery: a later delivery finishes what a dead invocation started', () => {
   let dynamo: LocalDynamoDb;

@@ -1,25 +1,18 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { SandboxPersonSeed } from '../local/apollo-sandbox';
 import { SANDBOX_PEOPLE } from '../local/sandbox-people';
-import { ServiceHarness } from './support/service-harness';
+import { useServiceHarness } from './support/service-harness';
 
 /** A fictional person in Apollo's directory, not yet a contact of the team (as `npm start` seeds it). */
 const ADA = SANDBOX_PEOPLE[0] as SandboxPersonSeed & { email: string };
 const ADA_MOBILE = '+15550101815';
 
 describe('Enrichment: enrich on demand, receive the phone reveal, keep one contact', () => {
-  let harness: ServiceHarness;
+  // Locally every wait is 0 s, so the fallback polls back to back: allow it enough polls.
+  const harness = useServiceHarness({ resetBeforeEach: { MAX_RESULT_POLLS: '500' } });
   let adaId: string;
 
-  beforeAll(async () => {
-    harness = await ServiceHarness.start();
-  });
-  afterAll(async () => {
-    await harness?.stop();
-  });
-  beforeEach(async () => {
-    // Locally every wait is 0 s, so the fallback polls back to back: allow it enough polls.
-    await harness.reset({ MAX_RESULT_POLLS: '500' });
+  beforeEach(() => {
     adaId = harness.apollo.addPerson(ADA).id;
   });
 

@@ -1,11 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FaultRule, SandboxRequest } from '../local/apollo-sandbox';
 import { seededRandom } from '../local/seeded-random';
-import { MARK_TWAIN, ServiceHarness, enrichmentCompleted, type HttpReply } from './support/service-harness';
+import { EMILY, EMILY_KEY, HERMAN, HERMAN_KEY, MARK_TWAIN, WALT } from './support/people';
+import {
+  enrichmentCompleted,
+  useServiceHarness,
+  type HttpReply,
+  type ServiceHarness,
+} from './support/service-harness';
+import { send, sendStorm, stormDeliveries, stormPopulation } from './support/storm-sender';
 
 /**
  * Fault injection: every way Apollo fails (as the sandbox scripts it), seen from the outside. The
@@ -15,61 +21,12 @@ import { MARK_TWAIN, ServiceHarness, enrichmentCompleted, type HttpReply } from 
  */
 
 const KEY = MARK_TWAIN.email;
-/** A person without email: identified by name and company. */
-const EMILY = {
-  first_name: 'Emily',
-  last_name: 'Dickinson',
-  organization_name: 'Amherst Poets',
-  mobile_phone: '555-010-9999',
-};
-const EMILY_KEY = 'name:emily dickinson|amherst poets';
 
 /**
  * The harness, with Retry-After for an unavailable Apollo (and so the quiet period after a create
  * of unknown outcome) at 1 s instead of 30, so senders can honour it in a test.
  */
 const quick = (env: Record<string, string> = {}) => ({ UNAVAILABLE_RETRY_AFTER_SECONDS: '1', ...env });
-
-interface Sent {
-  /** Every HTTP status the sender saw, in order. */
-  statuses: number[];
-  replies: HttpReply[];
-  /** The last reply (the one the sender stopped at). */
-  last: HttpReply;
-}
-
-interface SendOptions {
-  /** Deliveries at most, the first included. */
-  maxTries?: number;
-  /** Runs after a 5xx, before the re-delivery: what honouring Retry-After buys (default: nothing). */
-  beforeRetry?: (reply: HttpReply) => Promise<void>;
-  /** Pause between deliveries. */
-  pauseMs?: number;
-}
-
-/**
- * A webhook sender: delivers `body` signed under one webhook-id and timestamp, and re-delivers the
- * same bytes on any 5xx, after a short Retry-After (longer ones are simulated as "now"), and after
- * `beforeRetry` when it waits for something.
- */
-async function send(harness: ServiceHarness, body: unknown, options: SendOptions = {}): Promise<Sent> {
-  const { maxTries = 10, beforeRetry, pauseMs = 0 } = options;
-  const id = `msg_${randomUUID()}`;
-  const timestamp = Math.floor(Date.now() / 1000);
-  const replies: HttpReply[] = [];
-  for (let attempt = 1; ; attempt++) {
-    const reply = await harness.webhook(body, { id, timestamp });
-    replies.push(reply);
-    if (reply.status < 500 || attempt >= maxTries) {
-      return { statuses: replies.map((r) => r.status), replies, last: reply };
-    }
-    await beforeRetry?.(reply);
-    if (pauseMs > 0) await sleep(pauseMs);
-    // Honour a short Retry-After (the 1 s quiet period); longer ones are simulated as already over.
-    const retryAfter = Number(reply.headers['retry-after']);
-    if (retryAfter > 0 && retryAfter <= 2) await sleep(retryAfter * 1000);
-  }
-}
 
 function requestsTo(harness: ServiceHarness, method: string, path: string): SandboxRequest[] {
   return harness.apollo.requests().filter((request) => request.method === method && request.path === path);
@@ -93,90 +50,6 @@ async function untilApolloAnswered(harness: ServiceHarness, method: string, path
   }
 }
 
-interface StormPerson {
-  key: string;
-  name: string;
-  input: Record<string, string>;
-}
-
-const STORM_FIRST_NAMES = [
-  'Ada',
-  'Basil',
-  'Clara',
-  'Dorian',
-  'Edith',
-  'Felix',
-  'Greta',
-  'Horace',
-  'Iris',
-  'Jasper',
-];
-const STORM_LAST_NAMES = [
-  'Ashdown',
-  'Brightwater',
-  'Cobblestone',
-  'Dunmore',
-  'Evergreen',
-  'Fairweather',
-  'Glenwood',
-  'Hollowell',
-  'Ironside',
-  'Juniper',
-];
-const STORM_COMPANIES = ['Lantern Works', 'Quill & Ink', 'Northwind Mills', 'Copperleaf', 'Tidewater Press'];
-
-/** 100 fictional people with distinct names; every fifth has no email (name + company identify them). */
-function stormPopulation(): StormPerson[] {
-  return Array.from({ length: 100 }, (_, i) => {
-    const first = STORM_FIRST_NAMES[i % 10] as string;
-    const last = STORM_LAST_NAMES[Math.floor(i / 10)] as string;
-    const company = STORM_COMPANIES[i % STORM_COMPANIES.length] as string;
-    const input: Record<string, string> = {
-      first_name: first,
-      last_name: last,
-      organization_name: company,
-      title: i % 3 === 0 ? 'Editor' : 'Author',
-    };
-    if (i % 2 === 0) input.mobile_phone = `555-${String(200 + i)}-${String(1000 + i)}`;
-    const withEmail = i % 5 !== 4;
-    if (withEmail) {
-      input.email = `${first}.${last}.${i}@${company.toLowerCase().replace(/[^a-z]+/g, '')}.example`;
-    }
-    const key = withEmail
-      ? (input.email as string).toLowerCase()
-      : `name:${first.toLowerCase()} ${last.toLowerCase()}|${company.toLowerCase()}`;
-    return { key, name: `${first} ${last}`, input };
-  });
-}
-
-/** The faults a storm draws from, one at a time (times: 1). */
-const STORM_FAULTS: FaultRule[] = [
-  { method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 60 },
-  { method: 'POST', path: '/contacts', status: 500 },
-  { method: 'POST', path: '/contacts', action: 'create-then-fail' },
-  { method: 'POST', path: '/contacts', action: 'reset' },
-  { method: 'POST', path: '/contacts/search', status: 503 },
-  { method: 'POST', path: '/people/match', status: 503 },
-  { method: 'POST', path: '/people/match', status: 200, body: { person: null } },
-];
-
-interface StormDelivery {
-  people: number[];
-  fault: FaultRule | undefined;
-}
-
-/** 500 deliveries: the first 10 cover everyone, then 1 to 10 random people; ~10% preceded by a fault. */
-function stormDeliveries(random: () => number, count: number): StormDelivery[] {
-  return Array.from({ length: count }, (_, index) => {
-    const people =
-      index < 10
-        ? Array.from({ length: 10 }, (_, offset) => index * 10 + offset)
-        : Array.from({ length: 1 + Math.floor(random() * 10) }, () => Math.floor(random() * 100));
-    const fault = random() < 0.1 ? STORM_FAULTS[Math.floor(random() * STORM_FAULTS.length)] : undefined;
-    return { people, fault };
-  });
-}
-
 /** Puts process.env back to `baseline`: removes what was added, restores what was changed. */
 function restoreEnv(baseline: NodeJS.ProcessEnv): void {
   for (const name of Object.keys(process.env)) if (!(name in baseline)) delete process.env[name];
@@ -184,16 +57,15 @@ function restoreEnv(baseline: NodeJS.ProcessEnv): void {
 }
 
 describe('Faults: Apollo failing in every scripted way still makes exactly one contact per person', () => {
-  let harness: ServiceHarness;
+  const harness = useServiceHarness({ resetBeforeEach: false });
   let baselineEnv: NodeJS.ProcessEnv;
 
-  beforeAll(async () => {
-    harness = await ServiceHarness.start();
+  beforeAll(() => {
+    // The environment as the harness, started just before, left it.
     baselineEnv = { ...process.env };
   });
-  afterAll(async () => {
+  afterAll(() => {
     restoreEnv(baselineEnv);
-    await harness?.stop();
   });
   beforeEach(async () => {
     // harness.reset(quick(env)) writes its overrides into process.env and never takes them back.
@@ -651,15 +523,6 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
   });
 
   describe('Faults: batches, order and concurrency', () => {
-    const WALT = { email: 'walt.whitman@leaves.example', first_name: 'Walt', last_name: 'Whitman' };
-    const HERMAN = {
-      first_name: 'Herman',
-      last_name: 'Melville',
-      organization_name: 'Pequod Whalers',
-      mobile_phone: '555-010-1851',
-    };
-    const HERMAN_KEY = 'name:herman melville|pequod whalers';
-
     it('a batch cut short by a fault: the 503 carries what finished, the re-delivery converts the rest once', async () => {
       // Prepare: one person at a time; Emily (no email, no search) converts, Walt's search keeps failing.
       await harness.reset(quick({ CONVERSION_CONCURRENCY: '1' }));
@@ -803,36 +666,9 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         const random = seededRandom(seed);
         const population = stormPopulation();
         const deliveries = stormDeliveries(random, 500);
-        const outcomes: Sent[] = [];
-        let next = 0;
-        let injected = 0;
-        // At most one fault waits per endpoint. Faults are used up by whichever request comes next,
-        // so unbounded, the ones drawn after everyone is converted would pile up and all hit the last
-        // person still converting (that is the bounded-attempts case, tested on its own above).
-        const pendingAt = new Map<string, number>();
-        const injectUnlessPending = (fault: FaultRule): boolean => {
-          const path = fault.path as string;
-          const count = harness.apollo.countRequests('POST', path);
-          const waiting = pendingAt.get(path);
-          if (waiting !== undefined && count <= waiting) return false;
-          pendingAt.set(path, count);
-          harness.apollo.inject(fault);
-          return true;
-        };
-        const lane = async () => {
-          for (let index = next++; index < deliveries.length; index = next++) {
-            const delivery = deliveries[index] as StormDelivery;
-            if (delivery.fault) injected += injectUnlessPending(delivery.fault) ? 1 : 0;
-            const people = delivery.people.map((person) => population[person]?.input);
-            outcomes[index] = await send(harness, enrichmentCompleted({ people }), {
-              maxTries: 30,
-              pauseMs: 5,
-            });
-          }
-        };
 
         // Act
-        await Promise.all(Array.from({ length: 32 }, lane));
+        const { outcomes, injected } = await sendStorm(harness, population, deliveries, 32);
         await harness.stepFunctions.waitForIdle(60_000);
 
         // Assess

@@ -1,13 +1,8 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { logger } from '../lib/logger';
-import {
-  API_KEY,
-  MARK_TWAIN,
-  ServiceHarness,
-  WEBHOOK_SECRET,
-  enrichmentCompleted,
-} from './support/service-harness';
+import { EDGAR, EDGAR_KEY, EMILY, HERMAN, LOUISA, MARK_TWAIN, WALT } from './support/people';
+import { API_KEY, WEBHOOK_SECRET, enrichmentCompleted, useServiceHarness } from './support/service-harness';
 
 /**
  * Everything the service logs during a full run through the real handlers (conversions, a
@@ -23,46 +18,20 @@ vi.hoisted(() => {
   vi.stubEnv('POWERTOOLS_LOG_LEVEL', 'DEBUG');
 });
 
-const EMILY = {
-  first_name: 'Emily',
-  last_name: 'Dickinson',
-  email: 'emily.dickinson@amherstpoets.example',
-  organization_name: 'Amherst Poets',
-  direct_phone: '(555) 234-5678',
-};
-const WALT = {
-  first_name: 'Walt',
-  last_name: 'Whitman',
-  email: 'walt.whitman@leaves.example',
-  organization_name: 'Leaves of Grass Ltd.',
-  mobile_phone: '+1 555 345 6789',
-};
-const HERMAN = {
-  first_name: 'Herman',
-  last_name: 'Melville',
-  email: 'herman.melville@whalers.example',
-  organization_name: 'Nantucket Whalers',
-  other_phone: '555.456.7890',
-};
-/** Without email, so the ledger key (and the match) is made of name and company. */
-const EDGAR = {
-  first_name: 'Edgar',
-  last_name: 'Poe',
-  organization_name: 'Raven Press',
-  home_phone: '555 567 8901',
-};
-const EDGAR_KEY = 'name:edgar poe|raven press';
-const LOUISA = {
-  first_name: 'Louisa',
-  last_name: 'Alcott',
-  email: 'louisa.alcott@littlewomen.example',
-  corporate_phone: '555-678-9012',
+// The people of the run (test/support/people.ts), each with an email (but Edgar, whom name and
+// company identify) and a phone field of their own: the logs are searched for every phone field.
+const CAST = {
+  emily: { ...EMILY, email: 'emily.dickinson@amherstpoets.example', direct_phone: '(555) 234-5678' },
+  walt: { ...WALT, organization_name: 'Leaves of Grass Ltd.', mobile_phone: '+1 555 345 6789' },
+  herman: { ...HERMAN, email: 'herman.melville@whalers.example', other_phone: '555.456.7890' },
+  edgar: EDGAR,
+  louisa: LOUISA,
 };
 const BAD_EMAIL = 'mark at twain';
 const WRONG_API_KEY = 'wrong-api-key-7d1f0c2b9e';
 const OTHER_SECRET = 'whsec_' + Buffer.from('an attacker secret, not ours').toString('base64');
 
-const PEOPLE = [MARK_TWAIN, EMILY, WALT, HERMAN, EDGAR, LOUISA];
+const PEOPLE = [MARK_TWAIN, ...Object.values(CAST)];
 
 /** Every way a phone number may be written: as sent, digits, E.164, and the common US formats. */
 function phoneSpellings(raw: string): string[] {
@@ -154,13 +123,8 @@ function parseLine(line: string): Record<string, unknown> | undefined {
 }
 
 describe('Logs: a full run writes no secret and no personal data', () => {
-  let harness: ServiceHarness;
-
-  beforeAll(async () => {
-    harness = await ServiceHarness.start();
-  });
-  afterAll(async () => {
-    await harness?.stop();
+  const harness = useServiceHarness({ resetBeforeEach: false });
+  afterAll(() => {
     vi.unstubAllEnvs();
   });
 
@@ -195,17 +159,17 @@ describe('Logs: a full run writes no secret and no personal data', () => {
         status: 422,
         body: { error: 'Parameters misconfigured.' },
       });
-      const rejected = await harness.webhook(enrichmentCompleted({ person: EMILY }));
+      const rejected = await harness.webhook(enrichmentCompleted({ person: CAST.emily }));
 
       // Apollo rate limits (429), and the sender's retry goes through.
       harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 42 });
-      const limited = await harness.webhook(enrichmentCompleted({ person: WALT }), { id: 'msg_walt' });
-      const retried = await harness.webhook(enrichmentCompleted({ person: WALT }), { id: 'msg_walt' });
+      const limited = await harness.webhook(enrichmentCompleted({ person: CAST.walt }), { id: 'msg_walt' });
+      const retried = await harness.webhook(enrichmentCompleted({ person: CAST.walt }), { id: 'msg_walt' });
       await harness.verificationsSettled();
 
       // Apollo refuses the service's key (401).
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 401 });
-      const refusedKey = await harness.webhook(enrichmentCompleted({ person: HERMAN }));
+      const refusedKey = await harness.webhook(enrichmentCompleted({ person: CAST.herman }));
 
       // Apollo never shows the contact: verification fails.
       harness.apollo.inject({
@@ -215,15 +179,15 @@ describe('Logs: a full run writes no secret and no personal data', () => {
         body: { person: null },
         times: 100,
       });
-      const unverified = await harness.webhook(enrichmentCompleted({ person: EDGAR }));
+      const unverified = await harness.webhook(enrichmentCompleted({ person: CAST.edgar }));
       await harness.verificationsSettled();
       harness.apollo.clearFaults();
       const failedRecord = await harness.getConversion(EDGAR_KEY);
 
       // The on-demand API, with the right key and a wrong one.
-      const onDemand = await harness.createContacts(LOUISA);
+      const onDemand = await harness.createContacts(CAST.louisa);
       await harness.verificationsSettled();
-      const wrongKey = await harness.createContacts(LOUISA, WRONG_API_KEY);
+      const wrongKey = await harness.createContacts(CAST.louisa, WRONG_API_KEY);
       await harness.verificationsSettled();
 
       // The run went as intended (otherwise the logs below would prove little).

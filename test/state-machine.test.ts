@@ -73,6 +73,24 @@ describe('State machine: verification', () => {
       // Assess
       expect(load).toThrow(/\$\{param:verifyMaxTries\}/);
     });
+
+    it('resolves the retrier both state machines share through a YAML alias', () => {
+      // Prepare: nothing; serverless.yml writes the Apollo-and-Lambda retrier once.
+
+      // Act
+      const phoneReveal = loadStateMachineDefinition({ stateMachine: 'phoneReveal' });
+
+      // Assess: the alias is expanded, and no merge key (which the yaml package keeps as `<<`) slipped in.
+      const pollRetry = (phoneReveal.definition as StatesJson).States['PollResult']?.Retry;
+      expect(pollRetry).toEqual([
+        expect.objectContaining({
+          ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']),
+          MaxAttempts: 5,
+        }),
+      ]);
+      expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[0]);
+      expect(JSON.stringify([definition, phoneReveal.definition])).not.toContain('<<');
+    });
   });
 
   describe('executions', () => {

@@ -4,6 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { CLAIM_CONDITION, CLAIM_UPDATE } from '../../lib/dynamodb-ledger';
 
 export interface FloorEnvironment {
   region: string;
@@ -50,19 +51,13 @@ export function createFloorConversion(env: FloorEnvironment): (person: FloorPers
     const nowIso = new Date(now).toISOString();
     const token = randomUUID();
     const key = { pk: { S: person.key } };
-    // 1. Claim (the same condition and update as the ledger's claim).
+    // 1. Claim (the ledger's own condition and update).
     await dynamodb.send(
       new UpdateItemCommand({
         TableName: env.tableName,
         Key: key,
-        ConditionExpression:
-          'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR ' +
-          '(#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)',
-        UpdateExpression:
-          'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
-          'attempts = if_not_exists(attempts, :zero) + :one, created_at = if_not_exists(created_at, :now_iso), ' +
-          'updated_at = :now_iso, fingerprint = :fingerprint, match_identity = :match, expected_phones = :phones ' +
-          'REMOVE expires_at',
+        ConditionExpression: CLAIM_CONDITION,
+        UpdateExpression: CLAIM_UPDATE,
         ExpressionAttributeNames: STATUS,
         ExpressionAttributeValues: {
           ':creating': { S: 'creating' },

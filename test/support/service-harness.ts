@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
 import { serviceEnv } from '../../local/service-env';
@@ -248,17 +249,47 @@ export class ServiceHarness {
   }
 }
 
-/** The seed's example: Mark Twain of Great American Writers Co. Fictional, as all test data. */
-export const MARK_TWAIN = {
-  first_name: 'Mark',
-  last_name: 'Twain',
-  email: 'mark.twain@greatamericanwriters.example',
-  organization_name: 'Great American Writers Co.',
-  website_url: 'https://greatamericanwriters.example',
-  title: 'Author',
-  direct_phone: '555-123-4567',
-  mobile_phone: '555-765-4321',
-};
+export interface UseServiceHarnessOptions {
+  /**
+   * Before each test, `reset(env)`: a fresh table, an empty Apollo, a fresh state machine, with
+   * `env` over the defaults for that test (default: `{}`). `false`: no reset; the tests reset when
+   * they need to.
+   */
+  resetBeforeEach?: Record<string, string> | false;
+}
+
+/**
+ * The setup of a harness test file: starts one harness for the enclosing `describe` (or the file)
+ * in `beforeAll`, stops it in `afterAll`, and resets it before each test. Returns the harness,
+ * usable inside tests and hooks: it stands in for the one `beforeAll` starts. Hooks the caller
+ * registers afterwards run after the harness started (`beforeAll`) or reset (`beforeEach`), and
+ * before it stops (`afterAll`).
+ */
+export function useServiceHarness(options: UseServiceHarnessOptions = {}): ServiceHarness {
+  const { resetBeforeEach = {} } = options;
+  let started: ServiceHarness | undefined;
+  beforeAll(async () => {
+    started = await ServiceHarness.start();
+  });
+  afterAll(async () => {
+    await started?.stop();
+    started = undefined;
+  });
+  if (resetBeforeEach !== false) {
+    beforeEach(async () => {
+      await started?.reset(resetBeforeEach);
+    });
+  }
+  return new Proxy({} as ServiceHarness, {
+    get(_, property) {
+      if (started === undefined) {
+        throw new Error(`harness.${String(property)}: the harness runs from beforeAll to afterAll only`);
+      }
+      const value: unknown = Reflect.get(started, property, started);
+      return typeof value === 'function' ? value.bind(started) : value;
+    },
+  });
+}
 
 export function enrichmentCompleted(data: unknown, type = 'person.enrichment.completed') {
   return { type, timestamp: new Date().toISOString(), data };
