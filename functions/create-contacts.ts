@@ -8,5 +8,5 @@ export const handler = httpRoute(async (request) => {
   const { config, conversion } = getServices();
   requireApiKey(request, await config.secret('API_KEY'));
   const people = parseContactsRequest(bodyText(request, config.maxBodyBytes), config);
-  return json(200, { results: await conversion.convert(people, request) });
+  return json(200, { results: await conversion.deliver(people, request) });
 });

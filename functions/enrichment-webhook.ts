@@ -11,5 +11,5 @@ export const handler = httpRoute(async (request) => {
   verifyWebhookSignature(rawBody, request.headers, await config.secret('WEBHOOK_SECRET'));
   const webhook = parseEnrichmentWebhook(rawBody, config);
   if (webhook.kind === 'ignored') return json(200, { ignored: webhook.type, results: [] });
-  return json(200, { results: await conversion.convert(webhook.people, request) });
+  return json(200, { results: await conversion.deliver(webhook.people, request) });
 });

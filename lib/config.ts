@@ -30,6 +30,14 @@ export interface Config {
   publicApiUrl?: string;
   heldPhonesTtlSeconds: number;
   maxResultPolls: number;
+  /** A `created` record waiting this long for its verification's verdict is re-driven. */
+  verificationSweepAfterMs: number;
+  /** Re-driven verifications of one record before the sweep records `verification_failed`. */
+  verificationMaxRedrives: number;
+  /** Records one sweep handles at most. */
+  verificationSweepBatch: number;
+  /** Retry-After of a 503 for a delivery that meets a person another request is converting. */
+  inProgressRetryAfterSeconds: number;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -152,6 +160,10 @@ export function loadConfig(env: Env = process.env): Config {
     publicApiUrl: url(env, 'PUBLIC_API_URL'),
     heldPhonesTtlSeconds: integer(env, 'HELD_PHONES_TTL_DAYS', 30, 1, 3650) * 86_400,
     maxResultPolls: integer(env, 'MAX_RESULT_POLLS', 20, 1, 1000),
+    verificationSweepAfterMs: integer(env, 'VERIFICATION_SWEEP_AFTER_MINUTES', 60, 1, 10_080) * 60_000,
+    verificationMaxRedrives: integer(env, 'VERIFICATION_MAX_REDRIVES', 3, 0, 100),
+    verificationSweepBatch: integer(env, 'VERIFICATION_SWEEP_BATCH', 200, 1, 1000),
+    inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
     secret: (name) => readSecret(env, name),
   };
 }

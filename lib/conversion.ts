@@ -48,7 +48,14 @@ export interface ConversionDependencies {
   unavailableRetryAfterSeconds: number;
   now?: () => number;
   newToken?: () => string;
+  /** Re-drives the verification of a record a redelivery finds waiting too long for its verdict. */
+  staleVerifications?: { redriveIfStale(record: ConversionRecord): Promise<boolean> };
+  /** Retry-After of the 503 `deliver` answers for a person another request holds (default 2). */
+  inProgressRetryAfterSeconds?: number;
 }
+
+/** Retry-After for `in_progress` when the dependencies name none: a claim holder is usually done by then. */
+const DEFAULT_IN_PROGRESS_RETRY_AFTER_SECONDS = 2;
 
 /** Time kept back from the deadline so the ledger can still be updated after the last Apollo call. */
 const DEADLINE_RESERVE_MS = 1500;
@@ -111,6 +118,25 @@ export class ContactConversion {
     const finished = results.filter((result) => result !== undefined);
     if (failures.length > 0) throw this.combine(failures, finished);
     return finished;
+  }
+
+  /**
+   * `convert` for a sender that retries only what fails (webhook senders, on-demand callers): a
+   * person another request holds right now (`in_progress`) makes the answer a RetryLaterError (503
+   * + Retry-After, with every person's result), since a sender drops a 200. The retry gets
+   * `duplicate` with the contact once the holder is done, or converts the person itself once a
+   * dead holder's lock has lapsed.
+   */
+  async deliver(people: readonly Person[], { deadline }: { deadline: number }): Promise<ConversionResult[]> {
+    const results = await this.convert(people, { deadline });
+    const held = new Set(results.filter((result) => result.status === 'in_progress').map((r) => r.key));
+    if (held.size === 0) return results;
+    throw new RetryLaterError(
+      `${held.size} of ${new Set(results.map((r) => r.key)).size} people held by another request`,
+      this.deps.inProgressRetryAfterSeconds ?? DEFAULT_IN_PROGRESS_RETRY_AFTER_SECONDS,
+      results,
+      'in_progress',
+    );
   }
 
   private combine(failures: unknown[], finished: ConversionResult[]): unknown {
@@ -320,13 +346,28 @@ export class ContactConversion {
       case 'failed':
         return { ...this.result(person, record.status, null), reason: record.lastError ?? record.status };
       default:
-        // Finished before. If that invocation died before starting the verification, start it now.
+        // Finished before. If that invocation died before starting the verification, start it now;
+        // if the verification has waited too long for a verdict, re-drive it.
         if (record.contactId !== null && record.verificationStartedAt === null) {
           await this.startVerification(record.key, record.contactId);
+        } else {
+          await this.redriveIfStale(record);
         }
         // Shown as `free_lookups`: each one a person not converted (or enriched) twice.
         await this.deps.ledger.countFreeLookup({ key: record.key, nowMs: this.now() });
         return this.result(person, 'duplicate', record.contactId);
+    }
+  }
+
+  /** Best effort: the sweep re-drives the record later if this fails; the person's answer stands. */
+  private async redriveIfStale(record: ConversionRecord): Promise<void> {
+    try {
+      await this.deps.staleVerifications?.redriveIfStale(record);
+    } catch (error) {
+      logger.error('could not re-drive a verification', {
+        person: personRef(record.key),
+        error: errorMessage(error),
+      });
     }
   }
 

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import {
   GetItemCommand,
+  QueryCommand,
   UpdateItemCommand,
   type AttributeValue,
   type DynamoDBClient,
@@ -8,6 +10,7 @@ import {
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { LockLostError } from './errors';
 import type {
+  AwaitingVerdict,
   ClaimRequest,
   ClaimResult,
   ConversionLedger,
@@ -22,6 +25,7 @@ import type {
   PhoneRevealStatus,
   RecordStatus,
   VerificationLedger,
+  VerificationSweepLedger,
 } from './ledger';
 import type { MatchIdentity } from './person';
 
@@ -63,6 +67,11 @@ interface LedgerItem {
   phone_reveal?: PhoneRevealStatus;
   phone_reveal_note?: string;
   applied_phones?: string[];
+  /** Epoch ms; only on `created` records without a verdict (the sparse `awaiting-verdict` index). */
+  awaiting_verdict_since?: number;
+  /** The index's partition: one of `VERDICT_SHARDS`, from the key's hash. */
+  awaiting_verdict_shard?: string;
+  verification_redrives?: number;
 }
 
 function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionRecord {
@@ -92,6 +101,8 @@ function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionReco
     phoneReveal: stored.phone_reveal ?? null,
     phoneRevealNote: stored.phone_reveal_note ?? null,
     appliedPhoneHashes: stored.applied_phones ?? [],
+    awaitingVerdictSinceMs: stored.awaiting_verdict_since ?? null,
+    verificationRedrives: stored.verification_redrives ?? 0,
   };
 }
 
@@ -140,6 +151,22 @@ export const CLAIM_UPDATE =
   'updated_at = :now_iso, fingerprint = :fingerprint, match_identity = :match, expected_phones = :phones ' +
   'REMOVE expires_at';
 
+/** The sparse index of records waiting for a verdict (serverless.yml, local/dynamodb.ts). */
+export const AWAITING_VERDICT_INDEX = 'awaiting-verdict';
+/**
+ * Partitions of that index. A handful spreads the writes of a busy hour over several index
+ * partitions; the sweep queries each one.
+ */
+export const VERDICT_SHARDS = 4;
+
+/** The index partition of a key: stable, so a record's re-drives stay in one shard. */
+export function verdictShard(key: string): string {
+  return String((createHash('sha256').update(key).digest()[0] as number) % VERDICT_SHARDS);
+}
+
+/** Removes a record from the index of records waiting for a verdict. */
+const LEAVE_AWAITING_VERDICT = 'REMOVE awaiting_verdict_since, awaiting_verdict_shard';
+
 /** The ledger on a DynamoDB table with a string partition key `pk`: every ledger port. */
 export class DynamoDbLedger
   implements
@@ -148,7 +175,8 @@ export class DynamoDbLedger
     VerificationLedger,
     PersonAliases,
     PaidEnrichments,
-    PhoneRevealLedger
+    PhoneRevealLedger,
+    VerificationSweepLedger
 {
   constructor(
     private readonly client: DynamoDBClient,
@@ -204,14 +232,18 @@ export class DynamoDbLedger
     nowMs: number;
   }): Promise<void> {
     await this.updateAsHolder(result.key, result.token, {
+      // Enters the index of records waiting for a verdict, which the verification leaves.
       UpdateExpression:
         'SET #status = :created, contact_id = :contact_id, outcome = :outcome, converted_at = :now_iso, ' +
-        'updated_at = :now_iso REMOVE lock_token, lock_expires_at, create_uncertain, create_uncertain_since',
+        'updated_at = :now_iso, awaiting_verdict_since = :now, awaiting_verdict_shard = :shard ' +
+        'REMOVE lock_token, lock_expires_at, create_uncertain, create_uncertain_since',
       ExpressionAttributeValues: {
         ':created': 'created',
         ':contact_id': result.contactId,
         ':outcome': result.outcome,
         ':now_iso': iso(result.nowMs),
+        ':now': result.nowMs,
+        ':shard': verdictShard(result.key),
       },
     });
   }
@@ -286,8 +318,7 @@ export class DynamoDbLedger
 
   async markVerified({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
     await this.updateIf(key, '#status IN (:created, :verified, :failed)', {
-      UpdateExpression:
-        'SET #status = :verified, verified_at = :now_iso, updated_at = :now_iso REMOVE last_error',
+      UpdateExpression: `SET #status = :verified, verified_at = :now_iso, updated_at = :now_iso ${LEAVE_AWAITING_VERDICT}, last_error`,
       ExpressionAttributeValues: {
         ':created': 'created',
         ':verified': 'verified',
@@ -299,7 +330,7 @@ export class DynamoDbLedger
 
   async markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean> {
     return this.updateIf(update.key, '#status IN (:created, :failed)', {
-      UpdateExpression: 'SET #status = :failed, last_error = :reason, updated_at = :now_iso',
+      UpdateExpression: `SET #status = :failed, last_error = :reason, updated_at = :now_iso ${LEAVE_AWAITING_VERDICT}`,
       ExpressionAttributeValues: {
         ':created': 'created',
         ':failed': 'verification_failed',
@@ -307,6 +338,81 @@ export class DynamoDbLedger
         ':now_iso': iso(update.nowMs),
       },
     });
+  }
+
+  async awaitingVerdict({
+    olderThanMs,
+    limit,
+  }: {
+    olderThanMs: number;
+    limit: number;
+  }): Promise<AwaitingVerdict[]> {
+    const found: AwaitingVerdict[] = [];
+    for (let shard = 0; shard < VERDICT_SHARDS && found.length < limit; shard++) {
+      let startKey: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: AWAITING_VERDICT_INDEX,
+            KeyConditionExpression: 'awaiting_verdict_shard = :shard AND awaiting_verdict_since < :before',
+            ExpressionAttributeValues: marshall({ ':shard': String(shard), ':before': olderThanMs }),
+            Limit: limit - found.length,
+            ExclusiveStartKey: startKey,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const stored = unmarshall(item) as LedgerItem;
+          // The index is eventually consistent: `markRedriven` re-checks the record itself.
+          if (stored.status !== 'created' || stored.contact_id === undefined) continue;
+          found.push({
+            key: stored.pk,
+            contactId: stored.contact_id,
+            awaitingSinceMs: stored.awaiting_verdict_since ?? 0,
+            redrives: stored.verification_redrives ?? 0,
+          });
+        }
+        startKey = page.LastEvaluatedKey;
+      } while (startKey !== undefined && found.length < limit);
+    }
+    return found;
+  }
+
+  async markRedriven(update: {
+    key: string;
+    awaitingSinceMs: number | null;
+    nowMs: number;
+  }): Promise<number | null> {
+    const since =
+      update.awaitingSinceMs === null
+        ? 'attribute_not_exists(awaiting_verdict_since)'
+        : 'awaiting_verdict_since = :since';
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: update.key }),
+          ConditionExpression: `#status = :created AND ${since}`,
+          UpdateExpression:
+            'SET awaiting_verdict_since = :now, awaiting_verdict_shard = :shard, updated_at = :now_iso, ' +
+            'verification_started_at = :now_iso ADD verification_redrives :one',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({
+            ':created': 'created',
+            ':now': update.nowMs,
+            ':now_iso': iso(update.nowMs),
+            ':shard': verdictShard(update.key),
+            ':one': 1,
+            ...(update.awaitingSinceMs === null ? {} : { ':since': update.awaitingSinceMs }),
+          }),
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return (readItem(Attributes)?.verification_redrives as number | undefined) ?? null;
+    } catch (error) {
+      if (isConditionFailure(error)) return null;
+      throw error;
+    }
   }
 
   async get({ key }: { key: string }): Promise<ConversionRecord | null> {

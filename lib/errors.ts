@@ -26,6 +26,7 @@ export const ERROR_NAMES = [
   'ContactNotVisibleError',
   'ContactMismatchError',
   'RetryLaterError',
+  'VerdictNotRecordedError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];
@@ -137,8 +138,10 @@ export class ContactMismatchError extends NamedError {
 }
 
 /**
- * A conversion could not finish because Apollo is rate limiting or unavailable. The caller should
- * retry the whole request after `retryAfterSeconds`; the ledger holds no lock that would block it.
+ * A conversion could not finish because Apollo is rate limiting or unavailable (`reason`
+ * `apollo_unavailable`), or because another request holds a person right now (`in_progress`). The
+ * caller should retry the whole request after `retryAfterSeconds`; the ledger holds no lock of
+ * this request that would block it.
  */
 export class RetryLaterError extends NamedError {
   override readonly name = 'RetryLaterError';
@@ -147,9 +150,18 @@ export class RetryLaterError extends NamedError {
     message: string,
     readonly retryAfterSeconds: number,
     readonly results: readonly unknown[] = [],
+    readonly reason: 'apollo_unavailable' | 'in_progress' = 'apollo_unavailable',
   ) {
     super(message);
   }
+}
+
+/**
+ * The verification's failure path could not record a verdict: the record is neither `created`
+ * nor already decided. The state machine retries, then fails the execution loudly.
+ */
+export class VerdictNotRecordedError extends NamedError {
+  override readonly name = 'VerdictNotRecordedError';
 }
 
 /**
@@ -172,6 +184,7 @@ export const ERROR_CLASSES = {
   ContactNotVisibleError,
   ContactMismatchError,
   RetryLaterError,
+  VerdictNotRecordedError,
 } satisfies { [N in ErrorName]: new (...args: never[]) => { readonly name: N } };
 
 type ErrorsByName = { [N in ErrorName]: InstanceType<(typeof ERROR_CLASSES)[N]> };

@@ -61,6 +61,13 @@ export interface ConversionRecord {
   phoneRevealNote: string | null;
   /** SHA-256 of each revealed E.164 number already written to the contact. */
   appliedPhoneHashes: string[];
+  /**
+   * Epoch ms since when a `created` record has been waiting for its verification's verdict (set
+   * on `complete` and on each re-drive, removed with the verdict); null once it has one.
+   */
+  awaitingVerdictSinceMs?: number | null;
+  /** Verifications re-driven so far for this record (the sweep, or a redelivery). */
+  verificationRedrives?: number;
 }
 
 export type PhoneRevealStatus = 'not_requested' | 'pending' | 'applied' | 'unavailable';
@@ -262,4 +269,35 @@ export interface PhoneRevealLedger {
   }): Promise<boolean>;
   /** The phone reveal ended without phones (unknown, expired, invalid request, or never ready). */
   markPhonesUnavailable(update: { key: string; reason: string; nowMs: number }): Promise<void>;
+}
+
+/** A `created` record still waiting for its verification's verdict, as the sweep's index holds it. */
+export interface AwaitingVerdict {
+  key: string;
+  contactId: string;
+  /** Epoch ms: since the record was completed, or last re-driven. */
+  awaitingSinceMs: number;
+  redrives: number;
+}
+
+/**
+ * Finds and re-drives verifications that ended without a verdict (`VerificationSweep`), through a
+ * sparse index of the records waiting for one: never a table scan.
+ */
+export interface VerificationSweepLedger {
+  /** Up to `limit` records waiting for a verdict since before `olderThanMs`, oldest first per shard. */
+  awaitingVerdict(query: { olderThanMs: number; limit: number }): Promise<AwaitingVerdict[]>;
+  /**
+   * Takes the right to re-drive one record: counts the re-drive and restarts its wait, if it is
+   * still `created`, without a verdict, and waiting since `awaitingSinceMs` (null: a record written
+   * before the index existed). Returns the re-drive's number, or null when another sweep or
+   * delivery took it or a verdict arrived.
+   */
+  markRedriven(update: {
+    key: string;
+    awaitingSinceMs: number | null;
+    nowMs: number;
+  }): Promise<number | null>;
+  /** created → verification_failed with the reason; false (nothing written) for any other status. */
+  markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean>;
 }

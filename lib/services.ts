@@ -16,6 +16,7 @@ import {
 import { PersonEnrichment } from './enrichment';
 import { ConfigurationError } from './errors';
 import { ContactVerification } from './verification';
+import { VerificationSweep, redriveExecutionName } from './verification-sweep';
 
 /**
  * Composition root: builds the use cases with their AWS and Apollo adapters from the config, once
@@ -28,6 +29,8 @@ export interface Services {
   conversion: ContactConversion;
   verification: ContactVerification;
   enrichment: PersonEnrichment;
+  /** Re-drives verifications left without a verdict (the scheduled sweep). */
+  verificationSweep: VerificationSweep;
 }
 
 /** Where Apollo posts revealed phones: the public API URL, with the callback token. */
@@ -65,6 +68,16 @@ function build(config: Config): Services {
   const verifications: VerificationScheduler = {
     start: (request) => verificationExecutions.start(verificationExecutionName(request.key), request),
   };
+  const verificationSweep = new VerificationSweep({
+    ledger,
+    verifications: {
+      redrive: (request, redrive) =>
+        verificationExecutions.start(redriveExecutionName(request.key, redrive), request),
+    },
+    staleAfterMs: config.verificationSweepAfterMs,
+    maxRedrives: config.verificationMaxRedrives,
+    batchSize: config.verificationSweepBatch,
+  });
   const phoneRevealExecutions = new StepFunctionsExecutions(
     stepFunctions,
     config.phoneRevealStateMachineArn,
@@ -78,11 +91,14 @@ function build(config: Config): Services {
     rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
     unavailableRetryAfterSeconds: config.unavailableRetryAfterSeconds,
     maxAttempts: config.maxConversionAttempts,
+    staleVerifications: verificationSweep,
+    inProgressRetryAfterSeconds: config.inProgressRetryAfterSeconds,
   });
   return {
     config,
     ledger,
     conversion,
+    verificationSweep,
     verification: new ContactVerification({
       ledger,
       apollo,

@@ -1,5 +1,10 @@
 import type { Apollo, MatchedPerson } from './apollo/apollo';
-import { ContactMismatchError, ContactNotVisibleError, errorMessage } from './errors';
+import {
+  ContactMismatchError,
+  ContactNotVisibleError,
+  VerdictNotRecordedError,
+  errorMessage,
+} from './errors';
 import type { VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164 } from './person';
@@ -82,12 +87,31 @@ export class ContactVerification {
     return { status: 'verified' };
   }
 
-  /** The state machine's failure path: keeps the reason on the ledger for the operator. */
+  /**
+   * The state machine's failure path: keeps the reason on the ledger for the operator. Throws
+   * VerdictNotRecordedError when nothing could be written and the record has no verdict either
+   * (the state machine retries, then fails the execution loudly); a record verified meanwhile
+   * (by a re-driven verification) keeps its verdict.
+   */
   async recordFailure(
     input: VerificationFailureInput,
-  ): Promise<{ status: 'verification_failed'; reason: string }> {
+  ): Promise<{ status: 'verification_failed' | 'verified'; reason: string }> {
+    const { ledger } = this.deps;
     const reason = describeFailure(input.error);
-    await this.deps.ledger.markVerificationFailed({ key: input.key, reason, nowMs: this.now() });
+    const recorded = await ledger.markVerificationFailed({ key: input.key, reason, nowMs: this.now() });
+    if (!recorded) {
+      const record = await ledger.get({ key: input.key });
+      if (record?.status !== 'verified' && record?.status !== 'verification_failed') {
+        throw new VerdictNotRecordedError(
+          `verification failed (${reason.split(':')[0]}), but the record is ${record?.status ?? 'missing'}: no verdict recorded`,
+        );
+      }
+      logger.info('verification failure not recorded: the record has a verdict already', {
+        person: personRef(input.key),
+        status: record.status,
+      });
+      return { status: record.status, reason };
+    }
     logger.warn('verification failed', { person: personRef(input.key), reason });
     return { status: 'verification_failed', reason };
   }

@@ -34,16 +34,34 @@ export async function startLocalDynamoDb(
 }
 
 /**
- * Creates the ledger table with the key schema serverless.yml declares (`pk`, a string). dynalite
- * has no TTL API, so the TTL setting is not applied locally: records simply never expire there.
+ * Creates the ledger table with the key schema serverless.yml declares (`pk`, a string) and its
+ * sparse `awaiting-verdict` index. dynalite has no TTL API, so the TTL setting is not applied
+ * locally: records simply never expire there.
  */
 export async function createLedgerTable(client: DynamoDBClient, tableName: string): Promise<void> {
   await client.send(
     new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'awaiting_verdict_shard', AttributeType: 'S' },
+        { AttributeName: 'awaiting_verdict_since', AttributeType: 'N' },
+      ],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: 'awaiting-verdict',
+          KeySchema: [
+            { AttributeName: 'awaiting_verdict_shard', KeyType: 'HASH' },
+            { AttributeName: 'awaiting_verdict_since', KeyType: 'RANGE' },
+          ],
+          Projection: {
+            ProjectionType: 'INCLUDE',
+            NonKeyAttributes: ['status', 'contact_id', 'verification_redrives'],
+          },
+        },
+      ],
     }),
   );
   await waitUntilTableExists({ client, maxWaitTime: 10, minDelay: 1, maxDelay: 1 }, { TableName: tableName });

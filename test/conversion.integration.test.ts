@@ -70,9 +70,22 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     expect(harness.apollo.contacts()).toHaveLength(1);
     expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
     const statuses = replies.map((reply) => reply.body.results[0].status);
-    expect(replies.every((reply) => reply.status === 200)).toBe(true);
     expect(statuses.filter((status) => status === 'created')).toHaveLength(1);
     expect(statuses.every((status) => ['created', 'duplicate', 'in_progress'].includes(status))).toBe(true);
+    // A person held by another request is never a 200 (a sender drops a 200): 503 + Retry-After.
+    for (const reply of replies) {
+      const inProgress = reply.body.results[0].status === 'in_progress';
+      expect(reply.status).toBe(inProgress ? 503 : 200);
+      if (inProgress) expect(Number(reply.headers['retry-after'])).toBeGreaterThan(0);
+    }
+    const retries = await Promise.all(
+      replies
+        .filter((reply) => reply.status === 503)
+        .map(() => harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }))),
+    );
+    expect(retries.map((reply) => [reply.status, reply.body.results[0].status])).toEqual(
+      retries.map(() => [200, 'duplicate']),
+    );
     expect((await harness.getConversion(KEY)).body.status).toBe('verified');
     expect(harness.stepFunctions.executions()).toHaveLength(1);
   });

@@ -216,6 +216,71 @@ describe('Class: DynamoDbLedger (against dynalite)', () => {
   it('returns null for an unknown key', async () => {
     expect(await ledger.get({ key: 'nobody@example.com' })).toBeNull();
   });
+
+  describe('records waiting for a verdict (the sparse awaiting-verdict index)', () => {
+    const keys = ['ada@example.com', 'basil@example.com', 'clara@example.com', 'dorian@example.com'];
+
+    async function completeAt(key: string, nowMs: number) {
+      await ledger.claim(claimRequest({ key, token: `token-${key}`, nowMs }));
+      await ledger.complete({ key, token: `token-${key}`, outcome: 'created', contactId: `c-${key}`, nowMs });
+    }
+
+    it('lists completed records once they have waited long enough, and forgets them with their verdict', async () => {
+      // Prepare: four records completed a minute apart, one still creating.
+      for (const [index, key] of keys.entries()) await completeAt(key, NOW + index * 60_000);
+      await ledger.claim(claimRequest({ key: 'edith@example.com', token: 'token-e' }));
+      await ledger.markVerified({ key: 'ada@example.com', nowMs: NOW + 300_000 });
+      await ledger.markVerificationFailed({
+        key: 'basil@example.com',
+        reason: 'mismatch',
+        nowMs: NOW + 300_000,
+      });
+
+      // Act
+      const all = await ledger.awaitingVerdict({ olderThanMs: NOW + 600_000, limit: 10 });
+      const older = await ledger.awaitingVerdict({ olderThanMs: NOW + 150_000, limit: 10 });
+      const limited = await ledger.awaitingVerdict({ olderThanMs: NOW + 600_000, limit: 1 });
+
+      // Assess
+      expect(all.map((record) => record.key).sort()).toEqual(['clara@example.com', 'dorian@example.com']);
+      expect(all).toContainEqual({
+        key: 'clara@example.com',
+        contactId: 'c-clara@example.com',
+        awaitingSinceMs: NOW + 120_000,
+        redrives: 0,
+      });
+      expect(older.map((record) => record.key)).toEqual(['clara@example.com']);
+      expect(limited).toHaveLength(1);
+      expect(await ledger.get({ key: 'clara@example.com' })).toMatchObject({
+        awaitingVerdictSinceMs: NOW + 120_000,
+        verificationRedrives: 0,
+      });
+      expect(await ledger.get({ key: 'ada@example.com' })).toMatchObject({ awaitingVerdictSinceMs: null });
+    });
+
+    it('hands one re-drive to one of several concurrent sweepers, counting re-drives', async () => {
+      // Prepare
+      const key = keys[0] as string;
+      await completeAt(key, NOW);
+
+      // Act
+      const racing = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          ledger.markRedriven({ key, awaitingSinceMs: NOW, nowMs: NOW + 1000 }),
+        ),
+      );
+      const second = await ledger.markRedriven({ key, awaitingSinceMs: NOW + 1000, nowMs: NOW + 2000 });
+      await ledger.markVerified({ key, nowMs: NOW + 3000 });
+      const afterVerdict = await ledger.markRedriven({ key, awaitingSinceMs: null, nowMs: NOW + 4000 });
+
+      // Assess
+      expect(racing.filter((redrive) => redrive !== null)).toEqual([1]);
+      expect(second).toBe(2);
+      expect(afterVerdict).toBeNull();
+      expect(await ledger.get({ key })).toMatchObject({ status: 'verified', verificationRedrives: 2 });
+      expect(await ledger.awaitingVerdict({ olderThanMs: NOW + 600_000, limit: 10 })).toEqual([]);
+    });
+  });
 });
 
 describe('Class: DynamoDbLedger (unit, mocked SDK)', () => {

@@ -71,7 +71,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(8);
+    expect(functions).toHaveLength(9);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -82,7 +82,7 @@ describe('Deployment: serverless package', () => {
       expect(variables).not.toContain('API_KEY');
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
-    expect(roles.size).toBe(8);
+    expect(roles.size).toBe(9);
   });
 
   it('grants no IAM action on "*"', () => {
@@ -101,5 +101,55 @@ describe('Deployment: serverless package', () => {
   it('alarms on failed verifications and on Apollo auth errors', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties.MetricName);
     expect(alarms).toEqual(expect.arrayContaining(['VerificationFailed', 'ApolloAuthErrors']));
+  });
+
+  it('alarms on failed and timed-out executions of both state machines, to the alarm topic', () => {
+    const executionAlarms = ofType('AWS::CloudWatch::Alarm')
+      .map(([, alarm]) => alarm.Properties)
+      .filter((alarm) => alarm.Namespace === 'AWS/States')
+      .map((alarm) => ({
+        metric: alarm.MetricName,
+        stateMachine: alarm.Dimensions?.[0],
+        actions: alarm.AlarmActions,
+        threshold: [alarm.ComparisonOperator, alarm.Threshold],
+      }));
+    const expected = ['VerificationStateMachine', 'PhoneRevealStateMachine'].flatMap((machine) =>
+      ['ExecutionsFailed', 'ExecutionsTimedOut'].map((metric) => ({
+        metric,
+        stateMachine: { Name: 'StateMachineArn', Value: { Ref: machine } },
+        actions: [{ Ref: 'AlarmTopic' }],
+        threshold: ['GreaterThanOrEqualToThreshold', 1],
+      })),
+    );
+    expect(executionAlarms).toEqual(expect.arrayContaining(expected));
+    expect(executionAlarms).toHaveLength(4);
+  });
+
+  it('indexes the records waiting for a verdict, and sweeps them every 15 minutes through that index only', () => {
+    const table = template.Resources.LedgerTable?.Properties;
+    expect(table.GlobalSecondaryIndexes).toEqual([
+      expect.objectContaining({
+        IndexName: 'awaiting-verdict',
+        KeySchema: [
+          { AttributeName: 'awaiting_verdict_shard', KeyType: 'HASH' },
+          { AttributeName: 'awaiting_verdict_since', KeyType: 'RANGE' },
+        ],
+      }),
+    ]);
+    const schedules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
+    expect(schedules).toEqual([expect.objectContaining({ ScheduleExpression: 'rate(15 minutes)' })]);
+    const sweep = template.Resources.SweepVerificationsLambdaFunction?.Properties;
+    expect(sweep.Role).toEqual({ 'Fn::GetAtt': ['SweepVerificationsRole', 'Arn'] });
+    const statements = JSON.stringify(template.Resources.SweepVerificationsRole?.Properties.Policies);
+    expect(statements).not.toContain('dynamodb:Scan');
+    expect(statements).toMatch(/"dynamodb:Query"\],"Resource":\{"Fn::Sub":"[^"]*\/index\/awaiting-verdict"/);
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: 'apollo-contact-converter-prod-sweepVerifications' }],
+      }),
+    );
   });
 });

@@ -2,8 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
 import { loadStateMachineDefinition } from '../local/state-machine-definition';
+import { LambdaServiceError, startLocalStepFunctions } from '../local/step-functions-server';
 import {
+  closeAfterTest,
   closeOpenServers,
   definition,
   fakeLambdas,
@@ -18,7 +21,15 @@ interface RetrierJson {
   MaxAttempts?: number;
 }
 interface StatesJson {
-  States: Record<string, { Retry?: RetrierJson[]; Cause?: string; Parameters?: { FunctionName?: unknown } }>;
+  States: Record<
+    string,
+    {
+      Retry?: RetrierJson[];
+      Cause?: string;
+      TimeoutSeconds?: number;
+      Parameters?: { FunctionName?: unknown };
+    }
+  >;
 }
 const states = (definition as StatesJson).States;
 
@@ -87,8 +98,12 @@ describe('State machine: verification', () => {
           ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']),
           MaxAttempts: 5,
         }),
+        expect.objectContaining({
+          ErrorEquals: expect.arrayContaining(['States.Timeout', 'States.TaskFailed']),
+        }),
       ]);
       expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[0]);
+      expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[1]);
       expect(JSON.stringify([definition, phoneReveal.definition])).not.toContain('<<');
     });
   });
@@ -166,6 +181,151 @@ describe('State machine: verification', () => {
       expect(execution.error).toBe('VerificationFailed');
       expect(execution.cause).toBe(states['VerificationFailed']?.Cause);
       expect(execution.stopDate).toBeInstanceOf(Date);
+    });
+
+    it('gives every task a timeout and retries for Lambda timeouts and service errors', async () => {
+      // Prepare
+      const phoneReveal = loadStateMachineDefinition({ stateMachine: 'phoneReveal' })
+        .definition as StatesJson;
+      const tasks = {
+        VerifyContact: states['VerifyContact'],
+        RecordVerificationFailure: states['RecordVerificationFailure'],
+        PollResult: phoneReveal.States['PollResult'],
+      };
+      const lambdaErrors = [
+        'Lambda.Unknown',
+        'Lambda.ServiceException',
+        'Lambda.AWSLambdaException',
+        'Lambda.SdkClientException',
+        'Lambda.TooManyRequestsException',
+        'States.Timeout',
+      ];
+
+      // Act
+      const retried = Object.fromEntries(
+        Object.entries(tasks).map(([name, task]) => [
+          name,
+          (task?.Retry ?? []).filter((r) => (r.MaxAttempts ?? 3) > 0).flatMap((r) => r.ErrorEquals),
+        ]),
+      );
+
+      // Assess
+      for (const [name, task] of Object.entries(tasks)) {
+        expect(task, name).toMatchObject({ TimeoutSeconds: expect.any(Number) });
+        const errors = retried[name] ?? [];
+        const covered = errors.includes('States.ALL')
+          ? lambdaErrors
+          : lambdaErrors.filter((error) => errors.includes(error));
+        expect(covered, name).toEqual(lambdaErrors);
+      }
+    });
+
+    it('retries a verifyContact that timed out, died or failed unexpectedly, and succeeds', async () => {
+      // Prepare: how each shows up in Step Functions.
+      const failures = [
+        () => new LambdaServiceError('Unknown', 'the function ended without an error type'),
+        () => namedError('Sandbox.Timedout', 'Task timed out after 20.00 seconds'),
+        () => namedError('States.Timeout', 'the task timed out'),
+        () => namedError('Runtime.ExitError', 'the runtime exited'),
+      ];
+      let calls = 0;
+      const lambdas = fakeLambdas({
+        verifyContact: () => {
+          const failure = failures[calls++];
+          if (failure) throw failure();
+          return { verified: true };
+        },
+      });
+      const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
+
+      // Act
+      const execution = await runToEnd(sfn, client, verifyInput);
+
+      // Assess
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(lambdas.payloadsOf('verifyContact')).toHaveLength(failures.length + 1);
+      expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([]);
+    });
+
+    it('abandons an invocation that never answers after TimeoutSeconds and retries it', async () => {
+      // Prepare: the definition with a one-second task timeout; the first invocation hangs.
+      const { definition: quick } = loadStateMachineDefinition({ params: { taskTimeoutSeconds: 1 } });
+      let calls = 0;
+      const lambdas = fakeLambdas({
+        verifyContact: () => {
+          calls += 1;
+          return calls === 1 ? new Promise(() => undefined) : { verified: true };
+        },
+      });
+      const sfn = await startLocalStepFunctions({
+        definition: quick,
+        invokeLambda: lambdas.invokeLambda,
+        log: () => {},
+      });
+      const client = new SFNClient({
+        endpoint: sfn.url,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      closeAfterTest(sfn);
+      closeAfterTest({ close: () => client.destroy() });
+
+      // Act
+      const { executionArn } = await client.send(
+        new StartExecutionCommand({
+          stateMachineArn: sfn.stateMachineArn,
+          input: JSON.stringify(verifyInput),
+        }),
+      );
+      await sfn.waitForIdle(10_000);
+      const execution = await client.send(new DescribeExecutionCommand({ executionArn }));
+
+      // Assess
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(lambdas.payloadsOf('verifyContact')).toHaveLength(2);
+    });
+
+    it('ends a verification that keeps timing out in the failure path, which records the verdict', async () => {
+      // Prepare
+      const lambdas = fakeLambdas({
+        verifyContact: () => {
+          throw namedError('Sandbox.Timedout', 'Task timed out after 20.00 seconds');
+        },
+      });
+      const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
+
+      // Act
+      const execution = await runToEnd(sfn, client, verifyInput);
+
+      // Assess
+      expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([
+        expect.objectContaining({ error: expect.objectContaining({ Error: 'Sandbox.Timedout' }) }),
+      ]);
+      expect(execution.status).toBe('FAILED');
+      expect(execution.error).toBe('VerificationFailed');
+    });
+
+    it('fails the execution with VerdictNotRecorded when the failure cannot be recorded, after retrying', async () => {
+      // Prepare
+      const lambdas = fakeLambdas({
+        verifyContact: () => {
+          throw namedError('ContactMismatchError', 'Apollo returns another email');
+        },
+        recordVerificationFailure: () => {
+          throw namedError('ProvisionedThroughputExceededException', 'the ledger is throttled');
+        },
+      });
+      const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
+
+      // Act
+      const execution = await runToEnd(sfn, client, verifyInput);
+
+      // Assess
+      const retrier = states['RecordVerificationFailure']?.Retry?.[0];
+      expect(retrier?.ErrorEquals).toEqual(['States.ALL']);
+      expect(lambdas.payloadsOf('recordVerificationFailure')).toHaveLength(1 + (retrier?.MaxAttempts ?? 0));
+      expect(execution.status).toBe('FAILED');
+      expect(execution.error).toBe('VerdictNotRecorded');
     });
 
     it('does not retry ContactMismatchError and takes the failure path', async () => {

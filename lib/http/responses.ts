@@ -34,15 +34,18 @@ export function errorResponse(error: unknown): HttpResponse {
     return json(404, { error: 'not_found', message: error.message });
   }
   if (isError(error, 'RetryLaterError')) {
-    logger.warn('conversion deferred: Apollo unavailable', {
-      reason: error.message,
-      retryAfterSeconds: error.retryAfterSeconds,
-    });
+    const inProgress = error.reason === 'in_progress';
+    logger.warn(
+      inProgress ? 'conversion deferred: person in progress' : 'conversion deferred: Apollo unavailable',
+      { reason: error.message, retryAfterSeconds: error.retryAfterSeconds },
+    );
     return json(
       503,
       {
         error: 'retry_later',
-        message: 'Apollo is rate limiting or unavailable; retry this request unchanged',
+        message: inProgress
+          ? 'another request is converting a person of this request right now; retry this request unchanged'
+          : 'Apollo is rate limiting or unavailable; retry this request unchanged',
         retry_after_seconds: error.retryAfterSeconds,
         results: error.results,
       },

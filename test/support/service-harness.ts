@@ -45,7 +45,18 @@ const handlers = {
   verifyContact: () => import('../../functions/verify-contact').then((m) => m.handler),
   recordVerificationFailure: () =>
     import('../../functions/record-verification-failure').then((m) => m.handler),
+  sweepVerifications: () => import('../../functions/sweep-verifications').then((m) => m.handler),
 };
+
+/** The state machines' Lambda tasks, by serverless function key. */
+export type TaskFunction = 'verifyContact' | 'recordVerificationFailure' | 'pollPhoneResult';
+
+/**
+ * Decides the fate of a state machine task's invocation, before the real handler runs: an error
+ * to report instead (as Lambda or Step Functions would, e.g. `Sandbox.Timedout`), or undefined to
+ * run the handler. `call` counts this function's invocations from 1.
+ */
+export type TaskFault = (call: number, payload: unknown) => Error | undefined;
 
 const toReply = (result: APIGatewayProxyStructuredResultV2): HttpReply => toHttpReply(result, undefined);
 
@@ -65,6 +76,7 @@ export class ServiceHarness {
   private callbackServer: Server | undefined;
   publicApiUrl = '';
   private overridden: string[] = [];
+  private taskFaults = new Map<TaskFunction, { fault: TaskFault; calls: number }>();
 
   private constructor(
     readonly dynamo: LocalDynamoDb,
@@ -117,6 +129,7 @@ export class ServiceHarness {
     this.tableName = `ledger-${++this.tableCount}`;
     await createLedgerTable(this.dynamo.client, this.tableName);
     this.apollo.reset();
+    this.taskFaults.clear();
     await this.stepFunctionsServer?.close();
     this.stepFunctionsServer = await startLocalStepFunctions({
       definition: loadStateMachineDefinition().definition,
@@ -129,8 +142,12 @@ export class ServiceHarness {
       waitSeconds: 0,
       log: () => undefined,
       invokeLambda: async (functionName, payload) => {
-        const key = functionName.split('-').pop() as
-          'verifyContact' | 'recordVerificationFailure' | 'pollPhoneResult';
+        const key = functionName.split('-').pop() as TaskFunction;
+        const faulty = this.taskFaults.get(key);
+        if (faulty !== undefined) {
+          const error = faulty.fault(++faulty.calls, payload);
+          if (error !== undefined) throw error;
+        }
         const handler = (await handlers[key]()) as Handler<unknown, unknown>;
         return handler(payload, lambdaContext(functionName));
       },
@@ -232,6 +249,20 @@ export class ServiceHarness {
     });
     return toReply(
       (await handler(event, lambdaContext('getConversion'))) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  /** Makes a state machine task fail as `fault` decides, until the next `reset`. */
+  failTask(task: TaskFunction, fault: TaskFault): void {
+    this.taskFaults.set(task, { fault, calls: 0 });
+  }
+
+  /** Runs the scheduled verification sweep once, as EventBridge Scheduler would. */
+  async sweepVerifications(): Promise<unknown> {
+    const handler = (await handlers.sweepVerifications()) as Handler<unknown, unknown>;
+    return handler(
+      { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
+      lambdaContext('sweepVerifications', { remainingMs: 60_000 }),
     );
   }
 
