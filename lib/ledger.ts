@@ -14,6 +14,9 @@ import type { MatchIdentity } from './person';
  * A claim holds a lock until `lockExpiresAtMs` (the Lambda's deadline), so an invocation that dies
  * never blocks the person beyond its own lifetime; every later write names the claim's `token`, so
  * a claimer whose lock expired and was taken over cannot overwrite the new claimer's work.
+ *
+ * A `created` record waits for its verdict in a sparse index (`awaiting_verdict_since`), which
+ * `verified` and `verification_failed` leave; `VerificationSweep` re-drives the ones that wait too long.
  */
 export type RecordStatus =
   'creating' | 'created' | 'verified' | 'verification_failed' | 'rejected' | 'failed';
