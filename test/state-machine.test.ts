@@ -95,6 +95,10 @@ describe('State machine: verification', () => {
       const pollRetry = (phoneReveal.definition as StatesJson).States['PollResult']?.Retry;
       expect(pollRetry).toEqual([
         expect.objectContaining({
+          ErrorEquals: expect.arrayContaining(['ApolloAuthError', 'ContactMismatchError']),
+          MaxAttempts: 0,
+        }),
+        expect.objectContaining({
           ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']),
           MaxAttempts: 5,
         }),
@@ -104,6 +108,7 @@ describe('State machine: verification', () => {
       ]);
       expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[0]);
       expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[1]);
+      expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[2]);
       expect(JSON.stringify([definition, phoneReveal.definition])).not.toContain('<<');
     });
   });
