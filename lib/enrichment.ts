@@ -278,7 +278,7 @@ export class PersonEnrichment {
     if (enrichment.person === null) {
       // Not found costs nothing and leaves nothing to keep.
       await ledger.releaseEnrichment({ lookup, token });
-      return { enrichment, credits, reuse: false, phonesRequested: false };
+      return { enrichment, credits, reuse: false, phonesRequested: request.revealPhoneNumber };
     }
     const { id, first_name, last_name, email, title, linkedin_url, organization } = enrichment.person;
     const { name, website_url, primary_domain } = organization ?? {};
