@@ -1,9 +1,11 @@
+import { MAX_REVEAL_CREDITS } from './apollo/pricing';
 import type { ConversionRecord } from './ledger';
 
 /**
  * A ledger record as `GET /conversions/{key}` shows it: no lock internals, no phone hashes.
- * `credits_consumed` is what Apollo charged for this person; `free_lookups` counts later requests
- * answered from the ledger, each one credits not spent again.
+ * `credits_consumed` is what Apollo charged for this person so far, `credits_pending` what a
+ * pending phone reveal may still add (`lib/apollo/pricing.ts`); `free_lookups` counts later
+ * requests answered from the ledger, each one credits not spent again.
  */
 export function conversionView(record: ConversionRecord) {
   return {
@@ -21,6 +23,7 @@ export function conversionView(record: ConversionRecord) {
     apollo_person_id: record.apolloPersonId,
     request_id: record.requestId,
     credits_consumed: record.creditsConsumed,
+    credits_pending: record.phoneReveal === 'pending' ? MAX_REVEAL_CREDITS : 0,
     free_lookups: record.freeLookups,
     phone_reveal: record.phoneReveal,
     phone_reveal_note: record.phoneRevealNote,

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  DeleteItemCommand,
   GetItemCommand,
   QueryCommand,
   UpdateItemCommand,
@@ -16,6 +17,7 @@ import type {
   ConversionLedger,
   ConversionOutcome,
   ConversionRecord,
+  EnrichmentClaim,
   HeldPhones,
   KeptEnrichment,
   LedgerReader,
@@ -63,6 +65,12 @@ interface LedgerItem {
   apollo_person_id?: string;
   request_id?: string;
   credits_consumed?: number;
+  /** Credits counted for the people/match of `request_id`. */
+  request_credits?: number;
+  /** Request ids whose people/match credits are in `credits_consumed` (each counted once). */
+  counted_requests?: Set<string>;
+  /** True once the phone reveal's cost is in `credits_consumed`. */
+  reveal_credits_counted?: boolean;
   free_lookups?: number;
   phone_reveal?: PhoneRevealStatus;
   phone_reveal_note?: string;
@@ -97,6 +105,7 @@ function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionReco
     apolloPersonId: stored.apollo_person_id ?? null,
     requestId: stored.request_id ?? null,
     creditsConsumed: stored.credits_consumed ?? 0,
+    requestCredits: stored.request_credits ?? 0,
     freeLookups: stored.free_lookups ?? 0,
     phoneReveal: stored.phone_reveal ?? null,
     phoneRevealNote: stored.phone_reveal_note ?? null,
@@ -479,23 +488,112 @@ export class DynamoDbLedger
     });
   }
 
+  /*
+   * A lookup's enrichment item (`enrichment:<lookup>`) holds the claim on paying for it
+   * (`lock_token`, `lock_expires_at`) until the paid-for enrichment is kept there
+   * (`kept_enrichment`), which ends the claim and refuses every later one.
+   */
+
+  async claimEnrichment(claim: {
+    lookup: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<EnrichmentClaim> {
+    const pk = `enrichment:${claim.lookup}`;
+    // A claim given back between the refused write and the read is claimed again, a few times at most.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let returned: LedgerItem | null;
+      try {
+        await this.client.send(
+          new UpdateItemCommand({
+            TableName: this.tableName,
+            Key: marshall({ pk }),
+            ConditionExpression:
+              'attribute_not_exists(kept_enrichment) AND ' +
+              '(attribute_not_exists(lock_expires_at) OR lock_expires_at < :now)',
+            UpdateExpression:
+              'SET lock_token = :token, lock_expires_at = :lock_expires_at, updated_at = :now_iso, ' +
+              'expires_at = :expires_at',
+            ExpressionAttributeValues: marshall({
+              ':now': claim.nowMs,
+              ':token': claim.token,
+              ':lock_expires_at': claim.lockExpiresAtMs,
+              ':now_iso': iso(claim.nowMs),
+              ':expires_at': claim.expiresAtSeconds,
+            }),
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+          }),
+        );
+        return { claimed: true };
+      } catch (error) {
+        if (!isConditionFailure(error)) throw error;
+        returned = readItem((error as { Item?: Record<string, AttributeValue> }).Item);
+      }
+      // dynalite returns no item with the failure: a consistent read.
+      const item = returned ?? (await this.getItem(pk));
+      const live = item?.lock_expires_at !== undefined && item.lock_expires_at >= claim.nowMs;
+      if (item?.kept_enrichment !== undefined || live) {
+        return {
+          claimed: false,
+          kept: item?.kept_enrichment ?? null,
+          lockExpiresAtMs: item?.lock_expires_at ?? null,
+        };
+      }
+    }
+    // Still contended after three rounds: as good as held by someone else.
+    return { claimed: false, kept: null, lockExpiresAtMs: null };
+  }
+
+  async releaseEnrichment({ lookup, token }: { lookup: string; token: string }): Promise<void> {
+    await this.client
+      .send(
+        new DeleteItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: `enrichment:${lookup}` }),
+          ConditionExpression: 'lock_token = :token AND attribute_not_exists(kept_enrichment)',
+          ExpressionAttributeValues: marshall({ ':token': token }),
+        }),
+      )
+      .catch((error: unknown) => {
+        // Lost or lapsed: whoever holds it now is not disturbed.
+        if (!isConditionFailure(error)) throw error;
+      });
+  }
+
   async keepEnrichment(keep: {
     lookup: string;
+    token: string;
     kept: KeptEnrichment;
     nowMs: number;
     expiresAtSeconds: number;
-  }): Promise<void> {
-    await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: marshall({ pk: `enrichment:${keep.lookup}` }),
-        UpdateExpression: 'SET kept_enrichment = :kept, updated_at = :now_iso, expires_at = :expires_at',
-        ExpressionAttributeValues: marshall(
-          { ':kept': keep.kept, ':now_iso': iso(keep.nowMs), ':expires_at': keep.expiresAtSeconds },
-          { removeUndefinedValues: true },
-        ),
-      }),
-    );
+  }): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: `enrichment:${keep.lookup}` }),
+          ConditionExpression: 'lock_token = :token',
+          UpdateExpression:
+            'SET kept_enrichment = :kept, updated_at = :now_iso, expires_at = :expires_at ' +
+            'REMOVE lock_token, lock_expires_at',
+          ExpressionAttributeValues: marshall(
+            {
+              ':kept': keep.kept,
+              ':token': keep.token,
+              ':now_iso': iso(keep.nowMs),
+              ':expires_at': keep.expiresAtSeconds,
+            },
+            { removeUndefinedValues: true },
+          ),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionFailure(error)) return false;
+      throw error;
+    }
   }
 
   async keptEnrichment({ lookup }: { lookup: string }): Promise<KeptEnrichment | null> {
@@ -510,24 +608,58 @@ export class DynamoDbLedger
     phoneReveal: PhoneRevealStatus;
     nowMs: number;
   }): Promise<void> {
-    const values: Record<string, unknown> = {
+    const { key, requestId } = enrichment;
+    // 1. The credits, once per request id: a retry that records the same enrichment adds nothing.
+    const counted: Record<string, unknown> = {
       ':now_iso': iso(enrichment.nowMs),
       ':credits': enrichment.creditsConsumed,
-      ':phone_reveal': enrichment.phoneReveal,
     };
-    let set = 'updated_at = :now_iso, phone_reveal = :phone_reveal';
+    let set = 'updated_at = :now_iso';
     if (enrichment.apolloPersonId !== null) {
-      set += ', apollo_person_id = :person_id';
-      values[':person_id'] = enrichment.apolloPersonId;
+      set += ', apollo_person_id = if_not_exists(apollo_person_id, :person_id)';
+      counted[':person_id'] = enrichment.apolloPersonId;
     }
-    if (enrichment.requestId !== null) {
-      set += ', request_id = :request_id';
-      values[':request_id'] = enrichment.requestId;
+    let add = 'credits_consumed :credits';
+    let condition = 'attribute_exists(#status)';
+    if (requestId !== null) {
+      add += ', counted_requests :request_ids';
+      condition += ' AND NOT contains(counted_requests, :request_id)';
+      counted[':request_ids'] = new Set([requestId]);
+      counted[':request_id'] = requestId;
     }
-    await this.updateIf(enrichment.key, 'attribute_exists(#status)', {
-      UpdateExpression: `SET ${set} ADD credits_consumed :credits`,
-      ExpressionAttributeValues: values,
+    const countCredits = this.updateIf(key, condition, {
+      UpdateExpression: `SET ${set} ADD ${add}`,
+      ExpressionAttributeValues: counted,
     });
+
+    // 2. The reveal and its request id, set once: a finished or pending reveal is never reopened.
+    const reveal: Record<string, unknown> = {
+      ':now_iso': iso(enrichment.nowMs),
+      ':phone_reveal': enrichment.phoneReveal,
+      ':request_credits': enrichment.creditsConsumed,
+    };
+    let revealSet = 'phone_reveal = :phone_reveal, request_credits = :request_credits, updated_at = :now_iso';
+    if (requestId !== null) {
+      revealSet += ', request_id = :request_id';
+      reveal[':request_id'] = requestId;
+    }
+    let revealCondition: string;
+    if (enrichment.phoneReveal === 'pending') {
+      revealCondition =
+        'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal = :not_requested)';
+      reveal[':not_requested'] = 'not_requested';
+    } else {
+      revealCondition =
+        'attribute_exists(#status) AND attribute_not_exists(phone_reveal) AND attribute_not_exists(request_id)';
+    }
+    // Two independent conditional writes to one item: sent together.
+    await Promise.all([
+      countCredits,
+      this.updateIf(key, revealCondition, {
+        UpdateExpression: `SET ${revealSet}`,
+        ExpressionAttributeValues: reveal,
+      }),
+    ]);
   }
 
   async countFreeLookup({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
@@ -559,23 +691,33 @@ export class DynamoDbLedger
   async recordPhonesApplied(applied: {
     key: string;
     phoneHashes: string[];
-    creditsConsumed: number;
     nowMs: number;
   }): Promise<boolean> {
-    // The condition makes a second delivery of the same phones count no credits.
     return this.updateIf(
       applied.key,
       'attribute_exists(#status) AND (attribute_not_exists(phone_reveal) OR phone_reveal <> :applied)',
       {
         UpdateExpression:
           'SET phone_reveal = :applied, applied_phones = :hashes, updated_at = :now_iso ' +
-          'ADD credits_consumed :credits REMOVE phones_locked_until',
+          'REMOVE phones_locked_until',
         ExpressionAttributeValues: {
           ':applied': 'applied',
           ':hashes': applied.phoneHashes,
           ':now_iso': iso(applied.nowMs),
-          ':credits': applied.creditsConsumed,
         },
+      },
+    );
+  }
+
+  async countRevealCredits(count: { key: string; credits: number; nowMs: number }): Promise<boolean> {
+    // The flag makes every later delivery of the same reveal count nothing.
+    return this.updateIf(
+      count.key,
+      'attribute_exists(#status) AND attribute_not_exists(reveal_credits_counted)',
+      {
+        UpdateExpression:
+          'SET reveal_credits_counted = :true, updated_at = :now_iso ADD credits_consumed :credits',
+        ExpressionAttributeValues: { ':true': true, ':now_iso': iso(count.nowMs), ':credits': count.credits },
       },
     );
   }

@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
-import type { Apollo, EnrichmentQuery, MatchedPerson, PhoneRevealPayload } from './apollo/apollo';
+import type { Apollo, Enrichment, EnrichmentQuery, MatchedPerson, PhoneRevealPayload } from './apollo/apollo';
+import { MAX_REVEAL_CREDITS, matchCredits, revealCredits } from './apollo/pricing';
 import type { ContactConversion, ConversionResultStatus } from './conversion';
-import { InvalidRequestError, isError } from './errors';
+import { EnrichmentInProgressError, InvalidRequestError, isError } from './errors';
 import type {
   FreeLookups,
   HeldPhones,
+  KeptEnrichment,
   LedgerReader,
   PaidEnrichments,
   PersonAliases,
@@ -20,8 +23,11 @@ import type { PhoneRevealPoll, PhoneRevealScheduler } from './schedulers';
  *
  * The moment credits are spent (people/match with reveal flags) is the moment the person must
  * become a contact, so nobody pays for them again. A person the ledger already holds is answered
- * from the ledger with no Apollo call. Revealed phones arrive later, by Apollo's callback or by
- * polling webhook_result, and are written to that same contact (never a new one), once.
+ * from the ledger with no Apollo call. Otherwise the request first claims the lookup in the
+ * ledger (a conditional write): only the claim holder pays Apollo, concurrent requests are told
+ * to retry, and what was paid for is kept under the lookup so no later request pays for it again.
+ * Revealed phones arrive later, by Apollo's callback or by polling webhook_result, and are written
+ * to that same contact (never a new one), once; a reveal that finds none ends `unavailable`.
  */
 export interface EnrichmentRequest {
   identity: EnrichmentQuery;
@@ -35,9 +41,14 @@ export interface EnrichmentResult {
   apollo_person_id: string | null;
   /** Apollo's request id, digit for digit. */
   request_id: string | null;
-  /** Credits Apollo reported for this request (0 when answered from the ledger). */
+  /**
+   * Credits Apollo charged for this request so far, counted from its price list
+   * (`lib/apollo/pricing.ts`): 0 when answered from the ledger or from an enrichment paid before.
+   */
   credits_consumed: number;
-  /** True when the ledger answered: no Apollo call, no credits. */
+  /** Credits this request's phone reveal may still cost (up to one mobile phone) while `pending`. */
+  credits_pending: number;
+  /** True when no people/match was paid for this request: the ledger, or an earlier payment, answered. */
   credits_saved: boolean;
   phones: 'not_requested' | 'pending' | 'applied' | 'unavailable';
   reason?: string;
@@ -45,8 +56,25 @@ export interface EnrichmentResult {
 
 export interface PhoneCallbackResult {
   apollo_person_id: string;
-  status: 'applied' | 'unchanged' | 'held';
+  status: 'applied' | 'unchanged' | 'held' | 'unavailable';
 }
+
+/** What was paid for, now or by an earlier request for the same lookup. */
+interface PaidFor {
+  enrichment: Enrichment;
+  /** The people/match's cost, as the ledger records it. */
+  credits: number;
+  /** True when an earlier request paid (its kept enrichment): this one paid nothing. */
+  reuse: boolean;
+  /** Whether that people/match asked Apollo to reveal phones. */
+  phonesRequested: boolean;
+}
+
+/** The longest `Retry-After` told to a request that found another one enriching the same person. */
+const MAX_IN_PROGRESS_RETRY_AFTER_SECONDS = 5;
+
+const PHONES_NOT_REQUESTED_BEFORE =
+  'phones were not requested when this person was paid for; Apollo is not paid again';
 
 export interface EnrichmentDependencies {
   ledger: LedgerReader & FreeLookups & PersonAliases & PaidEnrichments & PhoneRevealLedger;
@@ -61,6 +89,8 @@ export interface EnrichmentDependencies {
   /** Polls of webhook_result before the fallback gives up. */
   maxResultPolls: number;
   now?: () => number;
+  /** Fencing tokens of enrichment claims. */
+  newToken?: () => string;
 }
 
 /** Apollo's `type_cd` → the contact field it goes to. */
@@ -88,23 +118,27 @@ const personAlias = (apolloPersonId: string) => `person:${apolloPersonId}`;
 
 export class PersonEnrichment {
   private readonly now: () => number;
+  private readonly newToken: () => string;
 
   constructor(private readonly deps: EnrichmentDependencies) {
     this.now = deps.now ?? Date.now;
+    this.newToken = deps.newToken ?? randomUUID;
   }
 
   /**
-   * Answers from the ledger if it holds the person; otherwise enriches through people/match (with
-   * phone reveal when asked) and converts the person into one contact.
+   * Answers from the ledger if it holds the person; otherwise claims the lookup, enriches through
+   * people/match (with phone reveal when asked) and converts the person into one contact. Throws
+   * EnrichmentInProgressError (nothing paid) while another request holds the claim or the conversion.
    */
   async enrich(request: EnrichmentRequest, { deadline }: { deadline: number }): Promise<EnrichmentResult> {
-    const { ledger, apollo } = this.deps;
+    const { ledger } = this.deps;
     const lookups = this.lookupKeys(request.identity);
     for (const lookup of lookups) {
       const known = await ledger.find({ keyOrAlias: lookup });
       if (known?.contactId) {
         await ledger.countFreeLookup({ key: known.key, nowMs: this.now() });
         logger.info('enrichment answered from the ledger', { person: personRef(known.key) });
+        const phones = known.phoneReveal ?? 'not_requested';
         return {
           key: known.key,
           status: 'duplicate',
@@ -112,72 +146,53 @@ export class PersonEnrichment {
           apollo_person_id: known.apolloPersonId,
           request_id: known.requestId,
           credits_consumed: 0,
+          credits_pending: 0,
           credits_saved: true,
-          phones: known.phoneReveal ?? 'not_requested',
+          phones,
+          ...(request.revealPhoneNumber &&
+            phones === 'not_requested' && { reason: PHONES_NOT_REQUESTED_BEFORE }),
         };
       }
     }
 
-    // A paid-for enrichment whose conversion did not finish is converted, not bought again.
-    const kept = await ledger.keptEnrichment({ lookup: lookups[0] as string });
-    const reuse = kept !== null && (kept.phonesRequested || !request.revealPhoneNumber);
-    const enrichment = reuse
-      ? {
-          person: kept.person as MatchedPerson,
-          requestId: kept.requestId,
-          creditsConsumed: kept.creditsConsumed,
-        }
-      : await apollo.enrichPerson(request.identity, {
-          deadline,
-          webhookUrl: request.revealPhoneNumber ? await this.deps.callbackUrl() : undefined,
-        });
-    const credits = enrichment.creditsConsumed ?? 0;
+    const paid = await this.payOnce(request, lookups[0] as string, deadline);
+    const { enrichment, reuse } = paid;
+    const credits = reuse ? 0 : paid.credits;
     const base = {
       apollo_person_id: enrichment.person?.id ?? null,
       request_id: enrichment.requestId,
-      credits_consumed: reuse ? 0 : credits,
+      credits_consumed: credits,
       credits_saved: reuse,
+      ...(request.revealPhoneNumber && !paid.phonesRequested && { reason: PHONES_NOT_REQUESTED_BEFORE }),
     };
     if (enrichment.person === null) {
-      return { ...base, key: null, status: 'not_found', contact_id: null, phones: 'not_requested' };
-    }
-    if (!reuse) {
-      const { id, first_name, last_name, email, title, linkedin_url, organization } = enrichment.person;
-      const { name, website_url, primary_domain } = organization ?? {};
-      await ledger.keepEnrichment({
-        lookup: lookups[0] as string,
-        kept: {
-          person: {
-            id,
-            first_name,
-            last_name,
-            email,
-            title,
-            linkedin_url,
-            organization: { name, website_url, primary_domain },
-          },
-          requestId: enrichment.requestId,
-          creditsConsumed: enrichment.creditsConsumed,
-          phonesRequested: request.revealPhoneNumber,
-        },
-        nowMs: this.now(),
-        expiresAtSeconds: Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds,
-      });
+      return {
+        ...base,
+        key: null,
+        status: 'not_found',
+        contact_id: null,
+        credits_pending: 0,
+        phones: 'not_requested',
+      };
     }
 
     const person = this.toConvertible(enrichment.person);
     const [result] = await this.deps.conversion.convert([person], { deadline });
-    // Phones asked for now, or by the paid-for enrichment this one reuses.
-    const phonesWanted = request.revealPhoneNumber || (reuse && kept.phonesRequested);
-    const phones = phonesWanted ? 'pending' : 'not_requested';
+    if (result?.status === 'in_progress') {
+      // Another request is converting this very person: its answer will be in the ledger.
+      throw this.inProgress(null);
+    }
+    // Phones asked for by the people/match paid now, or by the paid-for enrichment this one reuses.
+    const phonesWanted = paid.phonesRequested;
     if (!result?.contact_id) {
       return {
         ...base,
         key: person.key,
         status: result?.status ?? 'failed',
         contact_id: null,
-        phones,
-        reason: result?.reason,
+        credits_pending: phonesWanted && !reuse ? MAX_REVEAL_CREDITS : 0,
+        phones: phonesWanted ? 'pending' : 'not_requested',
+        reason: result?.reason ?? base.reason,
       };
     }
 
@@ -185,32 +200,136 @@ export class PersonEnrichment {
       key: result.key,
       apolloPersonId: enrichment.person.id ?? null,
       requestId: enrichment.requestId,
-      creditsConsumed: credits,
-      phoneReveal: phones,
+      creditsConsumed: paid.credits,
+      phoneReveal: phonesWanted ? 'pending' : 'not_requested',
       nowMs: this.now(),
     });
     const aliases = new Set(lookups.filter((lookup) => lookup !== result.key));
     if (enrichment.person.id) aliases.add(personAlias(enrichment.person.id));
     if (enrichment.person.linkedin_url) aliases.add(linkedinAlias(enrichment.person.linkedin_url));
-    let applied = false;
+    let revealCreditsNow = 0;
+    let endedNow: 'applied' | 'unavailable' | undefined;
     for (const alias of aliases) {
       const held = await ledger.link({ alias, key: result.key, nowMs: this.now() });
       // A callback that came before the contact existed left its phones here: apply them now.
       if (held) {
-        await this.applyPhones(result.key, result.contact_id, held, alias, deadline);
-        applied = true;
+        const applied = await this.applyPhones(result.key, result.contact_id, held, alias, deadline);
+        revealCreditsNow += applied.credits;
+        if (applied.status !== 'unchanged') endedNow = applied.status;
       }
     }
-    if (phonesWanted && !applied && enrichment.requestId !== null) {
-      await this.deps.phoneReveals.start({ key: result.key, request_id: enrichment.requestId, attempt: 0 });
+    // The record decides whose reveal it follows: an earlier one (pending, applied, unavailable)
+    // is never reopened by this request, and is reported as it stands.
+    const record = await ledger.get({ key: result.key });
+    const ownReveal = enrichment.requestId !== null && record?.requestId === enrichment.requestId;
+    const phones =
+      endedNow ?? (ownReveal && phonesWanted ? 'pending' : (record?.phoneReveal ?? 'not_requested'));
+    if (phones === 'pending' && ownReveal) {
+      await this.deps.phoneReveals.start({
+        key: result.key,
+        request_id: enrichment.requestId as string,
+        attempt: 0,
+      });
     }
     return {
       ...base,
       key: result.key,
       status: result.status,
       contact_id: result.contact_id,
-      phones: applied ? 'applied' : phones,
+      credits_consumed: reuse ? 0 : credits + revealCreditsNow,
+      credits_pending: phones === 'pending' && ownReveal && !reuse ? MAX_REVEAL_CREDITS : 0,
+      phones,
     };
+  }
+
+  /**
+   * The enrichment for `lookup`, paid for at most once: the one kept from an earlier payment, or a
+   * people/match made while holding the lookup's claim (then kept, so nobody pays for it again).
+   */
+  private async payOnce(request: EnrichmentRequest, lookup: string, deadline: number): Promise<PaidFor> {
+    const { ledger, apollo } = this.deps;
+    const kept = await ledger.keptEnrichment({ lookup });
+    if (kept !== null) return this.reuse(kept);
+
+    const webhookUrl = request.revealPhoneNumber ? await this.deps.callbackUrl() : undefined;
+    const token = this.newToken();
+    const claim = await ledger.claimEnrichment({
+      lookup,
+      token,
+      lockExpiresAtMs: deadline,
+      nowMs: this.now(),
+      expiresAtSeconds: this.expiry(),
+    });
+    if (!claim.claimed) {
+      // Paid for in between: converted without paying again. Otherwise someone is paying right now.
+      if (claim.kept !== null) return this.reuse(claim.kept);
+      throw this.inProgress(claim.lockExpiresAtMs);
+    }
+
+    let enrichment: Enrichment;
+    try {
+      enrichment = await apollo.enrichPerson(request.identity, { deadline, webhookUrl });
+    } catch (error) {
+      // Nothing to keep: the retry may claim at once (and must pay, having no person to convert).
+      await ledger.releaseEnrichment({ lookup, token });
+      throw error;
+    }
+    const credits = matchCredits(enrichment.person);
+    if (enrichment.person === null) {
+      // Not found costs nothing and leaves nothing to keep.
+      await ledger.releaseEnrichment({ lookup, token });
+      return { enrichment, credits, reuse: false, phonesRequested: request.revealPhoneNumber };
+    }
+    const { id, first_name, last_name, email, title, linkedin_url, organization } = enrichment.person;
+    const { name, website_url, primary_domain } = organization ?? {};
+    const keptNow = await ledger.keepEnrichment({
+      lookup,
+      token,
+      kept: {
+        person: {
+          id,
+          first_name,
+          last_name,
+          email,
+          title,
+          linkedin_url,
+          organization: { name, website_url, primary_domain },
+        },
+        requestId: enrichment.requestId,
+        creditsConsumed: credits,
+        phonesRequested: request.revealPhoneNumber,
+      },
+      nowMs: this.now(),
+      expiresAtSeconds: this.expiry(),
+    });
+    if (!keptNow) {
+      // Only when this invocation outlived its own deadline: the person is still converted below.
+      logger.warn('enrichment claim lapsed before the payment was kept', { person: personRef(lookup) });
+    }
+    return { enrichment, credits, reuse: false, phonesRequested: request.revealPhoneNumber };
+  }
+
+  private reuse(kept: KeptEnrichment): PaidFor {
+    return {
+      enrichment: { person: kept.person as MatchedPerson, requestId: kept.requestId },
+      credits: kept.creditsConsumed ?? 0,
+      reuse: true,
+      phonesRequested: kept.phonesRequested,
+    };
+  }
+
+  /** A request refused because another one holds the person: retry once that one may be done. */
+  private inProgress(lockExpiresAtMs: number | null): EnrichmentInProgressError {
+    const remaining = lockExpiresAtMs === null ? 0 : Math.ceil((lockExpiresAtMs - this.now()) / 1000);
+    return new EnrichmentInProgressError(
+      'another request is enriching this person',
+      Math.max(1, Math.min(MAX_IN_PROGRESS_RETRY_AFTER_SECONDS, remaining)),
+    );
+  }
+
+  /** Epoch seconds when a kept enrichment (or an abandoned claim) expires. */
+  private expiry(): number {
+    return Math.floor(this.now() / 1000) + this.deps.heldPhonesTtlSeconds;
   }
 
   /**
@@ -235,7 +354,7 @@ export class PersonEnrichment {
       const record = key === null ? null : await this.deps.ledger.get({ key });
       let status: PhoneCallbackResult['status'] = 'held';
       if (record?.contactId)
-        status = await this.applyPhones(record.key, record.contactId, held, alias, deadline);
+        status = (await this.applyPhones(record.key, record.contactId, held, alias, deadline)).status;
       if (status === 'held') {
         logger.warn('revealed phones held: no contact for this Apollo person yet', {
           apolloPersonId: revealed.id,
@@ -256,10 +375,29 @@ export class PersonEnrichment {
   ): Promise<{ state: 'done' } | { state: 'pending'; wait_seconds: number; poll: PhoneRevealPoll }> {
     const { ledger, apollo } = this.deps;
     const record = await ledger.get({ key: poll.key });
-    if (!record?.contactId || record.phoneReveal === 'applied') return { state: 'done' };
+    // Applied, or ended without phones (a callback with none, say): nothing left to wait for.
+    if (!record?.contactId || record.phoneReveal !== 'pending') return { state: 'done' };
     const result = await apollo.getWebhookResult(poll.request_id, { deadline });
     if (result.state === 'ready') {
       await this.applyPhoneCallback(result.payload, { deadline });
+      if (!result.payload.people.some((revealed) => revealed.id === record.apolloPersonId)) {
+        // A ready result that names nobody (Apollo found no phone for this person) ends the reveal.
+        await ledger.countRevealCredits({
+          key: poll.key,
+          credits: revealCredits({
+            reportedTotal:
+              result.payload.people.length === 0 ? (result.payload.credits_consumed ?? null) : null,
+            matchCredits: record.requestCredits,
+            mobileRevealed: false,
+          }),
+          nowMs: this.now(),
+        });
+        await ledger.markPhonesUnavailable({
+          key: poll.key,
+          reason: 'webhook_result: no phone found for this person',
+          nowMs: this.now(),
+        });
+      }
       return { state: 'done' };
     }
     if (result.state === 'unreadable') {
@@ -290,25 +428,45 @@ export class PersonEnrichment {
     return { state: 'pending', wait_seconds: result.retryAfterSeconds, poll: { ...poll, attempt } };
   }
 
-  /** Writes revealed phones to the contact unless they are there already; records that. */
+  /**
+   * Writes revealed phones to the contact unless they are there already; records that. Counts the
+   * reveal's credits once (Apollo charged for it whatever becomes of the phones), and ends a
+   * pending reveal that brought no phone as `unavailable`. Returns the credits counted now.
+   */
   private async applyPhones(
     key: string,
     contactId: string,
     held: HeldPhones,
     alias: string,
     deadline: number,
-  ): Promise<'applied' | 'unchanged'> {
+  ): Promise<{ status: 'applied' | 'unchanged' | 'unavailable'; credits: number }> {
     const { ledger, apollo } = this.deps;
     const record = await ledger.get({ key });
+    let credits = 0;
+    if (record !== null) {
+      const cost = revealCredits({
+        reportedTotal: held.creditsConsumed,
+        matchCredits: record.requestCredits,
+        mobileRevealed: held.phones.some((phone) => phone.type === 'mobile'),
+      });
+      if (await ledger.countRevealCredits({ key, credits: cost, nowMs: this.now() })) credits = cost;
+    }
+    if (held.phones.length === 0) {
+      await ledger.releaseHeldPhones({ alias, nowMs: this.now() });
+      if (record?.phoneReveal !== 'pending') return { status: 'unchanged', credits };
+      await ledger.markPhonesUnavailable({ key, reason: 'no phone found', nowMs: this.now() });
+      logger.info('phone reveal ended without phones', { person: personRef(key) });
+      return { status: 'unavailable', credits };
+    }
     const known = new Set(record?.appliedPhoneHashes ?? []);
     const fresh = held.phones.filter((phone) => !known.has(phoneHash(phone.e164)));
     if (fresh.length === 0) {
       await ledger.releaseHeldPhones({ alias, nowMs: this.now() });
-      return 'unchanged';
+      return { status: 'unchanged', credits };
     }
     // A callback and the fallback can bring the same phones at once: one of them writes.
     if (!(await ledger.claimPhoneApplication({ key, untilMs: deadline, nowMs: this.now() })))
-      return 'unchanged';
+      return { status: 'unchanged', credits };
     try {
       await apollo.updateContact(contactId, this.phoneFields(fresh), { deadline });
     } catch (error) {
@@ -316,19 +474,14 @@ export class PersonEnrichment {
       throw error;
     }
     const hashes = [...known, ...fresh.map((phone) => phoneHash(phone.e164))];
-    await ledger.recordPhonesApplied({
-      key,
-      phoneHashes: hashes,
-      creditsConsumed: held.creditsConsumed ?? 0,
-      nowMs: this.now(),
-    });
+    await ledger.recordPhonesApplied({ key, phoneHashes: hashes, nowMs: this.now() });
     await ledger.releaseHeldPhones({ alias, nowMs: this.now() });
     logger.info('revealed phones written to the contact', {
       person: personRef(key),
       contactId,
       phones: fresh.length,
     });
-    return 'applied';
+    return { status: 'applied', credits };
   }
 
   private phoneFields(phones: RevealedPhone[]): ContactFields {

@@ -27,6 +27,7 @@ export const ERROR_NAMES = [
   'ContactMismatchError',
   'RetryLaterError',
   'VerdictNotRecordedError',
+  'EnrichmentInProgressError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];
@@ -165,6 +166,22 @@ export class VerdictNotRecordedError extends NamedError {
 }
 
 /**
+ * Another request is enriching this person right now (it holds the claim on the person's
+ * enrichment, or on its conversion). Nothing was paid by this request; retrying it after
+ * `retryAfterSeconds` is answered from the ledger once the other request has finished.
+ */
+export class EnrichmentInProgressError extends NamedError {
+  override readonly name = 'EnrichmentInProgressError';
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Every class by its name. `satisfies` holds it to `ERROR_NAMES`: no name without a class, no
  * class without a name, and each class's `name` is its key.
  */
@@ -185,6 +202,7 @@ export const ERROR_CLASSES = {
   ContactMismatchError,
   RetryLaterError,
   VerdictNotRecordedError,
+  EnrichmentInProgressError,
 } satisfies { [N in ErrorName]: new (...args: never[]) => { readonly name: N } };
 
 type ErrorsByName = { [N in ErrorName]: InstanceType<(typeof ERROR_CLASSES)[N]> };

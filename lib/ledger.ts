@@ -54,8 +54,14 @@ export interface ConversionRecord {
   apolloPersonId: string | null;
   /** Apollo's request id of that enrichment: a signed 64-bit integer, kept as its digits. */
   requestId: string | null;
-  /** Apollo credits spent on this person, as Apollo reported them. */
+  /**
+   * Apollo credits spent on this person so far: each paid people/match counted once (by its
+   * request id) from Apollo's price list (`lib/apollo/pricing.ts`), plus the phone reveal's cost
+   * once its result came.
+   */
   creditsConsumed: number;
+  /** What the people/match of `requestId` was counted for; its reveal's callback reports the sum. */
+  requestCredits: number;
   /** Later enrichment requests answered from the ledger without calling Apollo. */
   freeLookups: number;
   /** Where the phone reveal stands, for people enriched with phones. */
@@ -98,6 +104,14 @@ export interface KeptEnrichment {
   creditsConsumed: number | null;
   phonesRequested: boolean;
 }
+
+/**
+ * A claim on paying Apollo for one lookup (`PaidEnrichments.claimEnrichment`). Not claimed: the
+ * lookup was paid for already (`kept`, to convert without paying again), or another request holds
+ * a live claim until `lockExpiresAtMs`.
+ */
+export type EnrichmentClaim =
+  { claimed: true } | { claimed: false; kept: KeptEnrichment | null; lockExpiresAtMs: number | null };
 
 /** Phones a callback revealed for an Apollo person id, kept until its contact is known. */
 export interface HeldPhones {
@@ -233,16 +247,41 @@ export interface PersonAliases {
  * then recorded on the person's record (`PersonEnrichment`).
  */
 export interface PaidEnrichments {
-  /** Keeps a paid-for enrichment under `lookup` until `expiresAtSeconds`. */
+  /**
+   * The right to pay Apollo for `lookup`, held until `lockExpiresAtMs` (the Lambda's deadline).
+   * Granted only when nothing was paid for this lookup yet (no kept enrichment) and no other live
+   * claim exists; a conditional write decides, so of any number of concurrent requests one pays.
+   * The claim item expires at `expiresAtSeconds` (TTL) if its holder dies.
+   */
+  claimEnrichment(claim: {
+    lookup: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<EnrichmentClaim>;
+  /** Gives the claim back (nothing was paid, or the call failed): only its holder's `token` can. */
+  releaseEnrichment(release: { lookup: string; token: string }): Promise<void>;
+  /**
+   * Keeps a paid-for enrichment under `lookup` until `expiresAtSeconds`, ending the claim `token`.
+   * False (nothing written) when that claim was lost: a lapsed holder never overwrites.
+   */
   keepEnrichment(keep: {
     lookup: string;
+    token: string;
     kept: KeptEnrichment;
     nowMs: number;
     expiresAtSeconds: number;
-  }): Promise<void>;
+  }): Promise<boolean>;
   /** The enrichment kept under `lookup`, if any. */
   keptEnrichment(query: { lookup: string }): Promise<KeptEnrichment | null>;
-  /** Remembers what an enrichment learned: Apollo's ids, credits, whether phones are coming. */
+  /**
+   * Remembers what an enrichment learned: Apollo's ids, credits, whether phones are coming.
+   * Credits are added once per `requestId` however often it is recorded. A record's phone reveal
+   * and request id are set once: a later enrichment replaces them only when the record had no
+   * reveal (`not_requested` or none) and this one asked for phones; a `pending`, `applied` or
+   * `unavailable` reveal is never reopened.
+   */
   recordEnrichment(enrichment: {
     key: string;
     apolloPersonId: string | null;
@@ -264,12 +303,12 @@ export interface PhoneRevealLedger {
   /** Gives that right back after a failed write, so the next delivery can try at once. */
   releasePhoneApplication(claim: { key: string }): Promise<void>;
   /** Records revealed phones as written to the contact; false if that was recorded already. */
-  recordPhonesApplied(applied: {
-    key: string;
-    phoneHashes: string[];
-    creditsConsumed: number;
-    nowMs: number;
-  }): Promise<boolean>;
+  recordPhonesApplied(applied: { key: string; phoneHashes: string[]; nowMs: number }): Promise<boolean>;
+  /**
+   * Adds the phone reveal's cost to the record's credits, once per record however often its
+   * result is delivered (callback replays, the fallback). False when it was counted already.
+   */
+  countRevealCredits(count: { key: string; credits: number; nowMs: number }): Promise<boolean>;
   /** The phone reveal ended without phones (unknown, expired, invalid request, or never ready). */
   markPhonesUnavailable(update: { key: string; reason: string; nowMs: number }): Promise<void>;
 }

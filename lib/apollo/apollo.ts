@@ -68,7 +68,7 @@ export interface Enrichment {
   person: MatchedPerson | null;
   /** Apollo's request id, a signed 64-bit integer kept digit for digit as a string. */
   requestId: string | null;
-  creditsConsumed: number | null;
+  // No credits here: people/match's reply does not report them (see `./pricing`).
 }
 
 /** Who to enrich: email; name and company; LinkedIn URL; or Apollo person id. */

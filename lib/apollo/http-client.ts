@@ -145,7 +145,6 @@ export class ApolloHttpClient implements Apollo {
     return {
       person: parsed.person ?? null,
       requestId: parsed.request_id ?? null,
-      creditsConsumed: parsed.credits_consumed ?? null,
     };
   }
 

@@ -55,7 +55,7 @@ export const matchReplySchema = z.looseObject({
   person: z.optional(z.nullable(matchedPersonSchema)),
   // Read as text by `parseApolloJson`: a signed 64-bit integer that a JS number would round.
   request_id: z.optional(z.nullable(z.string())),
-  credits_consumed: z.optional(z.nullable(z.number())),
+  // No `credits_consumed`: Apollo documents it for bulk_match only; the cost is counted by `./pricing`.
 });
 
 /** The payload of Apollo's phone-reveal callback, and of `webhook_result` once it is ready. */

@@ -52,6 +52,19 @@ export function errorResponse(error: unknown): HttpResponse {
       { 'retry-after': String(error.retryAfterSeconds) },
     );
   }
+  if (isError(error, 'EnrichmentInProgressError')) {
+    // Not a failure: another request for the same person is paying Apollo right now.
+    return json(
+      409,
+      {
+        error: 'in_progress',
+        status: 'in_progress',
+        message: 'another request is enriching this person; retry this request unchanged',
+        retry_after_seconds: error.retryAfterSeconds,
+      },
+      { 'retry-after': String(error.retryAfterSeconds) },
+    );
+  }
   if (isApolloConfigurationError(error)) {
     // Not the person's fault and not the sender's: the operator must fix the key or its scopes.
     logger.error('Apollo refused the service credentials: operator action needed', {
