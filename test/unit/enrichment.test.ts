@@ -1,0 +1,646 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { EnrichmentQuery, PhoneRevealPayload } from '../../lib/apollo/apollo';
+import type { EnrichmentRequest } from '../../lib/enrichment';
+import {
+  ApolloRateLimitError,
+  ApolloRejectedError,
+  ApolloUnavailableError,
+  InvalidRequestError,
+  RetryLaterError,
+} from '../../lib/errors';
+import { phoneHash } from '../../lib/person';
+import {
+  FAKE_SETTINGS,
+  WREN_IN_APOLLO,
+  fakeServices,
+  rejectionOf,
+  type FakeServices,
+} from '../support/fakes';
+
+const WREN_KEY = 'wren.halloway@lanternfish.example';
+const BY_EMAIL: EnrichmentQuery = { email: WREN_KEY };
+/** The request id the fake Apollo gives its first enrichment: negative, 19 digits, beyond 2^53. */
+const FIRST_REQUEST_ID = '-7301000000000000001';
+const REVEALED_MOBILE = '+12025550188';
+/** How long phones held for an unknown person, and a kept enrichment, are kept: a day here. */
+const HELD_TTL_SECONDS = FAKE_SETTINGS.heldPhonesTtlSeconds;
+
+const rateLimited = () => new ApolloRateLimitError('POST /contacts: 429', 120);
+
+function enrichWren(s: FakeServices, request: Partial<EnrichmentRequest> = {}) {
+  return s.enrichment.enrich({ identity: BY_EMAIL, revealPhoneNumber: false, ...request }, s.request());
+}
+
+/** A callback revealing `phones` for one Apollo person. */
+function callbackFor(
+  personId: string,
+  phones: NonNullable<PhoneRevealPayload['people'][number]['phone_numbers']>,
+  creditsConsumed = 2,
+): PhoneRevealPayload {
+  return {
+    status: 'success',
+    credits_consumed: creditsConsumed,
+    people: [{ id: personId, status: 'success', phone_numbers: phones }],
+  };
+}
+
+describe('Class: PersonEnrichment', () => {
+  let s: FakeServices;
+
+  beforeEach(() => {
+    s = fakeServices();
+    s.apollo.addPerson(WREN_IN_APOLLO);
+  });
+
+  describe('enrich', () => {
+    it('enriches a new person, converts them into one contact, links their aliases and keeps what was paid for', async () => {
+      // Act
+      const result = await enrichWren(s);
+
+      // Assess
+      expect(result).toEqual({
+        key: WREN_KEY,
+        status: 'created',
+        contact_id: 'contact-1',
+        apollo_person_id: 'person-wren',
+        request_id: FIRST_REQUEST_ID,
+        credits_consumed: 1,
+        credits_saved: false,
+        phones: 'not_requested',
+      });
+      expect(s.apollo.received.enrichPerson).toEqual([{ query: BY_EMAIL, webhookUrl: undefined }]);
+      expect(s.apollo.received.createContact).toEqual([
+        {
+          fields: {
+            first_name: 'Wren',
+            last_name: 'Halloway',
+            email: WREN_KEY,
+            organization_name: 'Lanternfish Labs',
+            website_url: 'https://www.lanternfish.example',
+            title: 'Keeper of Tide Tables',
+          },
+          runDedupe: false,
+        },
+      ]);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        status: 'created',
+        contactId: 'contact-1',
+        apolloPersonId: 'person-wren',
+        requestId: FIRST_REQUEST_ID,
+        creditsConsumed: 1,
+        phoneReveal: 'not_requested',
+      });
+      expect(s.ledger.item('person:person-wren')).toMatchObject({ aliasOf: WREN_KEY });
+      expect(s.ledger.item('linkedin:linkedin.com/in/wren-halloway')).toMatchObject({ aliasOf: WREN_KEY });
+      expect(s.ledger.item(`enrichment:${WREN_KEY}`)).toMatchObject({
+        keptEnrichment: {
+          person: {
+            id: 'person-wren',
+            first_name: 'Wren',
+            last_name: 'Halloway',
+            email: WREN_KEY,
+            title: 'Keeper of Tide Tables',
+            linkedin_url: 'https://www.linkedin.com/in/wren-halloway',
+            organization: {
+              name: 'Lanternfish Labs',
+              website_url: 'https://www.lanternfish.example',
+              primary_domain: 'lanternfish.example',
+            },
+          },
+          requestId: FIRST_REQUEST_ID,
+          creditsConsumed: 1,
+          phonesRequested: false,
+        },
+        expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
+      });
+      expect(s.verifications.started).toEqual([{ key: WREN_KEY, contact_id: 'contact-1' }]);
+      expect(s.phoneReveals.started).toEqual([]);
+    });
+
+    const lookups: Array<{ lookup: string; first: EnrichmentQuery; again: EnrichmentQuery }> = [
+      { lookup: 'email', first: BY_EMAIL, again: { email: 'Wren.Halloway@Lanternfish.example' } },
+      { lookup: 'Apollo person id', first: BY_EMAIL, again: { id: 'person-wren' } },
+      {
+        lookup: 'LinkedIn URL',
+        first: BY_EMAIL,
+        again: { linkedin_url: 'http://LinkedIn.com/in/Wren-Halloway/' },
+      },
+      {
+        lookup: 'name and company',
+        first: { first_name: 'Wren', last_name: 'Halloway', organization_name: 'Lanternfish Labs' },
+        again: { first_name: 'WREN', last_name: 'halloway', organization_name: 'Lanternfish  Labs' },
+      },
+      {
+        lookup: 'name and domain',
+        first: { first_name: 'Wren', last_name: 'Halloway', domain: 'lanternfish.example' },
+        again: { first_name: 'Wren', last_name: 'Halloway', domain: 'LANTERNFISH.example' },
+      },
+    ];
+    for (const { lookup, first, again } of lookups) {
+      it(`answers a person the ledger holds, found by ${lookup}, with no Apollo call and credits saved`, async () => {
+        // Prepare
+        await enrichWren(s, { identity: first });
+        const apolloCallsBefore = s.apollo.totalCalls;
+
+        // Act
+        const result = await enrichWren(s, { identity: again });
+
+        // Assess
+        expect(result).toEqual({
+          key: WREN_KEY,
+          status: 'duplicate',
+          contact_id: 'contact-1',
+          apollo_person_id: 'person-wren',
+          request_id: FIRST_REQUEST_ID,
+          credits_consumed: 0,
+          credits_saved: true,
+          phones: 'not_requested',
+        });
+        expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
+        expect(s.apollo.calls.enrichPerson).toBe(1);
+        expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ freeLookups: 1, creditsConsumed: 1 });
+      });
+    }
+
+    it('answers a person the ledger holds with the phone reveal as the ledger has it', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      await s.enrichment.applyPhoneCallback(s.apollo.phoneRevealPayload(FIRST_REQUEST_ID), s.request());
+
+      // Act
+      const result = await enrichWren(s, { identity: { id: 'person-wren' }, revealPhoneNumber: true });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'duplicate', credits_saved: true, phones: 'applied' });
+      expect(s.apollo.calls.enrichPerson).toBe(1);
+    });
+
+    it('answers not_found, keeping and converting nothing, when Apollo knows no such person', async () => {
+      // Act
+      const result = await enrichWren(s, { identity: { email: 'nobody@lanternfish.example' } });
+
+      // Assess
+      expect(result).toEqual({
+        key: null,
+        status: 'not_found',
+        contact_id: null,
+        apollo_person_id: null,
+        request_id: FIRST_REQUEST_ID,
+        credits_consumed: 0,
+        credits_saved: false,
+        phones: 'not_requested',
+      });
+      expect(s.ledger.allItems()).toEqual([]);
+      expect(s.apollo.calls.createContact).toBe(0);
+    });
+
+    it('asks Apollo to reveal phones to the callback URL and schedules the fallback poll, answering pending', async () => {
+      // Act
+      const result = await enrichWren(s, { revealPhoneNumber: true });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'created', contact_id: 'contact-1', phones: 'pending' });
+      expect(s.apollo.received.enrichPerson).toEqual([
+        { query: BY_EMAIL, webhookUrl: FAKE_SETTINGS.callbackUrl },
+      ]);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'pending' });
+      expect(s.phoneReveals.started).toEqual([{ key: WREN_KEY, request_id: FIRST_REQUEST_ID, attempt: 0 }]);
+      expect(s.ledger.item(`enrichment:${WREN_KEY}`)?.keptEnrichment?.phonesRequested).toBe(true);
+    });
+
+    it('schedules no fallback poll when Apollo gave no request id to poll with', async () => {
+      // Prepare
+      s.apollo.issueRequestIds = false;
+
+      // Act
+      const result = await enrichWren(s, { revealPhoneNumber: true });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'created', request_id: null, phones: 'pending' });
+      expect(s.phoneReveals.started).toEqual([]);
+    });
+
+    it('applies phones that a callback held before the contact existed when it links the person, polling nothing', async () => {
+      // Prepare
+      const early = await s.enrichment.applyPhoneCallback(
+        callbackFor('person-wren', [{ sanitized_number: REVEALED_MOBILE, type_cd: 'mobile' }]),
+        s.request(),
+      );
+
+      // Act
+      const result = await enrichWren(s, { revealPhoneNumber: true });
+
+      // Assess
+      expect(early).toEqual([{ apollo_person_id: 'person-wren', status: 'held' }]);
+      expect(result).toMatchObject({ status: 'created', contact_id: 'contact-1', phones: 'applied' });
+      expect(s.apollo.received.updateContact).toEqual([
+        { contactId: 'contact-1', fields: { mobile_phone: REVEALED_MOBILE } },
+      ]);
+      expect(s.apollo.contact('contact-1')?.fields.mobile_phone).toBe(REVEALED_MOBILE);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'applied',
+        appliedPhoneHashes: [phoneHash(REVEALED_MOBILE)],
+        creditsConsumed: 3,
+      });
+      expect(s.ledger.item('person:person-wren')).toEqual({
+        pk: 'person:person-wren',
+        aliasOf: WREN_KEY,
+        updatedAt: s.clock.iso(),
+      });
+      expect(s.phoneReveals.started).toEqual([]);
+    });
+
+    it('converts the kept enrichment on the retry, without paying Apollo again, when the conversion could not finish', async () => {
+      // Prepare
+      s.apollo.failNext('createContact', rateLimited());
+      const failure = await rejectionOf(enrichWren(s));
+
+      // Act
+      const result = await enrichWren(s);
+
+      // Assess
+      expect(failure).toBeInstanceOf(RetryLaterError);
+      expect(result).toEqual({
+        key: WREN_KEY,
+        status: 'created',
+        contact_id: 'contact-1',
+        apollo_person_id: 'person-wren',
+        request_id: FIRST_REQUEST_ID,
+        credits_consumed: 0,
+        credits_saved: true,
+        phones: 'not_requested',
+      });
+      expect(s.apollo.calls.enrichPerson).toBe(1);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        status: 'created',
+        requestId: FIRST_REQUEST_ID,
+        creditsConsumed: 1,
+      });
+    });
+
+    it('keeps asking for phones when it reuses a kept enrichment that asked for them', async () => {
+      // Prepare
+      s.apollo.failNext('createContact', rateLimited());
+      await rejectionOf(enrichWren(s, { revealPhoneNumber: true }));
+
+      // Act
+      const result = await enrichWren(s, { revealPhoneNumber: false });
+
+      // Assess
+      expect(result).toMatchObject({ status: 'created', credits_saved: true, phones: 'pending' });
+      expect(s.apollo.calls.enrichPerson).toBe(1);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'pending' });
+      expect(s.phoneReveals.started).toEqual([{ key: WREN_KEY, request_id: FIRST_REQUEST_ID, attempt: 0 }]);
+    });
+
+    it('enriches again, with the phone reveal, when phones are asked for now but the kept enrichment had none', async () => {
+      // Prepare
+      s.apollo.failNext('createContact', rateLimited());
+      await rejectionOf(enrichWren(s, { revealPhoneNumber: false }));
+
+      // Act
+      const result = await enrichWren(s, { revealPhoneNumber: true });
+
+      // Assess
+      expect(result).toMatchObject({
+        status: 'created',
+        request_id: '-7301000000000000002',
+        credits_consumed: 1,
+        credits_saved: false,
+        phones: 'pending',
+      });
+      expect(s.apollo.received.enrichPerson).toEqual([
+        { query: BY_EMAIL, webhookUrl: undefined },
+        { query: BY_EMAIL, webhookUrl: FAKE_SETTINGS.callbackUrl },
+      ]);
+      expect(s.ledger.item(`enrichment:${WREN_KEY}`)?.keptEnrichment).toMatchObject({
+        requestId: '-7301000000000000002',
+        phonesRequested: true,
+      });
+    });
+
+    it("answers the conversion's status and reason, linking nothing, when the person was not converted", async () => {
+      // Prepare
+      s.apollo.failNext('createContact', new ApolloRejectedError('title: is too long (422)'));
+
+      // Act
+      const result = await enrichWren(s, { revealPhoneNumber: true });
+
+      // Assess
+      expect(result).toEqual({
+        key: WREN_KEY,
+        status: 'rejected',
+        contact_id: null,
+        apollo_person_id: 'person-wren',
+        request_id: FIRST_REQUEST_ID,
+        credits_consumed: 1,
+        credits_saved: false,
+        phones: 'pending',
+        reason: 'title: is too long (422)',
+      });
+      expect(s.ledger.item('person:person-wren')).toBeUndefined();
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        status: 'rejected',
+        apolloPersonId: null,
+        creditsConsumed: 0,
+      });
+      expect(s.phoneReveals.started).toEqual([]);
+    });
+
+    it('refuses an Apollo person it cannot convert, keeping the enrichment so a retry does not pay again', async () => {
+      // Prepare
+      s.apollo.addPerson({ id: 'person-pell', first_name: 'Pell', last_name: null, email: null });
+      const byId = { identity: { id: 'person-pell' } };
+
+      // Act
+      const failure = await rejectionOf(enrichWren(s, byId));
+      const retried = await rejectionOf(enrichWren(s, byId));
+
+      // Assess
+      expect(failure).toBeInstanceOf(InvalidRequestError);
+      expect((failure as Error).message).toMatch(
+        /^Apollo's person cannot be converted: apollo\.person: no identity/,
+      );
+      expect(retried).toBeInstanceOf(InvalidRequestError);
+      expect(s.apollo.calls.enrichPerson).toBe(1);
+      expect(s.ledger.allItems().map((item) => item.pk)).toEqual(['enrichment:person:person-pell']);
+    });
+  });
+
+  describe('applyPhoneCallback', () => {
+    it('writes revealed phones to the contact once, and answers unchanged to the same callback again', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      const payload = s.apollo.phoneRevealPayload(FIRST_REQUEST_ID);
+
+      // Act
+      const first = await s.enrichment.applyPhoneCallback(payload, s.request());
+      const second = await s.enrichment.applyPhoneCallback(payload, s.request());
+
+      // Assess
+      expect(first).toEqual([{ apollo_person_id: 'person-wren', status: 'applied' }]);
+      expect(second).toEqual([{ apollo_person_id: 'person-wren', status: 'unchanged' }]);
+      expect(s.apollo.received.updateContact).toEqual([
+        { contactId: 'contact-1', fields: { mobile_phone: REVEALED_MOBILE } },
+      ]);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'applied',
+        appliedPhoneHashes: [phoneHash(REVEALED_MOBILE)],
+        creditsConsumed: 3,
+      });
+      expect(s.ledger.item('person:person-wren')?.heldPhones).toBeUndefined();
+      expect(s.ledger.item(WREN_KEY)?.phonesLockedUntilMs).toBeUndefined();
+    });
+
+    it('holds the phones of an Apollo person the ledger does not know, writing nothing to Apollo', async () => {
+      // Act
+      const results = await s.enrichment.applyPhoneCallback(
+        callbackFor('person-stranger', [{ raw_number: '(202) 555-0199', type_cd: 'work_hq' }]),
+        s.request(),
+      );
+
+      // Assess
+      expect(results).toEqual([{ apollo_person_id: 'person-stranger', status: 'held' }]);
+      expect(s.ledger.item('person:person-stranger')).toEqual({
+        pk: 'person:person-stranger',
+        heldPhones: { phones: [{ e164: '+12025550199', type: 'work_hq' }], creditsConsumed: 2 },
+        updatedAt: s.clock.iso(),
+        expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
+      });
+      expect(s.apollo.totalCalls).toBe(0);
+    });
+
+    it('writes each phone type to its contact field, and skips unreadable and repeated numbers', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+
+      // Act
+      await s.enrichment.applyPhoneCallback(
+        callbackFor('person-wren', [
+          { sanitized_number: REVEALED_MOBILE, type_cd: 'mobile' },
+          { raw_number: '202-555-0166', type_cd: 'work_direct' },
+          { sanitized_number: '+12025550155', type_cd: 'work_hq' },
+          { sanitized_number: '+12025550144', type_cd: 'home' },
+          { sanitized_number: '+12025550133', type_cd: 'pager' },
+          { raw_number: 'ask reception', type_cd: 'home' },
+          { raw_number: '(202) 555-0188', type_cd: 'other' },
+        ]),
+        s.request(),
+      );
+
+      // Assess
+      expect(s.apollo.received.updateContact).toEqual([
+        {
+          contactId: 'contact-1',
+          fields: {
+            mobile_phone: REVEALED_MOBILE,
+            direct_phone: '+12025550166',
+            corporate_phone: '+12025550155',
+            home_phone: '+12025550144',
+            other_phone: '+12025550133',
+          },
+        },
+      ]);
+      expect((await s.ledger.get({ key: WREN_KEY }))?.appliedPhoneHashes).toHaveLength(5);
+    });
+
+    it('writes a second number of one type to other_phone', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+
+      // Act
+      await s.enrichment.applyPhoneCallback(
+        callbackFor('person-wren', [
+          { sanitized_number: REVEALED_MOBILE, type_cd: 'mobile' },
+          { sanitized_number: '+12025550177', type_cd: 'mobile' },
+        ]),
+        s.request(),
+      );
+
+      // Assess
+      expect(s.apollo.received.updateContact[0]?.fields).toEqual({
+        mobile_phone: REVEALED_MOBILE,
+        other_phone: '+12025550177',
+      });
+    });
+
+    it('counts no credits for any one person when a callback carries several', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      const payload: PhoneRevealPayload = {
+        credits_consumed: 4,
+        people: [
+          { id: 'person-wren', phone_numbers: [{ sanitized_number: REVEALED_MOBILE, type_cd: 'mobile' }] },
+          { id: 'person-stranger', phone_numbers: [{ sanitized_number: '+12025550199', type_cd: 'mobile' }] },
+        ],
+      };
+
+      // Act
+      const results = await s.enrichment.applyPhoneCallback(payload, s.request());
+
+      // Assess
+      expect(results).toEqual([
+        { apollo_person_id: 'person-wren', status: 'applied' },
+        { apollo_person_id: 'person-stranger', status: 'held' },
+      ]);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'applied',
+        creditsConsumed: 1,
+      });
+      expect(s.ledger.item('person:person-stranger')?.heldPhones?.creditsConsumed).toBeNull();
+    });
+
+    it('leaves the phones to the delivery that is writing them already, and writes nothing', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      await s.ledger.claimPhoneApplication({
+        key: WREN_KEY,
+        untilMs: s.request().deadline,
+        nowMs: s.clock.now(),
+      });
+
+      // Act
+      const results = await s.enrichment.applyPhoneCallback(
+        s.apollo.phoneRevealPayload(FIRST_REQUEST_ID),
+        s.request(),
+      );
+
+      // Assess
+      expect(results).toEqual([{ apollo_person_id: 'person-wren', status: 'unchanged' }]);
+      expect(s.apollo.calls.updateContact).toBe(0);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'pending',
+        appliedPhoneHashes: [],
+        creditsConsumed: 1,
+      });
+    });
+
+    it('gives the right to write back when Apollo fails the write, so the next delivery writes the phones', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      const payload = s.apollo.phoneRevealPayload(FIRST_REQUEST_ID);
+      const outage = new ApolloUnavailableError('PATCH /contacts/{id}: 503', true);
+      s.apollo.failNext('updateContact', outage);
+
+      // Act
+      const failure = await rejectionOf(s.enrichment.applyPhoneCallback(payload, s.request()));
+      const lockAfterFailure = s.ledger.item(WREN_KEY)?.phonesLockedUntilMs;
+      const retried = await s.enrichment.applyPhoneCallback(payload, s.request());
+
+      // Assess
+      expect(failure).toBe(outage);
+      expect(lockAfterFailure).toBeUndefined();
+      expect(retried).toEqual([{ apollo_person_id: 'person-wren', status: 'applied' }]);
+      expect(s.apollo.calls.updateContact).toBe(2);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'applied',
+        creditsConsumed: 3,
+      });
+    });
+  });
+
+  describe('pollPhoneResult', () => {
+    const poll = { key: WREN_KEY, request_id: FIRST_REQUEST_ID, attempt: 0 };
+
+    beforeEach(async () => {
+      await enrichWren(s, { revealPhoneNumber: true });
+    });
+
+    it('applies a ready webhook_result like a callback, and is done', async () => {
+      // Prepare
+      s.apollo.setWebhookResult(FIRST_REQUEST_ID, {
+        state: 'ready',
+        payload: s.apollo.phoneRevealPayload(FIRST_REQUEST_ID),
+      });
+
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(poll, s.request());
+
+      // Assess
+      expect(outcome).toEqual({ state: 'done' });
+      expect(s.apollo.received.getWebhookResult).toEqual([FIRST_REQUEST_ID]);
+      expect(s.apollo.received.updateContact).toEqual([
+        { contactId: 'contact-1', fields: { mobile_phone: REVEALED_MOBILE } },
+      ]);
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'applied' });
+    });
+
+    it("asks to be called again after Apollo's retry_after_seconds while the result is pending", async () => {
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(poll, s.request());
+
+      // Assess
+      expect(outcome).toEqual({ state: 'pending', wait_seconds: 60, poll: { ...poll, attempt: 1 } });
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'pending' });
+    });
+
+    it('records the phones as unavailable, with why, when the request is gone', async () => {
+      // Prepare
+      s.apollo.setWebhookResult(FIRST_REQUEST_ID, { state: 'gone', reason: 'request_id_expired' });
+
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(poll, s.request());
+
+      // Assess
+      expect(outcome).toEqual({ state: 'done' });
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'unavailable',
+        phoneRevealNote: 'webhook_result: request_id_expired',
+      });
+    });
+
+    it('records the phones as unavailable when the ready payload is unreadable', async () => {
+      // Prepare
+      s.apollo.setWebhookResult(FIRST_REQUEST_ID, { state: 'unreadable' });
+
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(poll, s.request());
+
+      // Assess
+      expect(outcome).toEqual({ state: 'done' });
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'unavailable',
+        phoneRevealNote: 'webhook_result payload unreadable',
+      });
+    });
+
+    it('gives up as unavailable when the result is still pending at the last of maxResultPolls', async () => {
+      // Act
+      const beforeLast = await s.enrichment.pollPhoneResult({ ...poll, attempt: 3 }, s.request());
+      const last = await s.enrichment.pollPhoneResult({ ...poll, attempt: 4 }, s.request());
+
+      // Assess
+      expect(beforeLast).toEqual({ state: 'pending', wait_seconds: 60, poll: { ...poll, attempt: 4 } });
+      expect(last).toEqual({ state: 'done' });
+      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+        phoneReveal: 'unavailable',
+        phoneRevealNote: 'webhook_result still pending after 5 polls',
+      });
+    });
+
+    it('is done without calling Apollo when the phones are applied already', async () => {
+      // Prepare
+      await s.enrichment.applyPhoneCallback(s.apollo.phoneRevealPayload(FIRST_REQUEST_ID), s.request());
+
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(poll, s.request());
+
+      // Assess
+      expect(outcome).toEqual({ state: 'done' });
+      expect(s.apollo.calls.getWebhookResult).toBe(0);
+    });
+
+    it('is done without calling Apollo when the ledger holds no contact for the key', async () => {
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(
+        { ...poll, key: 'nobody@lanternfish.example' },
+        s.request(),
+      );
+
+      // Assess
+      expect(outcome).toEqual({ state: 'done' });
+      expect(s.apollo.calls.getWebhookResult).toBe(0);
+      expect(await s.ledger.get({ key: 'nobody@lanternfish.example' })).toBeNull();
+    });
+  });
+});
