@@ -33,7 +33,13 @@ export interface Config {
   secret(name: SecretName): Promise<string>;
 }
 
-export type SecretName = 'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN';
+/**
+ * `LOG_HASH_SECRET` keys the person references in logs and the Step Functions execution names
+ * (HMAC-SHA256). Keep it stable: execution names derive from it, so rotating it lets each person's
+ * verification run at most once more.
+ */
+export type SecretName =
+  'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN' | 'LOG_HASH_SECRET';
 
 type Env = Record<string, string | undefined>;
 

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from './config';
 import { ContactConversion } from './conversion';
 import { DynamoDbLedger } from './dynamodb-ledger';
 import type { LedgerReader } from './ledger';
-import { logger } from './logger';
+import { logger, usePersonRefSecret } from './logger';
 import { StepFunctionsExecutions } from './step-functions-executions';
 import {
   phoneRevealExecutionName,
@@ -16,6 +16,7 @@ import {
 import { PersonEnrichment } from './enrichment';
 import { ConfigurationError } from './errors';
 import { ContactVerification } from './verification';
+import { WebhookDeliveryMemory } from './webhook-deliveries';
 
 /**
  * Composition root: builds the use cases with their AWS and Apollo adapters from the config, once
@@ -28,6 +29,8 @@ export interface Services {
   conversion: ContactConversion;
   verification: ContactVerification;
   enrichment: PersonEnrichment;
+  /** Remembers answered webhook deliveries, so a replayed `webhook-id` is answered without converting. */
+  webhookDeliveries: WebhookDeliveryMemory;
 }
 
 /** Where Apollo posts revealed phones: the public API URL, with the callback token. */
@@ -37,6 +40,12 @@ async function phoneCallbackUrl(config: Config): Promise<string> {
   const token = await config.secret('APOLLO_CALLBACK_TOKEN');
   return `${config.publicApiUrl}/webhooks/apollo/phone-numbers?token=${encodeURIComponent(token)}`;
 }
+
+/**
+ * How long an answered webhook delivery is remembered by its `webhook-id`: longer than a Standard
+ * Webhooks sender keeps retrying (about a day), short enough to keep the table small.
+ */
+const WEBHOOK_REPLAY_WINDOW_SECONDS = 3 * 86_400;
 
 let services: Services | undefined;
 
@@ -63,7 +72,11 @@ function build(config: Config): Services {
     'VERIFICATION_STATE_MACHINE_ARN',
   );
   const verifications: VerificationScheduler = {
-    start: (request) => verificationExecutions.start(verificationExecutionName(request.key), request),
+    start: async (request) =>
+      verificationExecutions.start(
+        verificationExecutionName(request.key, await config.secret('LOG_HASH_SECRET')),
+        request,
+      ),
   };
   const phoneRevealExecutions = new StepFunctionsExecutions(
     stepFunctions,
@@ -88,13 +101,20 @@ function build(config: Config): Services {
       apollo,
       defaultPhoneCountry: config.defaultPhoneCountry,
     }),
+    webhookDeliveries: new WebhookDeliveryMemory({
+      ledger,
+      rememberSeconds: WEBHOOK_REPLAY_WINDOW_SECONDS,
+    }),
     enrichment: new PersonEnrichment({
       ledger,
       apollo,
       conversion,
       phoneReveals: {
-        start: (poll) =>
-          phoneRevealExecutions.start(phoneRevealExecutionName(poll.key, poll.request_id), poll),
+        start: async (poll) =>
+          phoneRevealExecutions.start(
+            phoneRevealExecutionName(poll.key, poll.request_id, await config.secret('LOG_HASH_SECRET')),
+            poll,
+          ),
       },
       callbackUrl: () => phoneCallbackUrl(config),
       defaultPhoneCountry: config.defaultPhoneCountry,
@@ -113,4 +133,12 @@ export function getServices(): Services {
 /** Tests and the local stack rebuild the services after changing the environment. */
 export function resetServices(): void {
   services = undefined;
+}
+
+/**
+ * Keys `personRef` with LOG_HASH_SECRET before a handler runs (read once, then cached like every
+ * secret), so log lines name people only by a keyed hash. Used by the handler wrappers.
+ */
+export async function keyPersonRefs(): Promise<void> {
+  usePersonRefSecret(await getServices().config.secret('LOG_HASH_SECRET'));
 }
