@@ -137,6 +137,14 @@ async function readSecret(env: Env, name: SecretName): Promise<string> {
   return parameter;
 }
 
+/**
+ * One secret, read like `Config.secret` but without validating the rest of the environment: for
+ * the handler wrappers, which key the log references before a handler builds its services.
+ */
+export function secretFromEnvironment(name: SecretName, env: Env = process.env): Promise<string> {
+  return readSecret(env, name);
+}
+
 /** Validates the environment once; throws ConfigurationError naming the variable at fault. */
 export function loadConfig(env: Env = process.env): Config {
   return {

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from './config';
 import { ContactConversion } from './conversion';
 import { DynamoDbLedger } from './dynamodb-ledger';
 import type { LedgerReader } from './ledger';
-import { logger, usePersonRefSecret } from './logger';
+import { logger } from './logger';
 import { StepFunctionsExecutions } from './step-functions-executions';
 import {
   phoneRevealExecutionName,
@@ -133,12 +133,4 @@ export function getServices(): Services {
 /** Tests and the local stack rebuild the services after changing the environment. */
 export function resetServices(): void {
   services = undefined;
-}
-
-/**
- * Keys `personRef` with LOG_HASH_SECRET before a handler runs (read once, then cached like every
- * secret), so log lines name people only by a keyed hash. Used by the handler wrappers.
- */
-export async function keyPersonRefs(): Promise<void> {
-  usePersonRefSecret(await getServices().config.secret('LOG_HASH_SECRET'));
 }

@@ -1,7 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from './logger';
-import { keyPersonRefs } from './services';
+import { keyPersonRefs } from './person-refs';
 
 /**
  * Wraps a Step Functions task as a Lambda handler. Errors are not caught: their `name` becomes the

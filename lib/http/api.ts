@@ -4,7 +4,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from '../errors';
 import { logger } from '../logger';
-import { keyPersonRefs } from '../services';
+import { keyPersonRefs } from '../person-refs';
 import { errorResponse, type HttpResponse } from './responses';
 
 /** An HTTP API request, as the routes see it: lower-cased headers, the raw body, and a deadline. */
