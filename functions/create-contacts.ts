@@ -1,5 +1,6 @@
 import { bodyText, httpRoute, requireApiKey } from '../lib/http/api';
 import { json } from '../lib/http/responses';
+import { convertEntries } from '../lib/batch';
 import { parseContactsRequest } from '../lib/requests';
 import { getServices } from '../lib/services';
 
@@ -8,5 +9,5 @@ export const handler = httpRoute(async (request) => {
   const { config, conversion } = getServices();
   requireApiKey(request, await config.secret('API_KEY'));
   const people = parseContactsRequest(bodyText(request, config.maxBodyBytes), config);
-  return json(200, { results: await conversion.deliver(people, request) });
+  return json(200, { results: await convertEntries(conversion, people, request) });
 });

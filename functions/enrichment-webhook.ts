@@ -1,15 +1,20 @@
-import { bodyText, httpRoute } from '../lib/http/api';
+import { bodyBytes, httpRoute, utf8Text } from '../lib/http/api';
 import { json } from '../lib/http/responses';
+import { convertEntries } from '../lib/batch';
 import { parseEnrichmentWebhook } from '../lib/requests';
 import { getServices } from '../lib/services';
 import { verifyWebhookSignature } from '../lib/webhook-signature';
 
 /** POST /webhooks/enrichment-completed: signed deliveries from CRMs and enrichment tools. */
 export const handler = httpRoute(async (request) => {
-  const { config, conversion } = getServices();
-  const rawBody = bodyText(request, config.maxBodyBytes);
-  verifyWebhookSignature(rawBody, request.headers, await config.secret('WEBHOOK_SECRET'));
-  const webhook = parseEnrichmentWebhook(rawBody, config);
+  const { config, conversion, webhookDeliveries } = getServices();
+  const body = bodyBytes(request, config.maxBodyBytes);
+  verifyWebhookSignature(body, request.headers, await config.secret('WEBHOOK_SECRET'));
+  const webhook = parseEnrichmentWebhook(utf8Text(body), config);
   if (webhook.kind === 'ignored') return json(200, { ignored: webhook.type, results: [] });
-  return json(200, { results: await conversion.deliver(webhook.people, request) });
+  const delivery = { id: request.headers['webhook-id'] as string, body, deadline: request.deadline };
+  const answer = await webhookDeliveries.answerOnce(delivery, async () => ({
+    results: await convertEntries(conversion, webhook.people, request),
+  }));
+  return json(200, answer);
 });

@@ -41,7 +41,13 @@ export interface Config {
   secret(name: SecretName): Promise<string>;
 }
 
-export type SecretName = 'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN';
+/**
+ * `LOG_HASH_SECRET` keys the person references in logs and the Step Functions execution names
+ * (HMAC-SHA256). Keep it stable: execution names derive from it, so rotating it lets each person's
+ * verification run at most once more.
+ */
+export type SecretName =
+  'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN' | 'LOG_HASH_SECRET';
 
 type Env = Record<string, string | undefined>;
 
@@ -137,6 +143,14 @@ async function readSecret(env: Env, name: SecretName): Promise<string> {
   }
   if (!parameter) throw new ConfigurationError(`SSM parameter ${parameterName} for ${name} is empty`);
   return parameter;
+}
+
+/**
+ * One secret, read like `Config.secret` but without validating the rest of the environment: for
+ * the handler wrappers, which key the log references before a handler builds its services.
+ */
+export function secretFromEnvironment(name: SecretName, env: Env = process.env): Promise<string> {
+  return readSecret(env, name);
 }
 
 /** Validates the environment once; throws ConfigurationError naming the variable at fault. */

@@ -26,8 +26,10 @@ import type {
   PhoneRevealLedger,
   PhoneRevealStatus,
   RecordStatus,
+  RememberedDelivery,
   VerificationLedger,
   VerificationSweepLedger,
+  WebhookDeliveries,
 } from './ledger';
 import type { MatchIdentity } from './person';
 
@@ -80,6 +82,9 @@ interface LedgerItem {
   /** The index's partition: one of `VERDICT_SHARDS`, from the key's hash. */
   awaiting_verdict_shard?: string;
   verification_redrives?: number;
+  /** Webhook delivery items (`webhook:<hash of the id>`): see `WebhookDeliveries`. */
+  delivery_body_hash?: string;
+  delivery_answer?: string;
 }
 
 function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionRecord {
@@ -141,6 +146,14 @@ interface UnconvertedResult {
   expiresAtSeconds: number;
 }
 
+/**
+ * A webhook delivery's item: the sender's id hashed, so any id (any length, any characters) makes
+ * a valid key that no person key (an email, `name:...`) can equal.
+ */
+function deliveryKey(id: string): string {
+  return `webhook:${createHash('sha256').update(id).digest('hex')}`;
+}
+
 /** Every write names `status` (a reserved word in DynamoDB expressions) through this alias. */
 const STATUS = { '#status': 'status' };
 
@@ -185,7 +198,8 @@ export class DynamoDbLedger
     PersonAliases,
     PaidEnrichments,
     PhoneRevealLedger,
-    VerificationSweepLedger
+    VerificationSweepLedger,
+    WebhookDeliveries
 {
   constructor(
     private readonly client: DynamoDBClient,
@@ -731,6 +745,80 @@ export class DynamoDbLedger
         ':reason': update.reason,
         ':now_iso': iso(update.nowMs),
       },
+    });
+  }
+
+  async claimDelivery(claim: {
+    id: string;
+    bodyHash: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<{ claimed: true } | { claimed: false; delivery: RememberedDelivery }> {
+    const pk = deliveryKey(claim.id);
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk }),
+          // New, or abandoned by an invocation that died (never an answered one).
+          ConditionExpression:
+            'attribute_not_exists(pk) OR (attribute_not_exists(delivery_answer) AND lock_expires_at < :now)',
+          UpdateExpression:
+            'SET delivery_body_hash = :body_hash, lock_token = :token, lock_expires_at = :lock, ' +
+            'updated_at = :now_iso, expires_at = :expires_at',
+          ExpressionAttributeValues: marshall({
+            ':now': claim.nowMs,
+            ':body_hash': claim.bodyHash,
+            ':token': claim.token,
+            ':lock': claim.lockExpiresAtMs,
+            ':now_iso': iso(claim.nowMs),
+            ':expires_at': claim.expiresAtSeconds,
+          }),
+        }),
+      );
+      return { claimed: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+    }
+    const item = await this.getItem(pk);
+    if (item === null) return this.claimDelivery(claim); // expired in between: claim afresh
+    return {
+      claimed: false,
+      delivery: {
+        bodyHash: item.delivery_body_hash ?? '',
+        answer: item.delivery_answer ?? null,
+        lockExpiresAtMs: item.lock_expires_at ?? null,
+      },
+    };
+  }
+
+  async rememberAnswer(answer: {
+    id: string;
+    token: string;
+    answer: string;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
+    await this.updateIf(deliveryKey(answer.id), 'lock_token = :token', {
+      UpdateExpression:
+        'SET delivery_answer = :answer, updated_at = :now_iso, expires_at = :expires_at ' +
+        'REMOVE lock_token, lock_expires_at',
+      ExpressionAttributeValues: {
+        ':token': answer.token,
+        ':answer': answer.answer,
+        ':now_iso': iso(answer.nowMs),
+        ':expires_at': answer.expiresAtSeconds,
+      },
+    });
+  }
+
+  async forgetDelivery({ id, token }: { id: string; token: string }): Promise<void> {
+    // The lock lapses at once: the next delivery of the id claims it (the item's TTL stays).
+    await this.updateIf(deliveryKey(id), 'lock_token = :token', {
+      UpdateExpression: 'SET lock_expires_at = :zero REMOVE lock_token',
+      ExpressionAttributeValues: { ':token': token, ':zero': 0 },
     });
   }
 

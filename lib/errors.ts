@@ -41,9 +41,23 @@ export class UnauthorizedError extends NamedError {
   override readonly name = 'UnauthorizedError';
 }
 
-/** The request body is not what the API accepts. The message names the field (and person index). */
+/**
+ * The request body is not what the API accepts. The message is `field: reason`, the field naming
+ * the person's index where there is one (`body.data.people[3].email: not an email address`).
+ */
 export class InvalidRequestError extends NamedError {
   override readonly name = 'InvalidRequestError';
+  /** Where the problem is, e.g. `body.data.people[3].email` (`body` when the message names none). */
+  readonly field: string;
+  /** What is wrong there, e.g. `not an email address`. */
+  readonly reason: string;
+
+  constructor(message: string) {
+    super(message);
+    const at = message.indexOf(': ');
+    this.field = at > 0 ? message.slice(0, at) : 'body';
+    this.reason = at > 0 ? message.slice(at + 2) : message;
+  }
 }
 
 /** The raw body is over the size limit. */

@@ -343,3 +343,42 @@ export interface VerificationSweepLedger {
   /** created → verification_failed with the reason; false (nothing written) for any other status. */
   markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean>;
 }
+
+/** A webhook delivery as the ledger remembers it (`WebhookDeliveryMemory`). */
+export interface RememberedDelivery {
+  /** Hash of the body the id came with: the same id with another body is not a replay. */
+  bodyHash: string;
+  /** The answer given, as JSON text; null while the first delivery is still being processed. */
+  answer: string | null;
+  /** Epoch ms when the processing delivery's lock lapses. */
+  lockExpiresAtMs: number | null;
+}
+
+/**
+ * Recent webhook deliveries by `webhook-id`, so a replay is answered as the first delivery was,
+ * without converting (or counting `free_lookups`) again. Items expire at `expiresAtSeconds`.
+ */
+export interface WebhookDeliveries {
+  /**
+   * Takes `id` for processing unless it is remembered (answered, or being processed under a live
+   * lock); then returns what is remembered.
+   */
+  claimDelivery(claim: {
+    id: string;
+    bodyHash: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<{ claimed: true } | { claimed: false; delivery: RememberedDelivery }>;
+  /** Remembers the answer of a processed delivery, by the claim holder only. */
+  rememberAnswer(answer: {
+    id: string;
+    token: string;
+    answer: string;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void>;
+  /** Forgets a delivery that could not be answered for good, so its retry is processed afresh. */
+  forgetDelivery(claim: { id: string; token: string }): Promise<void>;
+}

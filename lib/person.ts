@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import * as z from 'zod/mini';
 import { InvalidRequestError } from './errors';
@@ -90,7 +91,31 @@ export interface PersonOptions {
   defaultPhoneCountry: CountryCode;
 }
 
-const emailSchema = z.email();
+/**
+ * The local part of an address: zod's email rule (letters, digits, `_ ' + - .`; no leading,
+ * trailing or doubled dot), with letters, marks and digits of any script (RFC 6531), since
+ * Apollo's documentation puts no limit on them.
+ */
+const LOCAL_PART = /^(?!\.)(?!.*\.\.)[\p{L}\p{M}\p{N}_'+\-.]*[\p{L}\p{M}\p{N}_+-]$/u;
+/** A host name in ASCII form: letter-digit-hyphen labels, a letter TLD or an IDN (`xn--`) one. */
+const ASCII_DOMAIN =
+  /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
+/** RFC 5321's limit on a local part, in octets. */
+const MAX_LOCAL_PART_BYTES = 64;
+
+/**
+ * An email address with its domain in ASCII (an internationalised domain becomes its punycode,
+ * `bücher.example` → `xn--bcher-kva.example`, as DNS and Apollo know it), or null when it is not
+ * an address. Unicode local parts are kept as they are.
+ */
+export function toAsciiDomainEmail(email: string): string | null {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return null;
+  const local = email.slice(0, at);
+  if (Buffer.byteLength(local) > MAX_LOCAL_PART_BYTES || !LOCAL_PART.test(local)) return null;
+  const domain = domainToASCII(email.slice(at + 1));
+  return ASCII_DOMAIN.test(domain) ? `${local}@${domain}` : null;
+}
 // C0 and C1 control characters never belong in a name or address; tabs and newlines become spaces.
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
@@ -142,10 +167,8 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
   const text: Partial<Record<(typeof TEXT_FIELDS)[number], string>> = {};
   for (const field of TEXT_FIELDS) text[field] = cleanText(input[field]);
 
-  const email = text.email?.toLowerCase();
-  if (email !== undefined && !emailSchema.safeParse(email).success) {
-    throw new InvalidRequestError(`${location}.email: not an email address`);
-  }
+  const email = text.email === undefined ? undefined : toAsciiDomainEmail(text.email.toLowerCase());
+  if (email === null) throw new InvalidRequestError(`${location}.email: not an email address`);
 
   const phones: string[] = [];
   const droppedPhones: PhoneField[] = [];

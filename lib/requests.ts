@@ -2,7 +2,7 @@ import * as z from 'zod/mini';
 import type { PhoneRevealPayload } from './apollo/apollo';
 import { parseApolloJson, phoneRevealPayloadSchema } from './apollo/schemas';
 import type { EnrichmentRequest } from './enrichment';
-import { InvalidRequestError } from './errors';
+import { InvalidRequestError, isError } from './errors';
 import {
   MAX_PEOPLE_PER_REQUEST,
   describeIssue,
@@ -15,7 +15,7 @@ import {
 /** The only event type the webhook acts on; others are acknowledged and ignored. */
 export const ENRICHMENT_COMPLETED = 'person.enrichment.completed';
 
-export type EnrichmentWebhook = { kind: 'ignored'; type: string } | { kind: 'people'; people: Person[] };
+export type EnrichmentWebhook = { kind: 'ignored'; type: string } | { kind: 'people'; people: PersonEntry[] };
 
 const envelopeSchema = z.object({
   type: z.string().check(z.minLength(1), z.maxLength(200)),
@@ -25,7 +25,8 @@ const envelopeSchema = z.object({
 
 const isoDateTime = z.iso.datetime({ offset: true });
 
-const peopleSchema = z.array(personInputSchema).check(z.minLength(1), z.maxLength(MAX_PEOPLE_PER_REQUEST));
+/** The list itself; each of its people is validated on its own (`parseEntry`). */
+const peopleListSchema = z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_PEOPLE_PER_REQUEST));
 
 function parseJsonObject(rawBody: string): Record<string, unknown> {
   let parsed: unknown;
@@ -46,8 +47,47 @@ function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, location: string
   return result.data;
 }
 
-/** Reads `{person: P}` or `{people: [P, ...]}` found at `location` into validated people. */
-function parsePeople(container: unknown, location: string, options: PersonOptions): Person[] {
+/**
+ * A person a request named that cannot be converted: answered at its position with the field and
+ * the reason, and never written anywhere. The other people of the request are converted.
+ */
+export interface InvalidPersonResult {
+  key: null;
+  status: 'invalid';
+  contact_id: null;
+  /** Where the problem is, e.g. `body.data.people[3].email`. */
+  field: string;
+  /** What is wrong there, e.g. `not an email address`. */
+  reason: string;
+}
+
+/** One position of a request: a person to convert, or why it cannot be. */
+export type PersonEntry = Person | InvalidPersonResult;
+
+export function isInvalidPerson(entry: PersonEntry): entry is InvalidPersonResult {
+  return 'status' in entry && entry.status === 'invalid';
+}
+
+function invalidPerson(error: InvalidRequestError): InvalidPersonResult {
+  return { key: null, status: 'invalid', contact_id: null, field: error.field, reason: error.reason };
+}
+
+/** One person of a list: validated, or the reason it is invalid. */
+function parseEntry(input: unknown, location: string, options: PersonOptions): PersonEntry {
+  try {
+    return toPerson(parseWith(personInputSchema, input, location), location, options);
+  } catch (error) {
+    if (isError(error, 'InvalidRequestError')) return invalidPerson(error);
+    throw error;
+  }
+}
+
+/**
+ * Reads `{person: P}` or `{people: [P, ...]}` found at `location` into validated people. In a
+ * list, each invalid person becomes its own result and the others are converted; a request
+ * without one usable person is refused whole (InvalidRequestError naming the first problem).
+ */
+function parsePeople(container: unknown, location: string, options: PersonOptions): PersonEntry[] {
   if (typeof container !== 'object' || container === null || Array.isArray(container)) {
     throw new InvalidRequestError(`${location}: must be an object with "person" or "people"`);
   }
@@ -55,8 +95,13 @@ function parsePeople(container: unknown, location: string, options: PersonOption
     throw new InvalidRequestError(`${location}: has both "person" and "people"; send one`);
   }
   if ('people' in container) {
-    const inputs = parseWith(peopleSchema, container.people, `${location}.people`);
-    return inputs.map((input, index) => toPerson(input, `${location}.people[${index}]`, options));
+    const inputs = parseWith(peopleListSchema, container.people, `${location}.people`);
+    const entries = inputs.map((input, index) => parseEntry(input, `${location}.people[${index}]`, options));
+    const firstInvalid = entries.find(isInvalidPerson);
+    if (firstInvalid !== undefined && entries.every(isInvalidPerson)) {
+      throw new InvalidRequestError(`${firstInvalid.field}: ${firstInvalid.reason}`);
+    }
+    return entries;
   }
   if ('person' in container) {
     const input = parseWith(personInputSchema, container.person, `${location}.person`);
@@ -79,7 +124,7 @@ export function parseEnrichmentWebhook(rawBody: string, options: PersonOptions):
 }
 
 /** Parses the on-demand body: one person, or `{"people": [P, ...]}`. */
-export function parseContactsRequest(rawBody: string, options: PersonOptions): Person[] {
+export function parseContactsRequest(rawBody: string, options: PersonOptions): PersonEntry[] {
   const body = parseJsonObject(rawBody);
   if ('people' in body || 'person' in body) return parsePeople(body, 'body', options);
   return [toPerson(parseWith(personInputSchema, body, 'body'), 'body', options)];

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 
 /** What the verification state machine receives. Deterministic per key, so a restart is harmless. */
 export interface VerificationRequest {
@@ -14,10 +14,12 @@ export interface VerificationScheduler {
 /**
  * The execution name for a key: Step Functions (Standard) keeps names unique for 90 days, which is
  * what makes a second start for the same person a no-op. Names allow 80 characters of
- * `[A-Za-z0-9_-]`, and keys are emails, so the key is hashed.
+ * `[A-Za-z0-9_-]` and are visible to anyone who can list executions, and keys are emails, so the
+ * key is hashed with a secret (HMAC-SHA256 keyed with LOG_HASH_SECRET): deterministic per person as
+ * long as the secret stays the same.
  */
-export function verificationExecutionName(key: string): string {
-  return `verify-${createHash('sha256').update(key).digest('hex')}`;
+export function verificationExecutionName(key: string, secret: string): string {
+  return `verify-${createHmac('sha256', secret).update(key).digest('hex')}`;
 }
 
 /** What the phone-reveal fallback state machine receives. `request_id` stays a string throughout. */
@@ -33,7 +35,7 @@ export interface PhoneRevealScheduler {
   start(poll: PhoneRevealPoll): Promise<void>;
 }
 
-/** One fallback per enrichment request. */
-export function phoneRevealExecutionName(key: string, requestId: string): string {
-  return `phones-${createHash('sha256').update(`${key}\n${requestId}`).digest('hex')}`;
+/** One fallback per enrichment request; keyed like `verificationExecutionName`. */
+export function phoneRevealExecutionName(key: string, requestId: string, secret: string): string {
+  return `phones-${createHmac('sha256', secret).update(`${key}\n${requestId}`).digest('hex')}`;
 }

@@ -17,6 +17,7 @@ import { PersonEnrichment } from './enrichment';
 import { ConfigurationError } from './errors';
 import { ContactVerification } from './verification';
 import { VerificationSweep, redriveExecutionName } from './verification-sweep';
+import { WebhookDeliveryMemory } from './webhook-deliveries';
 
 /**
  * Composition root: builds the use cases with their AWS and Apollo adapters from the config, once
@@ -31,6 +32,8 @@ export interface Services {
   enrichment: PersonEnrichment;
   /** Re-drives verifications left without a verdict (the scheduled sweep). */
   verificationSweep: VerificationSweep;
+  /** Remembers answered webhook deliveries, so a replayed `webhook-id` is answered without converting. */
+  webhookDeliveries: WebhookDeliveryMemory;
 }
 
 /** Where Apollo posts revealed phones: the public API URL, with the callback token. */
@@ -40,6 +43,12 @@ async function phoneCallbackUrl(config: Config): Promise<string> {
   const token = await config.secret('APOLLO_CALLBACK_TOKEN');
   return `${config.publicApiUrl}/webhooks/apollo/phone-numbers?token=${encodeURIComponent(token)}`;
 }
+
+/**
+ * How long an answered webhook delivery is remembered by its `webhook-id`: longer than a Standard
+ * Webhooks sender keeps retrying (about a day), short enough to keep the table small.
+ */
+const WEBHOOK_REPLAY_WINDOW_SECONDS = 3 * 86_400;
 
 let services: Services | undefined;
 
@@ -66,13 +75,20 @@ function build(config: Config): Services {
     'VERIFICATION_STATE_MACHINE_ARN',
   );
   const verifications: VerificationScheduler = {
-    start: (request) => verificationExecutions.start(verificationExecutionName(request.key), request),
+    start: async (request) =>
+      verificationExecutions.start(
+        verificationExecutionName(request.key, await config.secret('LOG_HASH_SECRET')),
+        request,
+      ),
   };
   const verificationSweep = new VerificationSweep({
     ledger,
     verifications: {
-      redrive: (request, redrive) =>
-        verificationExecutions.start(redriveExecutionName(request.key, redrive), request),
+      redrive: async (request, redrive) =>
+        verificationExecutions.start(
+          redriveExecutionName(request.key, redrive, await config.secret('LOG_HASH_SECRET')),
+          request,
+        ),
     },
     staleAfterMs: config.verificationSweepAfterMs,
     maxRedrives: config.verificationMaxRedrives,
@@ -104,13 +120,20 @@ function build(config: Config): Services {
       apollo,
       defaultPhoneCountry: config.defaultPhoneCountry,
     }),
+    webhookDeliveries: new WebhookDeliveryMemory({
+      ledger,
+      rememberSeconds: WEBHOOK_REPLAY_WINDOW_SECONDS,
+    }),
     enrichment: new PersonEnrichment({
       ledger,
       apollo,
       conversion,
       phoneReveals: {
-        start: (poll) =>
-          phoneRevealExecutions.start(phoneRevealExecutionName(poll.key, poll.request_id), poll),
+        start: async (poll) =>
+          phoneRevealExecutions.start(
+            phoneRevealExecutionName(poll.key, poll.request_id, await config.secret('LOG_HASH_SECRET')),
+            poll,
+          ),
       },
       callbackUrl: () => phoneCallbackUrl(config),
       defaultPhoneCountry: config.defaultPhoneCountry,

@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from './logger';
+import { keyPersonRefs } from './person-refs';
 
 /**
  * Wraps a Step Functions task as a Lambda handler. Errors are not caught: their `name` becomes the
@@ -9,5 +10,8 @@ import { logger } from './logger';
 export function stateMachineTask<Input, Output>(task: (input: Input, deadline: number) => Promise<Output>) {
   return middy<Input, Output>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .handler((input, context) => task(input, Date.now() + context.getRemainingTimeInMillis()));
+    .handler(async (input, context) => {
+      await keyPersonRefs();
+      return task(input, Date.now() + context.getRemainingTimeInMillis());
+    });
 }

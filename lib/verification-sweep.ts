@@ -15,9 +15,9 @@ const MAX_EXECUTION_NAME = 80;
  * The execution name of a key's `redrive`-th re-driven verification: the first verification's
  * name with `-r<n>`, so each re-drive starts once, however many sweeps and deliveries try.
  */
-export function redriveExecutionName(key: string, redrive: number): string {
+export function redriveExecutionName(key: string, redrive: number, secret: string): string {
   const suffix = `-r${redrive}`;
-  return `${verificationExecutionName(key).slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
+  return `${verificationExecutionName(key, secret).slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
 }
 
 export interface VerificationSweepDependencies {

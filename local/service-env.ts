@@ -10,6 +10,8 @@ export interface ServiceEnvOptions {
   webhookSecret: string;
   /** The key for `POST /contacts`, `POST /enrichments` and `GET /conversions`. */
   apiKey: string;
+  /** Keys person references in logs and execution names; a fixed local value when not given. */
+  logHashSecret?: string;
   /** The ones below are left unset when not given (serverless.yml's own apply under serverless-offline). */
   ledgerTable?: string;
   verificationStateMachineArn?: string;
@@ -19,6 +21,9 @@ export interface ServiceEnvOptions {
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
+
+/** The local stack's (and the tests') LOG_HASH_SECRET: protects nothing, the stack is local. */
+export const LOCAL_LOG_HASH_SECRET = 'local-log-hash-secret-not-for-production';
 
 /**
  * The environment the handlers run with outside AWS, read by the same `lib/config.ts` as in AWS:
@@ -50,6 +55,7 @@ export function serviceEnv(
     APOLLO_API_KEY: options.apolloApiKey,
     WEBHOOK_SECRET: options.webhookSecret,
     API_KEY: options.apiKey,
+    LOG_HASH_SECRET: options.logHashSecret ?? LOCAL_LOG_HASH_SECRET,
     ...Object.fromEntries(
       Object.entries(optional).filter((entry): entry is [string, string] => entry[1] !== undefined),
     ),

@@ -1,10 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { createRequire } from 'node:module';
-import { dirname, resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApolloSandbox, type ApolloSandbox } from './apollo-sandbox';
 import { SANDBOX_PEOPLE } from './sandbox-people';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
+import { Limiter, startLocalGateway } from './gateway';
 import { serviceEnv } from './service-env';
 import { loadStateMachineDefinition } from './state-machine-definition';
 import {
@@ -30,7 +34,6 @@ export const LOCAL_DEFAULTS = {
 
 export interface LocalStackPorts {
   http: number;
-  lambda: number;
   dynamoDb: number;
   apollo: number;
   stepFunctions: number;
@@ -60,7 +63,6 @@ function port(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
 export function localPorts(env: NodeJS.ProcessEnv = process.env): LocalStackPorts {
   return {
     http: port(env, 'PORT', 3000),
-    lambda: port(env, 'LAMBDA_PORT', 3002),
     dynamoDb: port(env, 'DYNAMODB_PORT', 8000),
     apollo: port(env, 'APOLLO_SANDBOX_PORT', 4010),
     stepFunctions: port(env, 'STEP_FUNCTIONS_PORT', 8083),
@@ -92,12 +94,21 @@ function handlerEnvironment(
   );
 }
 
+/** Handler invocations in flight at once, through the HTTP API and from the state machines each. */
+function localConcurrency(env: NodeJS.ProcessEnv): number {
+  const value = Number(env.LOCAL_CONCURRENCY ?? 4);
+  if (!Number.isInteger(value) || value < 1 || value > 64) {
+    throw new Error('LOCAL_CONCURRENCY must be an integer from 1 to 64');
+  }
+  return value;
+}
+
 function serverlessBin(): string {
   return createRequire(import.meta.url).resolve('osls/bin/serverless.js');
 }
 
-/** Waits until `url` answers at all (any status), or fails after `timeoutMs`. */
-async function waitForHttp(url: string, timeoutMs: number, exited: Promise<unknown>): Promise<void> {
+/** Waits until the HTTP server on the Unix socket `socketPath` answers at all, or fails after `timeoutMs`. */
+async function waitForSocket(socketPath: string, timeoutMs: number, exited: Promise<unknown>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let stopped = false;
   void exited.then(() => {
@@ -105,14 +116,19 @@ async function waitForHttp(url: string, timeoutMs: number, exited: Promise<unkno
   });
   while (Date.now() < deadline) {
     if (stopped) throw new Error('serverless-offline exited before it was ready');
-    try {
-      await fetch(url, { signal: AbortSignal.timeout(1000) });
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    const answered = await new Promise<boolean>((resolveAnswer) => {
+      const probe = httpRequest({ socketPath, path: '/', timeout: 1000 }, (response) => {
+        response.resume();
+        resolveAnswer(true);
+      });
+      probe.on('error', () => resolveAnswer(false));
+      probe.on('timeout', () => probe.destroy());
+      probe.end();
+    });
+    if (answered) return;
+    await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+  throw new Error(`serverless-offline did not answer within ${timeoutMs} ms`);
 }
 
 /**
@@ -160,6 +176,16 @@ export async function startLocalStack(
     }
     const apolloUrl = externalApollo || (sandbox as ApolloSandbox).url;
 
+    // serverless-offline listens on Unix sockets in a directory only this user can enter (mkdtemp
+    // makes it 0700): its Lambda Invoke API is not exposed at all, its HTTP API only through the
+    // gateway below. (Given ports, it would listen on every interface: the CLI passes them as
+    // strings, which hapi takes for socket names and Node for ports without a host.)
+    const socketDir = mkdtempSync(join(tmpdir(), 'converter-local-stack-'));
+    started.push(async () => rmSync(socketDir, { recursive: true, force: true }));
+    const httpSocket = join(socketDir, 'http.sock');
+    const lambdaSocket = join(socketDir, 'lambda.sock');
+    const concurrency = localConcurrency(env);
+
     const stepFunctions = await startLocalStepFunctions({
       definition: serverless.definition,
       stateMachineArn,
@@ -168,7 +194,10 @@ export async function startLocalStack(
       port: ports.stepFunctions,
       // Every Wait and retry interval becomes one second, so verification ends within seconds.
       waitSeconds: 1,
-      invokeLambda: invokeLambdaOverHttp(`http://${host}:${ports.lambda}`),
+      invokeLambda: invokeLambdaOverHttp('http://serverless-offline', {
+        socketPath: lambdaSocket,
+        limiter: new Limiter(concurrency),
+      }),
       log: (line) => log(line),
     });
     started.push(() => stepFunctions.close());
@@ -193,11 +222,14 @@ export async function startLocalStack(
         '--host',
         host,
         '--httpPort',
-        String(ports.http),
+        httpSocket,
         '--lambdaPort',
-        String(ports.lambda),
+        lambdaSocket,
         '--localEnvironment',
         '--noPrependStageInUrl',
+        // Handlers run in serverless-offline's own process, one module instance per function,
+        // instead of a worker thread (with its own copy of every module) per request in flight.
+        '--useInProcess',
       ],
       {
         cwd: PROJECT_ROOT,
@@ -213,9 +245,18 @@ export async function startLocalStack(
     pipeLines(offline, (line) => log(`[offline] ${line}`));
     started.push(() => stopChild(offline, exited));
 
-    const apiUrl = `http://${host}:${ports.http}`;
     // Any answer will do (404 for `/`): it means serverless-offline is listening.
-    await waitForHttp(`${apiUrl}/`, 60_000, exited);
+    await waitForSocket(httpSocket, 60_000, exited);
+    const gateway = await startLocalGateway({
+      host,
+      port: ports.http,
+      upstreamSocket: httpSocket,
+      maxConcurrent: concurrency,
+      maxQueued: 1000,
+      log,
+    });
+    started.push(() => gateway.close());
+    const apiUrl = gateway.url;
 
     let stopping: Promise<void> | undefined;
     return {

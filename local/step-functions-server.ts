@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   ExecutionAbortedError,
@@ -500,24 +500,29 @@ function describe(error: unknown): string {
  * thread loses the error's `name` anyway), so the real type is read back from the first line of the
  * trace, `ContactNotVisibleError: message`. Without that, `Retry` on a named error never matches.
  */
-export function invokeLambdaOverHttp(lambdaEndpoint: string): InvokeLambda {
+export function invokeLambdaOverHttp(
+  lambdaEndpoint: string,
+  options: {
+    /** serverless-offline's Lambda endpoint on a Unix socket (the local stack's): `lambdaEndpoint` gives only the path prefix. */
+    socketPath?: string;
+    /** Bounds the invocations in flight (each one is a handler instance in serverless-offline). */
+    limiter?: { run<T>(task: () => Promise<T>): Promise<T> };
+  } = {},
+): InvokeLambda {
   const baseUrl = lambdaEndpoint.replace(/\/+$/, '');
-  return async (functionName, payload) => {
+  const post = options.socketPath === undefined ? postOverTcp : postOverSocket(options.socketPath);
+  const invoke: InvokeLambda = async (functionName, payload) => {
     const url = `${baseUrl}/2015-03-31/functions/${encodeURIComponent(functionName)}/invocations`;
-    let response: Response;
+    let response: PostedReply;
     try {
-      response = await fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' },
-        body: JSON.stringify(payload ?? null),
-      });
+      response = await post(url, JSON.stringify(payload ?? null));
     } catch (error) {
       throw new LambdaServiceError('SdkClientException', `Could not reach ${url}: ${describe(error)}`);
     }
-    const body = await response.text();
+    const { body } = response;
 
-    if (!response.ok) {
-      const exception = response.headers.get('x-amzn-errortype') ?? 'ServiceException';
+    if (response.status < 200 || response.status > 299) {
+      const exception = response.header('x-amzn-errortype') ?? 'ServiceException';
       throw new LambdaServiceError(exception, `${functionName}: HTTP ${response.status} ${body}`);
     }
     let result: unknown;
@@ -529,9 +534,55 @@ export function invokeLambdaOverHttp(lambdaEndpoint: string): InvokeLambda {
         `${functionName} returned a payload that is not JSON: ${body}`,
       );
     }
-    if (response.headers.get('x-amz-function-error') !== null) throw lambdaFunctionErrorFrom(result);
+    if (response.header('x-amz-function-error') !== undefined) throw lambdaFunctionErrorFrom(result);
     return result;
   };
+  const { limiter } = options;
+  return limiter ? (functionName, payload) => limiter.run(() => invoke(functionName, payload)) : invoke;
+}
+
+interface PostedReply {
+  status: number;
+  header(name: string): string | undefined;
+  body: string;
+}
+
+const INVOKE_HEADERS = { 'content-type': 'application/json', 'x-amz-invocation-type': 'RequestResponse' };
+
+async function postOverTcp(url: string, body: string): Promise<PostedReply> {
+  const response = await fetch(url, { method: 'POST', headers: INVOKE_HEADERS, body });
+  return {
+    status: response.status,
+    header: (name) => response.headers.get(name) ?? undefined,
+    body: await response.text(),
+  };
+}
+
+function postOverSocket(socketPath: string) {
+  return (url: string, body: string): Promise<PostedReply> =>
+    new Promise((resolve, reject) => {
+      const { pathname, search } = new URL(url, 'http://localhost');
+      const sent = httpRequest(
+        { socketPath, method: 'POST', path: `${pathname}${search}`, headers: INVOKE_HEADERS },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            resolve({
+              status: response.statusCode ?? 0,
+              header: (name) => {
+                const value = response.headers[name.toLowerCase()];
+                return Array.isArray(value) ? value[0] : value;
+              },
+              body: Buffer.concat(chunks).toString('utf8'),
+            });
+          });
+        },
+      );
+      sent.on('error', reject);
+      sent.end(body);
+    });
 }
 
 function lambdaFunctionErrorFrom(errorPayload: unknown): LambdaFunctionError {

@@ -693,9 +693,12 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
           ),
         );
 
-        const records = (await harness.ledgerItems()).map((item) =>
+        const items = (await harness.ledgerItems()).map((item) =>
           unmarshall(item as Record<string, AttributeValue>),
         );
+        // Besides the people, the ledger remembers the answered deliveries (`webhook:<hash of id>`).
+        const records = items.filter((item) => !String(item.pk).startsWith('webhook:'));
+        expect(items.length - records.length).toBeLessThanOrEqual(outcomes.length);
         expect(records).toHaveLength(100);
         expect(new Set(records.map((record) => record.pk))).toEqual(
           new Set(population.map((person) => person.key)),

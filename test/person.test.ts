@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isError } from '../lib/errors';
 import { phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
-import { parseContactsRequest, parseEnrichmentWebhook } from '../lib/requests';
+import { isInvalidPerson, parseContactsRequest, parseEnrichmentWebhook } from '../lib/requests';
 
 const options = { defaultPhoneCountry: 'US' as const };
 
@@ -190,11 +190,13 @@ describe('Function: parseEnrichmentWebhook', () => {
       event({ people: Array.from({ length: 101 }, (_, i) => ({ email: `p${i}@x.example` })) }),
       'body.data.people: ',
     ],
+    ['a number as email', event({ people: [{ email: 42 }] }), 'body.data.people[0].email: '],
     [
-      'a number as email',
-      event({ people: [{ email: 'a@b.example' }, { email: 42 }] }),
-      'body.data.people[1].email: ',
+      'only people that cannot be converted',
+      event({ people: [{ email: 'not-an-email' }, { email: 42 }] }),
+      'body.data.people[0].email: not an email address',
     ],
+    ['a single invalid person', event({ person: { email: 'not-an-email' } }), 'body.data.person.email: '],
     [
       'an over-long name',
       event({ person: { first_name: 'x'.repeat(201), email: 'a@b.example' } }),
@@ -202,6 +204,94 @@ describe('Function: parseEnrichmentWebhook', () => {
     ],
   ])('refuses %s with a message naming the field', (_case, body, message) => {
     expect(() => parseEnrichmentWebhook(body, options)).toThrow(message);
+  });
+});
+
+describe('Partial acceptance: a list of people with invalid ones', () => {
+  const event = (data: unknown) =>
+    JSON.stringify({ type: 'person.enrichment.completed', timestamp: '2026-11-26T10:00:00Z', data });
+
+  it('answers each invalid person at its index with the field and reason, and keeps the others', () => {
+    const parsed = parseEnrichmentWebhook(
+      event({
+        people: [
+          { email: 'a@b.example' },
+          { email: 'not-an-email' },
+          { email: 42 },
+          null,
+          { first_name: 'Ada' },
+          { email: 'c@d.example' },
+        ],
+      }),
+      options,
+    );
+
+    expect(parsed.kind).toBe('people');
+    const entries = parsed.kind === 'people' ? parsed.people : [];
+    expect(entries.map((entry) => (isInvalidPerson(entry) ? entry : entry.key))).toEqual([
+      'a@b.example',
+      {
+        key: null,
+        status: 'invalid',
+        contact_id: null,
+        field: 'body.data.people[1].email',
+        reason: 'not an email address',
+      },
+      expect.objectContaining({ status: 'invalid', field: 'body.data.people[2].email' }),
+      expect.objectContaining({ status: 'invalid', field: 'body.data.people[3]' }),
+      expect.objectContaining({
+        status: 'invalid',
+        field: 'body.data.people[4]',
+        reason: expect.stringMatching(/^no identity/),
+      }),
+      'c@d.example',
+    ]);
+  });
+
+  it('makes only the person whose email holds a lone surrogate invalid', () => {
+    const entries = parseContactsRequest(
+      JSON.stringify({ people: [{ email: 'ok@b.example' }, { email: 'bad\ud800@b.example' }] }),
+      options,
+    );
+
+    expect(entries[0]).toMatchObject({ key: 'ok@b.example' });
+    expect(entries[1]).toMatchObject({
+      status: 'invalid',
+      field: 'body.people[1].email',
+      reason: 'not an email address',
+    });
+  });
+});
+
+describe('Emails beyond ASCII', () => {
+  it.each([
+    [
+      'an IDN domain, sent to Apollo and keyed in punycode',
+      'Ana@Bücher.example',
+      'ana@xn--bcher-kva.example',
+    ],
+    [
+      'a Unicode local part',
+      'márk.twain@greatamericanwriters.example',
+      'márk.twain@greatamericanwriters.example',
+    ],
+    ['both, in another script', '马克.吐温@例子.广告', '马克.吐温@xn--fsqu00a.xn--4rr70v'],
+  ])('accepts %s', (_case, email, sent) => {
+    const person = toPerson({ email }, 'body', options);
+
+    expect(person.fields.email).toBe(sent);
+    expect(person.match).toEqual({ email: sent });
+  });
+
+  it.each([
+    ['an emoji local part', '📧@📧.example'],
+    ['a full-width @', 'mark.twain\uFF20greatamericanwriters.example'],
+    ['a space in the domain', 'a@b c.example'],
+    ['a domain label starting with a hyphen', 'a@-b.example'],
+    ['a doubled dot', 'a..b@c.example'],
+    ['an over-long local part', `${'é'.repeat(33)}@b.example`],
+  ])('still refuses %s', (_case, email) => {
+    expect(() => toPerson({ email }, 'body', options)).toThrow('body.email: not an email address');
   });
 });
 

@@ -11,6 +11,7 @@ import {
   hostileBatch,
   ignoredDelivery,
   invalidDelivery,
+  partlyInvalidDelivery,
   isBlank,
   isCreateFor,
   nowSeconds,
@@ -28,6 +29,8 @@ import {
 
 // One harness for the file; each property resets it where it needs a clean Apollo and ledger.
 const harness = useServiceHarness({ resetBeforeEach: false });
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function send(delivery: Delivery): Promise<HttpReply> {
   return harness.webhook(delivery.body, delivery.headers ? { headers: delivery.headers(nowSeconds()) } : {});
@@ -101,10 +104,18 @@ describe('Property: webhook handler', () => {
     await fc.assert(
       fc.asyncProperty(invalidDelivery, async (delivery) => {
         kinds.add(delivery.kind);
-        await expectAnsweredWithoutWrites(delivery, delivery.status, {
-          error: delivery.status === 413 ? 'payload_too_large' : 'invalid_request',
-          message: expect.any(String),
-        });
+        await expectAnsweredWithoutWrites(
+          delivery,
+          delivery.status,
+          delivery.status === 413
+            ? { error: 'payload_too_large', message: expect.any(String) }
+            : {
+                error: 'invalid_request',
+                message: expect.any(String),
+                field: expect.stringMatching(/^body/),
+                reason: expect.any(String),
+              },
+        );
       }),
       { numRuns: 500 },
     );
@@ -123,6 +134,48 @@ describe('Property: webhook handler', () => {
       ].sort(),
     );
   }, 60_000);
+
+  it('converts the valid people of a batch and answers each invalid one at its index, writing nothing for it', async () => {
+    const kinds = new Set<string>();
+    await harness.reset();
+    await fc.assert(
+      fc.asyncProperty(partlyInvalidDelivery, async (delivery) => {
+        for (const position of delivery.expected) if ('why' in position) kinds.add(position.why);
+        const reply = await send(delivery);
+        const creates = harness.apollo
+          .requests()
+          .filter((request) => request.method === 'POST' && request.path === '/contacts')
+          .map((request) => (request.body as { email?: string }).email);
+        const writes = await takeWrites();
+
+        const valid = delivery.expected.flatMap((position) => ('valid' in position ? [position.valid] : []));
+        expect(reply.status).toBe(200);
+        expect(reply.body.results).toEqual(
+          delivery.expected.map((position) =>
+            'valid' in position
+              ? { key: position.valid, status: 'created', contact_id: expect.any(String) }
+              : {
+                  key: null,
+                  status: 'invalid',
+                  contact_id: null,
+                  field: expect.stringMatching(new RegExp(`^${escapeRegExp(position.invalid)}(\\.|\\[|$)`)),
+                  reason: expect.stringMatching(/\S/),
+                },
+          ),
+        );
+        // One create per valid person and nothing else; the ledger holds the valid people only
+        // (and the delivery's own `webhook:` item, which remembers its answer).
+        expect(creates.sort()).toEqual([...valid].sort());
+        expect(writes.ledgerKeys.filter((key) => !key.startsWith('{"S":"webhook:')).sort()).toEqual(
+          valid.map((email) => JSON.stringify({ S: email })).sort(),
+        );
+      }),
+      { numRuns: 30 },
+    );
+    expect([...kinds].sort()).toEqual(
+      ['huge-string', 'no-identity', 'not-an-email', 'not-an-object', 'wrong-type'].sort(),
+    );
+  }, 180_000);
 
   it('acknowledges other event types with 200, whatever their data, and writes nothing', async () => {
     await harness.reset();
@@ -219,7 +272,10 @@ describe('Property: webhook handler', () => {
         });
 
         // Each one verified through people/match.
-        const statuses = (await harness.ledgerItems()).map((item) => (item.status as { S?: string }).S);
+        // (The delivery's own `webhook:` item, which remembers its answer, is no person.)
+        const statuses = (await harness.ledgerItems())
+          .filter((item) => !(item.pk as { S: string }).S.startsWith('webhook:'))
+          .map((item) => (item.status as { S?: string }).S);
         expect(statuses).toEqual(specs.map(() => 'verified'));
       }),
       { numRuns: 100 },

@@ -94,11 +94,49 @@ export const webhookResultReplySchema = z.looseObject({
   retry_after_seconds: z.optional(z.nullable(z.number())),
 });
 
+/** Digits a 64-bit integer can have: the bound on what a decimal or exponent spelling may expand to. */
+const MAX_INTEGER_DIGITS = 20;
+
 /**
- * JSON.parse, except that `request_id` is kept as the digits Apollo sent: it is a signed 64-bit
- * integer, often beyond 2^53, which a JS number would silently round (Node 20 has no JSON.parse
- * source access to recover it later).
+ * The integer a JSON number denotes, as its decimal digits (`1.5e3` → `1500`, `-2.0` → `-2`), or
+ * undefined when it is not an integer, or when a decimal or exponent spelling would expand to more
+ * digits than a 64-bit integer has. Exact, because no JS number is involved; plain digits are
+ * returned as written.
+ */
+export function jsonIntegerDigits(number: string): string | undefined {
+  const match = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(number);
+  if (match === null) return undefined;
+  const [, sign = '', whole = '', fraction = '', exponentText = '0'] = match;
+  // Plain digits are kept exactly as written, however many.
+  if (match[3] === undefined && match[4] === undefined) return number;
+  const exponent = Number(exponentText);
+  let digits = whole + fraction;
+  // The decimal point sits after `whole.length + exponent` of `digits`.
+  const point = whole.length + exponent;
+  if (point < 0) return /^0*$/.test(digits) ? '0' : undefined;
+  if (point - digits.length > MAX_INTEGER_DIGITS) return /^0*$/.test(digits) ? '0' : undefined;
+  if (point >= digits.length) digits += '0'.repeat(point - digits.length);
+  else if (/[^0]/.test(digits.slice(point))) return undefined; // a fraction remains
+  const integer = digits.slice(0, point).replace(/^0+(?=\d)/, '') || '0';
+  if (integer.length > MAX_INTEGER_DIGITS) return undefined;
+  return integer === '0' ? '0' : `${sign}${integer}`;
+}
+
+/**
+ * JSON.parse, except that `request_id` is kept as the digits of the integer Apollo sent: it is a
+ * signed 64-bit integer, often beyond 2^53, which a JS number would silently round (Node 20 has no
+ * JSON.parse source access to recover it later). Any JSON spelling of an integer is read
+ * (`1500`, `1.5e3`, `1500.0`); a number that is not an integer is left as a number, for the schema
+ * to refuse.
  */
 export function parseApolloJson(text: string): unknown {
-  return JSON.parse(text.replace(/(?<!\\)("request_id"\s*:\s*)(-?\d+)/g, '$1"$2"'));
+  return JSON.parse(
+    text.replace(
+      /(?<!\\)("request_id"\s*:\s*)(-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/g,
+      (whole, prefix: string, number: string) => {
+        const digits = jsonIntegerDigits(number);
+        return digits === undefined ? whole : `${prefix}"${digits}"`;
+      },
+    ),
+  );
 }

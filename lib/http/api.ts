@@ -2,8 +2,9 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
-import { PayloadTooLargeError, UnauthorizedError } from '../errors';
+import { InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from '../errors';
 import { logger } from '../logger';
+import { keyPersonRefs } from '../person-refs';
 import { errorResponse, type HttpResponse } from './responses';
 
 /** An HTTP API request, as the routes see it: lower-cased headers, the raw body, and a deadline. */
@@ -45,25 +46,46 @@ export function httpRoute(route: (request: HttpRequest) => Promise<HttpResponse>
   return middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(errorResponses())
-    .handler((event, context) => route(toRequest(event, context)));
+    .handler(async (event, context) => {
+      await keyPersonRefs();
+      return route(toRequest(event, context));
+    });
 }
 
-/** A path parameter, URL-decoded whether or not the gateway decoded it already. */
+/**
+ * A path parameter as the gateway decoded it. API Gateway's HTTP API (and serverless-offline,
+ * through hapi) percent-decode path parameters once; decoding again would read `%2540` (an escaped
+ * `%40`) as `@`, so the value is used as it is.
+ */
 export function pathParameter(request: HttpRequest, name: string): string {
-  const value = request.pathParameters[name] ?? '';
+  return request.pathParameters[name] ?? '';
+}
+
+/**
+ * The body's bytes exactly as received (API Gateway's base64 undone), refused with 413 over
+ * `maxBytes` before any other work is done on them. What a signature is checked over.
+ */
+export function bodyBytes(request: HttpRequest, maxBytes: number): Buffer {
+  if (request.body.byteLength > maxBytes) {
+    throw new PayloadTooLargeError(`body is ${request.body.byteLength} bytes; the limit is ${maxBytes}`);
+  }
+  return request.body;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Bytes as UTF-8 text; bytes that are not UTF-8 are refused (JSON is UTF-8), never replaced. */
+export function utf8Text(bytes: Buffer): string {
   try {
-    return decodeURIComponent(value);
+    return utf8.decode(bytes);
   } catch {
-    return value; // a stray % that was never an escape
+    throw new InvalidRequestError('body: not valid JSON (not UTF-8)');
   }
 }
 
 /** The body as UTF-8 text, refused with 413 over `maxBytes` before any other work is done on it. */
 export function bodyText(request: HttpRequest, maxBytes: number): string {
-  if (request.body.byteLength > maxBytes) {
-    throw new PayloadTooLargeError(`body is ${request.body.byteLength} bytes; the limit is ${maxBytes}`);
-  }
-  return request.body.toString('utf8');
+  return utf8Text(bodyBytes(request, maxBytes));
 }
 
 /** Constant-time comparison (both sides hashed first, so their lengths cannot leak either). */

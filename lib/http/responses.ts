@@ -25,7 +25,12 @@ export function errorResponse(error: unknown): HttpResponse {
     return json(401, { error: 'unauthorized', message: 'missing or invalid credentials' });
   }
   if (isError(error, 'InvalidRequestError')) {
-    return json(400, { error: 'invalid_request', message: error.message });
+    return json(400, {
+      error: 'invalid_request',
+      message: error.message,
+      field: error.field,
+      reason: error.reason,
+    });
   }
   if (isError(error, 'PayloadTooLargeError')) {
     return json(413, { error: 'payload_too_large', message: error.message });

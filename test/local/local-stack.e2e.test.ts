@@ -29,6 +29,26 @@ async function isPortFree(port: number): Promise<boolean> {
   });
 }
 
+/** Resident memory (KB) of every process under `root`, whatever process group it is in. */
+function descendantsRssKb(root: number): number {
+  const ps = spawnSync('ps', ['-eo', 'pid=,ppid=,rss='], { encoding: 'utf8' });
+  const rows = ps.stdout
+    .split('\n')
+    .map((line) => line.trim().split(/\s+/).map(Number))
+    .filter((row) => row.length === 3 && row.every(Number.isFinite)) as Array<[number, number, number]>;
+  const tree = new Set([root]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, ppid] of rows) {
+      if (tree.has(ppid) && !tree.has(pid)) {
+        tree.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return rows.filter(([pid]) => tree.has(pid)).reduce((sum, [, , rss]) => sum + rss, 0);
+}
+
 function processesMentioning(text: string): string[] {
   const ps = spawnSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
   return ps.stdout.split('\n').filter((line) => line.includes(text) && !line.includes('ps -eo'));
@@ -142,6 +162,63 @@ describe('Local stack: npm start', () => {
       message: 'body.data.person.email: not an email address',
     });
   });
+
+  it("exposes no Lambda Invoke API: not on LAMBDA_PORT, not through the HTTP API's port", async () => {
+    const invoke = await fetch(
+      `${api}/2015-03-31/functions/apollo-contact-converter-local-verifyContact/invocations`,
+      {
+        method: 'POST',
+        body: JSON.stringify({ key: 'anyone', contact_id: 'x' }),
+      },
+    );
+
+    expect(invoke.status).toBe(404);
+    // serverless-offline's invoke endpoint is a Unix socket in a private directory; no TCP port.
+    expect(await isPortFree(ports[1] as number)).toBe(true);
+    expect(processesMentioning('--lambdaPort').join('\n')).toMatch(/--lambdaPort \/\S+\/lambda\.sock/);
+  });
+
+  it('holds 50 concurrent deliveries: each person converted once, no 200 with a stack trace, memory bounded', async () => {
+    const people = Array.from({ length: 50 }, (_, i) => ({
+      first_name: 'Loadtest',
+      last_name: `Person${i}`,
+      email: `loadtest.person${i}@loadtest.example`,
+      organization_name: 'Load Test Co.',
+    }));
+    let peakKb = descendantsRssKb(child.pid as number);
+    const sampler = setInterval(() => {
+      peakKb = Math.max(peakKb, descendantsRssKb(child.pid as number));
+    }, 250);
+    const started = Date.now();
+    let first: Awaited<ReturnType<typeof send>>[];
+    let again: Awaited<ReturnType<typeof send>>[];
+    try {
+      first = await Promise.all(people.map((p) => send(event({ person: p }))));
+      again = await Promise.all(people.map((p) => send(event({ person: p }))));
+    } finally {
+      clearInterval(sampler);
+    }
+    const elapsedMs = Date.now() - started;
+
+    for (const reply of [...first, ...again]) {
+      expect(JSON.stringify(reply.body)).not.toMatch(/stackTrace|errorType/);
+      expect(reply.status).toBe(200);
+    }
+    const created = first.map(
+      (reply) => (reply.body as { results: Array<Record<string, unknown>> }).results[0],
+    );
+    const replayed = again.map(
+      (reply) => (reply.body as { results: Array<Record<string, unknown>> }).results[0],
+    );
+    expect(created.map((result) => result?.status)).toEqual(people.map(() => 'created'));
+    expect(new Set(created.map((result) => result?.contact_id)).size).toBe(50);
+    // Delivered again: every one of them a duplicate of the same contact, none created twice.
+    expect(replayed).toEqual(created.map((result) => ({ ...result, status: 'duplicate' })));
+    expect(elapsedMs).toBeLessThan(90_000);
+    // npm, the stack, serverless-offline (handlers in process) and esbuild's service: well under
+    // a gigabyte and a half, however many requests are in flight.
+    expect(peakKb).toBeLessThan(1_500_000);
+  }, 120_000);
 
   it('stops on SIGINT (Ctrl-C) and leaves no process or port behind', async () => {
     // What a terminal does on Ctrl-C: SIGINT to the whole foreground process group.

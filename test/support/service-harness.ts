@@ -184,7 +184,7 @@ export class ServiceHarness {
 
   /** Sends a body to the webhook handler, signed unless `headers` replace the signature. */
   async webhook(body: unknown, options: SignOptions = {}): Promise<HttpReply> {
-    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const headers = options.headers ?? {
       'content-type': 'application/json',
       ...signedWebhookHeaders(raw, options.secret ?? WEBHOOK_SECRET, {
@@ -193,11 +193,15 @@ export class ServiceHarness {
       }),
     };
     const handler = await handlers.enrichmentWebhook();
+    // Raw bytes travel as API Gateway sends a body it cannot pass as text: base64.
+    const event = Buffer.isBuffer(raw)
+      ? {
+          ...httpEvent('POST', '/webhooks/enrichment-completed', raw.toString('base64'), headers),
+          isBase64Encoded: true,
+        }
+      : httpEvent('POST', '/webhooks/enrichment-completed', raw, headers);
     return toReply(
-      (await handler(
-        httpEvent('POST', '/webhooks/enrichment-completed', raw, headers),
-        lambdaContext('enrichmentWebhook'),
-      )) as APIGatewayProxyStructuredResultV2,
+      (await handler(event, lambdaContext('enrichmentWebhook'))) as APIGatewayProxyStructuredResultV2,
     );
   }
 
@@ -244,9 +248,8 @@ export class ServiceHarness {
     const headers: Record<string, string> = {};
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.getConversion();
-    const event = httpEvent('GET', `/conversions/${encodeURIComponent(key)}`, '', headers, {
-      key: encodeURIComponent(key),
-    });
+    // As API Gateway hands it over: the path percent-encoded, its parameter decoded once.
+    const event = httpEvent('GET', `/conversions/${encodeURIComponent(key)}`, '', headers, { key });
     return toReply(
       (await handler(event, lambdaContext('getConversion'))) as APIGatewayProxyStructuredResultV2,
     );
