@@ -79,7 +79,7 @@ export class ContactConversion {
    *   const results = await conversion.convert(people, { deadline: Date.now() + 20_000 });
    */
   async convert(people: readonly Person[], { deadline }: { deadline: number }): Promise<ConversionResult[]> {
-    const results: Array<ConversionResult | undefined> = new Array(people.length);
+    const results = new Array<ConversionResult | undefined>(people.length);
     const failures: unknown[] = [];
     // A batch may name one person twice; convert each key once and give every position its result.
     const firstIndexByKey = new Map<string, number>();
@@ -319,7 +319,9 @@ export class ContactConversion {
       case 'rejected':
       case 'failed':
         return { ...this.result(person, record.status, null), reason: record.lastError ?? record.status };
-      default:
+      case 'created':
+      case 'verified':
+      case 'verification_failed':
         // Finished before. If that invocation died before starting the verification, start it now.
         if (record.contactId !== null && record.verificationStartedAt === null) {
           await this.startVerification(record.key, record.contactId);
