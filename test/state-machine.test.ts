@@ -84,7 +84,7 @@ describe('State machine: verification', () => {
       const pollRetry = (phoneReveal.definition as StatesJson).States['PollResult']?.Retry;
       expect(pollRetry).toEqual([
         expect.objectContaining({
-          ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']),
+          ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']) as unknown,
           MaxAttempts: 5,
         }),
       ]);
@@ -183,7 +183,9 @@ describe('State machine: verification', () => {
       // Assess
       expect(lambdas.payloadsOf('verifyContact')).toHaveLength(1);
       expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([
-        expect.objectContaining({ error: expect.objectContaining({ Error: 'ContactMismatchError' }) }),
+        expect.objectContaining({
+          error: expect.objectContaining({ Error: 'ContactMismatchError' }) as unknown,
+        }),
       ]);
       expect(execution.status).toBe('FAILED');
       expect(execution.error).toBe('VerificationFailed');

@@ -103,7 +103,7 @@ describe('Property: webhook handler', () => {
         kinds.add(delivery.kind);
         await expectAnsweredWithoutWrites(delivery, delivery.status, {
           error: delivery.status === 413 ? 'payload_too_large' : 'invalid_request',
-          message: expect.any(String),
+          message: expect.any(String) as unknown,
         });
       }),
       { numRuns: 500 },
