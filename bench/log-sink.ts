@@ -11,20 +11,20 @@ export interface LogSink {
   reset(): void;
   restore(): void;
   /** Writes the bench's own progress to the real stderr. */
-  progress(line: string): void;
+  progress: (line: string) => void;
 }
 
 type Write = typeof process.stdout.write;
 
 function counting(sink: LogSink): Write {
-  return ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  return (chunk: string | Uint8Array, ...rest: unknown[]) => {
     const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
     sink.bytes += Buffer.byteLength(text);
     sink.lines += text.split('\n').length - 1;
     const callback = rest.find((arg): arg is () => void => typeof arg === 'function');
     callback?.();
     return true;
-  }) as Write;
+  };
 }
 
 export function captureLogs(): LogSink {

@@ -65,11 +65,11 @@ export interface BenchResults {
  */
 function dropNodeVersionWarning(): void {
   const emitWarning = process.emitWarning.bind(process);
-  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+  process.emitWarning = (warning: string | Error, ...rest: unknown[]) => {
     const text = typeof warning === 'string' ? warning : warning.message;
     if (text.startsWith('NodeVersionSupportWarning')) return;
     (emitWarning as (...args: unknown[]) => void)(warning, ...rest);
-  }) as typeof process.emitWarning;
+  };
 }
 
 async function cpuModel(): Promise<string> {

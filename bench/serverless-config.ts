@@ -61,7 +61,7 @@ function esbuildOptionsOf(custom: Record<string, unknown>, runtime: string): Bui
       ...((custom.external as string[] | undefined) ?? []),
       ...(exclude.includes('*') ? [] : exclude),
     ],
-  } as BuildOptions;
+  };
 }
 
 export interface DeployedService {

@@ -86,7 +86,7 @@ export class ContactConversion {
    *   const results = await conversion.convert(people, { deadline: Date.now() + 20_000 });
    */
   async convert(people: readonly Person[], { deadline }: { deadline: number }): Promise<ConversionResult[]> {
-    const results: Array<ConversionResult | undefined> = new Array(people.length);
+    const results = new Array<ConversionResult | undefined>(people.length);
     const failures: unknown[] = [];
     // A batch may name one person twice; convert each key once and give every position its result.
     const firstIndexByKey = new Map<string, number>();

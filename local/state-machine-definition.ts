@@ -65,6 +65,11 @@ export function loadStateMachineDefinition(
       typeof explicitName === 'string'
         ? resolveVariables(explicitName, `functions.${functionKey}.name`)
         : `${service}-${stage}-${functionKey}`;
+    if (typeof deployedName === 'object') {
+      throw new Error(
+        `${serverlessYmlPath}: functions.${functionKey}.name is not a name: ${JSON.stringify(deployedName)}`,
+      );
+    }
     lambdaFunctionNames[functionKey] = String(deployedName);
   }
 

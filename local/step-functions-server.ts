@@ -97,6 +97,11 @@ type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
 type TaskHandlers = NonNullable<NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers']>;
 
+/** A request's value in an error message: a string as it is, anything else as JSON (not `[object Object]`). */
+function shown(value: Json | undefined): string {
+  return typeof value === 'string' || value === undefined ? String(value) : JSON.stringify(value);
+}
+
 /** An error the API answers with status 400 and `{"__type": type, "message": ...}`. */
 class StepFunctionsApiError extends Error {
   constructor(
@@ -126,7 +131,7 @@ export async function startLocalStepFunctions(
     if (machine === undefined) {
       throw new StepFunctionsApiError(
         'StateMachineDoesNotExist',
-        `State Machine Does Not Exist: '${String(requestedArn)}'`,
+        `State Machine Does Not Exist: '${shown(requestedArn)}'`,
       );
     }
     return { machineArn: requestedArn as string, ...machine };
@@ -150,7 +155,7 @@ export async function startLocalStepFunctions(
     const { machineArn, stateMachine, overrides } = machineFor(request['stateMachineArn']);
     const name = request['name'] ?? randomUUID();
     if (typeof name !== 'string' || !executionNamePattern.test(name)) {
-      throw new StepFunctionsApiError('InvalidName', `Invalid Name: '${String(name)}'`);
+      throw new StepFunctionsApiError('InvalidName', `Invalid Name: '${shown(name)}'`);
     }
     const { inputJson, input } = parseExecutionInput(request['input']);
     const executionArn = `${machineArn.replace(':stateMachine:', ':execution:')}:${name}`;
@@ -199,7 +204,7 @@ export async function startLocalStepFunctions(
     if (execution === undefined) {
       throw new StepFunctionsApiError(
         'ExecutionDoesNotExist',
-        `Execution Does Not Exist: '${String(executionArn)}'`,
+        `Execution Does Not Exist: '${shown(executionArn)}'`,
       );
     }
     return withoutUndefined({
@@ -331,7 +336,7 @@ function lambdaTaskHandlers(
     if (state['Resource'] !== lambdaInvokeResource) {
       // Without an override aws-local-stepfunctions would call the real AWS Lambda.
       throw new Error(
-        `Task state ${stateName} uses ${String(state['Resource'])}; the local Step Functions only runs ${lambdaInvokeResource}`,
+        `Task state ${stateName} uses ${shown(state['Resource'])}; the local Step Functions only runs ${lambdaInvokeResource}`,
       );
     }
     handlers[stateName] = async (parameters) => {

@@ -79,6 +79,7 @@ function recordingFetch(...replies: FakeReply[]): { fetch: typeof fetch; calls: 
       const signal = init?.signal;
       if (!signal) throw new Error('the client sent no abort signal: this request could hang forever');
       return new Promise<Response>((_resolve, reject) => {
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- as fetch does: the signal's reason as it is (typed any; a DOMException for a timeout)
         signal.addEventListener('abort', () => reject(signal.reason), { once: true });
       });
     }
@@ -93,7 +94,7 @@ function recordingFetch(...replies: FakeReply[]): { fetch: typeof fetch; calls: 
 function clientWith(fake: typeof fetch, options: Partial<ApolloClientOptions> = {}): ApolloHttpClient {
   return new ApolloHttpClient({
     baseUrl: BASE_URL,
-    apiKey: async () => API_KEY,
+    apiKey: () => Promise.resolve(API_KEY),
     timeoutMs: 5_000,
     maxRetryWaitSeconds: 0,
     fetch: fake,

@@ -54,7 +54,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
 
     expect(again.status).toBe(200);
     expect(again.body.results).toEqual([
-      { key: KEY, status: 'duplicate', contact_id: first.body.results[0].contact_id },
+      { key: KEY, status: 'duplicate', contact_id: first.body.results[0]?.contact_id },
     ]);
     expect(harness.apollo.requests()).toHaveLength(apolloCallsBefore);
     expect(harness.apollo.contacts()).toHaveLength(1);
@@ -220,7 +220,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       expect(first.headers['retry-after']).toBe('42');
       expect(first.body).toMatchObject({ error: 'retry_later', retry_after_seconds: 42 });
       expect(retry.status).toBe(200);
-      expect(retry.body.results[0].status).toBe('created');
+      expect(retry.body.results[0]?.status).toBe('created');
       expect(harness.apollo.contacts()).toHaveLength(1);
       expect((await harness.getConversion(KEY)).body).toMatchObject({ status: 'verified', attempts: 2 });
     });
@@ -249,7 +249,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       await harness.verificationsSettled();
 
       expect(first.status).toBe(503);
-      expect(retry.body.results[0].status).toBe('created');
+      expect(retry.body.results[0]?.status).toBe('created');
       expect(harness.apollo.contacts()).toHaveLength(1);
       // The retry asked people/match (free for a saved contact) instead of creating again.
       expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
@@ -273,7 +273,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
 
       expect([first.status, tooSoon.status, later.status]).toEqual([503, 503, 200]);
       expect(tooSoon.headers['retry-after']).toBe('1');
-      expect(later.body.results[0].status).toBe('created');
+      expect(later.body.results[0]?.status).toBe('created');
       const creates = harness.apollo.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
       expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
       // The deferred attempt is not counted against MAX_CONVERSION_ATTEMPTS.
@@ -357,7 +357,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       });
 
       const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      const contactId = reply.body.results[0].contact_id;
+      const contactId = reply.body.results[0]?.contact_id;
       await harness.verificationsSettled();
 
       expect(harness.apollo.countRequests('POST', '/people/match')).toBe(1);
@@ -375,7 +375,9 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
         people: [MARK_TWAIN, WALT],
       });
 
-      expect(one.body.results).toEqual([{ key: KEY, status: 'created', contact_id: expect.any(String) }]);
+      expect(one.body.results).toEqual([
+        { key: KEY, status: 'created', contact_id: expect.any(String) as unknown },
+      ]);
       expect(list.body.results.map((r: { status: string }) => r.status)).toEqual(['duplicate', 'created']);
       expect(harness.apollo.contacts()).toHaveLength(2);
     });

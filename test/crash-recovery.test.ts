@@ -37,7 +37,7 @@ function dyingProcess(
         if (typeof value !== 'function') return value;
         return async (...args: unknown[]) => {
           if (dead) throw new SimulatedCrash('the process is dead');
-          const result = await value.apply(object, args);
+          const result: unknown = await value.apply(object, args);
           if (property === crashAfter) die();
           return result;
         };
@@ -83,12 +83,17 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     apolloSandbox.reset();
     apollo = new ApolloHttpClient({
       baseUrl: apolloSandbox.url,
-      apiKey: async () => apolloSandbox.apiKey,
+      apiKey: () => Promise.resolve(apolloSandbox.apiKey),
       timeoutMs: 2000,
       maxRetryWaitSeconds: 0,
     });
     started = [];
-    verifications = { start: async (request) => void started.push(request) };
+    verifications = {
+      start: (request) => {
+        started.push(request);
+        return Promise.resolve();
+      },
+    };
     clock = Date.now();
   });
 

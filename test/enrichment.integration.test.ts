@@ -46,7 +46,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
       status: 'created',
       contact_id: contact?.id,
       apollo_person_id: adaId,
-      request_id: expect.stringMatching(/^-\d{19}$/),
+      request_id: expect.stringMatching(/^-\d{19}$/) as unknown,
       credits_saved: false,
       phones: 'pending',
     });

@@ -8,6 +8,7 @@ import { EMILY, EMILY_KEY, HERMAN, HERMAN_KEY, MARK_TWAIN, WALT } from './suppor
 import {
   enrichmentCompleted,
   useServiceHarness,
+  type ConversionViewBody,
   type HttpReply,
   type ServiceHarness,
 } from './support/service-harness';
@@ -105,7 +106,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
     it('passes a long retry-after on as 503 + Retry-After, releases the claim, and the re-delivery creates', async () => {
       // Prepare
       harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 120 });
-      const between: HttpReply[] = [];
+      const between: HttpReply<ConversionViewBody>[] = [];
 
       // Act
       const sent = await send(harness, enrichmentCompleted({ person: MARK_TWAIN }), {
@@ -126,7 +127,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       expect(between[0]?.body).toMatchObject({
         status: 'creating',
         attempts: 1,
-        last_error: expect.stringMatching(/^POST \/contacts: rate limited/),
+        last_error: expect.stringMatching(/^POST \/contacts: rate limited/) as unknown,
       });
       const [contact, ...others] = harness.apollo.contacts();
       expect(others).toHaveLength(0);
@@ -171,7 +172,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
       // Assess
       expect(sent.statuses).toEqual([200]);
-      expect(sent.last.body.results[0].status).toBe('created');
+      expect(sent.last.body.results[0]?.status).toBe('created');
       expect(searches(harness).map((request) => request.status)).toEqual(searchStatuses);
       expect(creates(harness)).toHaveLength(1);
       expect(harness.apollo.contacts()).toHaveLength(1);
@@ -183,7 +184,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
     it('500 (nothing created): 503, then the re-delivery creates with run_dedupe', async () => {
       // Prepare
       harness.apollo.inject({ method: 'POST', path: '/contacts', status: 500 });
-      const between: HttpReply[] = [];
+      const between: HttpReply<ConversionViewBody>[] = [];
 
       // Act
       const sent = await send(harness, enrichmentCompleted({ person: MARK_TWAIN }), {
@@ -273,7 +274,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
       // Act
       const sent = await send(harness, enrichmentCompleted({ person: EMILY }), {
-        beforeRetry: async () => {
+        beforeRetry: () => {
           createdBeforeRetry = harness.apollo.contacts().map((contact) => contact.id);
         },
       });
@@ -323,7 +324,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       async (_case, fault, lastError) => {
         // Prepare
         harness.apollo.inject(fault);
-        const between: HttpReply[] = [];
+        const between: HttpReply<ConversionViewBody>[] = [];
 
         // Act
         const sent = await send(harness, enrichmentCompleted({ person: MARK_TWAIN }), {
@@ -338,13 +339,13 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         expect(sent.replies[0]?.headers['retry-after']).toBe('300');
         expect(sent.replies[0]?.body).toEqual({
           error: 'upstream_configuration',
-          message: expect.any(String),
+          message: expect.any(String) as unknown,
           retry_after_seconds: 300,
         });
         expect(between[0]?.body).toMatchObject({
           status: 'creating',
           attempts: 1,
-          last_error: expect.stringMatching(lastError),
+          last_error: expect.stringMatching(lastError) as unknown,
         });
         // Refused once, not retried in the client: an operator must act.
         expect(requestsTo(harness, 'POST', fault.path).map((request) => request.status)).toEqual([
@@ -511,7 +512,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       await harness.verificationsSettled();
 
       // Assess
-      expect(failed.last.body.results[0].status).toBe('failed');
+      expect(failed.last.body.results[0]?.status).toBe('failed');
       expect(changed.statuses).toEqual([200]);
       expect(harness.apollo.requests().length).toBeGreaterThan(callsBefore);
       const [contact, ...others] = harness.apollo.contacts();

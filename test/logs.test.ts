@@ -199,19 +199,19 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       await harness.verificationsSettled();
 
       // The run went as intended (otherwise the logs below would prove little).
-      expect(seed.body.results[0].status).toBe('created');
+      expect(seed.body.results[0]?.status).toBe('created');
       expect(record.body.status).toBe('verified');
-      expect(duplicate.body.results[0].status).toBe('duplicate');
+      expect(duplicate.body.results[0]?.status).toBe('duplicate');
       expect(forged.status).toBe(401);
       expect(badEmail.status).toBe(400);
-      expect(rejected.body.results[0].status).toBe('rejected');
+      expect(rejected.body.results[0]?.status).toBe('rejected');
       expect(limited.status).toBe(503);
-      expect(retried.body.results[0].status).toBe('created');
+      expect(retried.body.results[0]?.status).toBe('created');
       expect(refusedKey.status).toBe(503);
       expect(refusedKey.body.error).toBe('upstream_configuration');
-      expect(unverified.body.results[0].status).toBe('created');
+      expect(unverified.body.results[0]?.status).toBe('created');
       expect(failedRecord.body.status).toBe('verification_failed');
-      expect(onDemand.body.results[0].status).toBe('created');
+      expect(onDemand.body.results[0]?.status).toBe('created');
       expect(wrongKey.status).toBe(401);
     } finally {
       lines = output.lines();
@@ -228,10 +228,10 @@ describe('Logs: a full run writes no secret and no personal data', () => {
     expect(lines.length).toBeGreaterThanOrEqual(12);
     for (const entry of entries) {
       expect(entry).toMatchObject({
-        level: expect.any(String),
-        message: expect.any(String),
-        timestamp: expect.any(String),
-        function_request_id: expect.any(String),
+        level: expect.any(String) as unknown,
+        message: expect.any(String) as unknown,
+        timestamp: expect.any(String) as unknown,
+        function_request_id: expect.any(String) as unknown,
       });
     }
     const messages = new Set(entries.map((entry) => entry?.message));

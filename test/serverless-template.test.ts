@@ -6,8 +6,20 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../local/stack';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- CloudFormation JSON, asserted field by field
-type Template = { Resources: Record<string, { Type: string; Properties: any }> };
+/** The CloudFormation template, typed as far as these tests read it (each resource type has some of these). */
+type Template = { Resources: Record<string, { Type: string; Properties: ResourceProperties }> };
+interface ResourceProperties {
+  /** AWS::ApiGatewayV2::Route */
+  RouteKey?: string;
+  /** AWS::Lambda::Function */
+  Runtime?: string;
+  Role?: unknown;
+  Environment?: { Variables: Record<string, unknown> };
+  /** AWS::IAM::Role */
+  Policies?: Array<{ PolicyDocument: { Statement: unknown[] } }>;
+  /** AWS::CloudWatch::Alarm */
+  MetricName?: string;
+}
 
 describe('Deployment: serverless package', () => {
   let template: Template;
@@ -30,7 +42,9 @@ describe('Deployment: serverless package', () => {
       timeout: 120_000,
     });
     if (run.status !== 0) throw new Error(`serverless package failed:\n${run.stdout}\n${run.stderr}`);
-    template = JSON.parse(readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+    template = JSON.parse(
+      readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'),
+    ) as Template;
   }, 150_000);
   afterAll(() => {
     rmSync(outDir, { recursive: true, force: true });
@@ -76,7 +90,7 @@ describe('Deployment: serverless package', () => {
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
       roles.add(JSON.stringify(fn.Properties.Role));
-      const variables = Object.keys(fn.Properties.Environment.Variables);
+      const variables = Object.keys(fn.Properties.Environment?.Variables ?? {});
       expect(variables).not.toContain('APOLLO_API_KEY');
       expect(variables).not.toContain('WEBHOOK_SECRET');
       expect(variables).not.toContain('API_KEY');

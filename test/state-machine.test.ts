@@ -348,7 +348,9 @@ describe('State machine: verification', () => {
       // Assess
       expect(lambdas.payloadsOf('verifyContact')).toHaveLength(1);
       expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([
-        expect.objectContaining({ error: expect.objectContaining({ Error: 'ContactMismatchError' }) }),
+        expect.objectContaining({
+          error: expect.objectContaining({ Error: 'ContactMismatchError' }) as unknown,
+        }),
       ]);
       expect(execution.status).toBe('FAILED');
       expect(execution.error).toBe('VerificationFailed');

@@ -71,7 +71,7 @@ export function mergeQueryAndBody(query: URLSearchParams, body: Params): Params 
     if (key.endsWith('[]')) {
       const name = key.slice(0, -2);
       const list = params[name];
-      params[name] = Array.isArray(list) ? [...list, value] : [value];
+      params[name] = Array.isArray(list) ? [...(list as unknown[]), value] : [value];
     } else {
       params[key] = value;
     }

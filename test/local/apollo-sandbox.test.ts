@@ -382,7 +382,7 @@ describe('Apollo sandbox', () => {
       [
         'an email that is not an email',
         { email: 'mark.twain' },
-        expect.stringMatching(/^Parameters misconfigured\./),
+        expect.stringMatching(/^Parameters misconfigured\./) as unknown,
       ],
     ])('answers 422 {error} and stores nothing for %s', async (_case, fields, error) => {
       // Act
@@ -404,7 +404,7 @@ describe('Apollo sandbox', () => {
 
       // Assess
       expect(response.status).toBe(422);
-      expect(await response.json()).toEqual({ error: expect.stringMatching(/not valid JSON/) });
+      expect(await response.json()).toEqual({ error: expect.stringMatching(/not valid JSON/) as unknown });
       expect(sandbox.requests()[0]?.body).toBe('{"first_name": "Mark",');
     });
   });
@@ -609,7 +609,7 @@ describe('Apollo sandbox', () => {
 
       // Assess
       expect(response.status).toBe(400);
-      expect(await response.json()).toEqual({ error: expect.stringContaining('webhook_url') });
+      expect(await response.json()).toEqual({ error: expect.stringContaining('webhook_url') as unknown });
     });
 
     it('sends request_id as a JSON integer too large for a JS number', async () => {
@@ -691,7 +691,7 @@ describe('Apollo sandbox', () => {
         expect(await refused.json()).toEqual({
           message: expect.stringMatching(
             /^The maximum number of api calls allowed for api\/v1\/contacts is 2 times per minute\./,
-          ),
+          ) as unknown,
         });
         expect(limited.contacts()).toHaveLength(2);
         expect(otherEndpoint.status).toBe(200);
@@ -728,10 +728,15 @@ describe('Apollo sandbox', () => {
 
       // Assess
       expect(forbidden.status).toBe(403);
-      expect(await forbidden.json()).toEqual({ error: expect.any(String), error_code: 'API_INACCESSIBLE' });
+      expect(await forbidden.json()).toEqual({
+        error: expect.any(String) as unknown,
+        error_code: 'API_INACCESSIBLE',
+      });
       expect(limited.status).toBe(429);
       expect(limited.headers.get('retry-after')).toBe('7');
-      expect(await limited.json()).toEqual({ message: expect.stringContaining('api/v1/contacts/search') });
+      expect(await limited.json()).toEqual({
+        message: expect.stringContaining('api/v1/contacts/search') as unknown,
+      });
     });
 
     it('applies a rule to `times` matching requests only, matching paths by RegExp', async () => {
@@ -858,7 +863,7 @@ describe('Apollo sandbox', () => {
 
       // Assess
       expect(seeded).toMatchObject({
-        id: expect.stringMatching(APOLLO_ID),
+        id: expect.stringMatching(APOLLO_ID) as unknown,
         name: 'Mark Twain',
         person_id: null,
       });
@@ -932,13 +937,17 @@ describe('Apollo sandbox', () => {
 
       // Assess
       expect(added).toMatchObject({
-        id: expect.stringMatching(APOLLO_ID),
+        id: expect.stringMatching(APOLLO_ID) as unknown,
         name: 'Tim Zheng',
         website_url: 'http://www.apollo.example',
         domain: 'apollo.example',
-        organization_id: expect.stringMatching(APOLLO_ID),
+        organization_id: expect.stringMatching(APOLLO_ID) as unknown,
         mobile_phones: [
-          { _id: expect.stringMatching(APOLLO_ID), sanitized_number: '+14155550164', type_cd: 'mobile' },
+          {
+            _id: expect.stringMatching(APOLLO_ID) as unknown,
+            sanitized_number: '+14155550164',
+            type_cd: 'mobile',
+          },
         ],
         phone_numbers: [],
       });
@@ -1103,8 +1112,8 @@ describe('Apollo sandbox', () => {
         const costs = Object.fromEntries(
           sandbox
             .callbacks()
-            .map((callback) => [
-              callback.body.people[0]?.phone_numbers[0]?.raw_number,
+            .map((callback): [string, number] => [
+              callback.body.people[0]?.phone_numbers[0]?.raw_number ?? 'no phone',
               callback.body.credits_consumed,
             ]),
         );
@@ -1286,7 +1295,13 @@ describe('Apollo sandbox', () => {
       const phoneNumbers = (body as { people: Array<{ phone_numbers: unknown[] }> }).people[0]?.phone_numbers;
       expect(keysOf(phoneNumbers?.[0])).toEqual(EXAMPLE_WEBHOOK_PHONE_KEYS);
       expect(sandbox.callbacks()).toEqual([
-        { url: webhookUrl, requestId: rawRequestId(text), at: expect.any(Number), status: 200, body },
+        {
+          url: webhookUrl,
+          requestId: rawRequestId(text),
+          at: expect.any(Number) as unknown,
+          status: 200,
+          body,
+        },
       ]);
     });
 
@@ -1480,7 +1495,8 @@ describe('Apollo sandbox', () => {
       });
       expect(
         readyBody.last_dispatched_at === null ||
-          /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(String(readyBody.last_dispatched_at)),
+          (typeof readyBody.last_dispatched_at === 'string' &&
+            /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(readyBody.last_dispatched_at)),
       ).toBe(true);
       expect(expired.status).toBe(410);
       expect(await expired.json()).toEqual({ error_code: 'request_id_expired' });

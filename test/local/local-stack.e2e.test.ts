@@ -95,7 +95,7 @@ describe('Local stack: npm start', () => {
     }
   }, 120_000);
 
-  afterAll(async () => {
+  afterAll(() => {
     if (child?.exitCode === null && child.signalCode === null && child.pid) {
       try {
         process.kill(-child.pid, 'SIGKILL');

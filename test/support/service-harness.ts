@@ -15,6 +15,9 @@ import {
   toHttpReply,
   type HttpReply as LambdaReply,
 } from '../../local/lambda-events';
+import type { ConversionResult } from '../../lib/conversion';
+import type { conversionView } from '../../lib/conversion-view';
+import type { EnrichmentResult, PhoneCallbackResult } from '../../lib/enrichment';
 import { resetServices } from '../../lib/services';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
 
@@ -30,8 +33,25 @@ export const CALLBACK_TOKEN = 'harness-callback-token';
 const PHONE_REVEAL_ARN =
   'arn:aws:states:us-east-1:000000000000:stateMachine:apollo-contact-converter-dev-phone-reveal';
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- replies are asserted field by field
-export type HttpReply = LambdaReply<any>;
+/**
+ * The fields of an error reply (lib/http/responses.ts). A 503 `retry_later` from the conversion
+ * routes also carries the `results` that did finish; other error replies carry no route fields.
+ */
+export interface ErrorBody {
+  error?: string;
+  message?: string;
+  retry_after_seconds?: number;
+}
+/** What the conversion routes (the webhook, POST /contacts) answer. */
+export interface ConversionsBody {
+  results: ConversionResult[];
+  /** The event type of a webhook delivery that converts nobody. */
+  ignored?: string;
+}
+/** What GET /conversions/{key} answers: the ledger record as `conversionView` shows it. */
+export type ConversionViewBody = ReturnType<typeof conversionView>;
+/** A route's reply, its body as the handler writes it, or an error reply's fields. */
+export type HttpReply<Body = ConversionsBody> = LambdaReply<Body & ErrorBody>;
 
 type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
@@ -211,40 +231,35 @@ export class ServiceHarness {
     const handler = await handlers.createContacts();
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     return toReply(
-      (await handler(
-        httpEvent('POST', '/contacts', raw, headers),
-        lambdaContext('createContacts'),
-      )) as APIGatewayProxyStructuredResultV2,
+      await handler(httpEvent('POST', '/contacts', raw, headers), lambdaContext('createContacts')),
     );
   }
 
-  async enrich(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+  async enrich(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply<EnrichmentResult>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.enrichPerson();
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     return toReply(
-      (await handler(
-        httpEvent('POST', '/enrichments', raw, headers),
-        lambdaContext('enrichPerson'),
-      )) as APIGatewayProxyStructuredResultV2,
+      await handler(httpEvent('POST', '/enrichments', raw, headers), lambdaContext('enrichPerson')),
     );
   }
 
   /** Apollo's phone-reveal callback, as Apollo would post it (raw body, token in the query string). */
-  async phoneCallback(body: unknown, token: string | null = CALLBACK_TOKEN): Promise<HttpReply> {
+  async phoneCallback(
+    body: unknown,
+    token: string | null = CALLBACK_TOKEN,
+  ): Promise<HttpReply<{ results: PhoneCallbackResult[] }>> {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     const event = httpEvent('POST', '/webhooks/apollo/phone-numbers', raw, {
       'content-type': 'application/json',
     });
     if (token !== null) event.queryStringParameters = { token };
     const handler = await handlers.apolloPhoneCallback();
-    return toReply(
-      (await handler(event, lambdaContext('apolloPhoneCallback'))) as APIGatewayProxyStructuredResultV2,
-    );
+    return toReply(await handler(event, lambdaContext('apolloPhoneCallback')));
   }
 
-  async getConversion(key: string, apiKey: string | null = API_KEY): Promise<HttpReply> {
+  async getConversion(key: string, apiKey: string | null = API_KEY): Promise<HttpReply<ConversionViewBody>> {
     const headers: Record<string, string> = {};
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.getConversion();
@@ -315,7 +330,7 @@ export function useServiceHarness(options: UseServiceHarnessOptions = {}): Servi
     });
   }
   return new Proxy({} as ServiceHarness, {
-    get(_, property) {
+    get(_, property): unknown {
       if (started === undefined) {
         throw new Error(`harness.${String(property)}: the harness runs from beforeAll to afterAll only`);
       }

@@ -25,7 +25,8 @@ export function fakeLambdas(handlers: Partial<Record<FunctionKey, FakeHandler>>)
     const functionKey = functionKeysByName.get(functionName) ?? `unknown function ${functionName}`;
     invocations.push({ functionKey, payload });
     const handler = handlers[functionKey as FunctionKey] ?? (() => ({ recorded: true }));
-    return handler(payload);
+    // A fake may answer with a promise, and its throw becomes a rejection, as a failed invocation's.
+    return await handler(payload);
   };
   const payloadsOf = (functionKey: FunctionKey) =>
     invocations.filter((invocation) => invocation.functionKey === functionKey).map(({ payload }) => payload);

@@ -21,7 +21,7 @@ export interface SendOptions {
   /** Deliveries at most, the first included. */
   maxTries?: number;
   /** Runs after a 5xx, before the re-delivery: what honouring Retry-After buys (default: nothing). */
-  beforeRetry?: (reply: HttpReply) => Promise<void>;
+  beforeRetry?: (reply: HttpReply) => void | Promise<void>;
   /** Pause between deliveries. */
   pauseMs?: number;
 }

@@ -449,7 +449,7 @@ const deeplyNested = fc
       new Invalid(
         'deeply-nested',
         `${depth} levels of ${shape}s at ${at}`,
-        deeplyNestedBody(at, nested(depth, shape as 'array' | 'object')),
+        deeplyNestedBody(at, nested(depth, shape)),
         400,
       ),
   );
@@ -694,7 +694,7 @@ function notAnAddressBeyondAscii(text: string): boolean {
 }
 
 const badPerson = fc.oneof(
-  personWithoutIdentity.map((person) => ({ why: 'no-identity', person: person as Record<string, unknown> })),
+  personWithoutIdentity.map((person) => ({ why: 'no-identity', person })),
   notAnEmail.map((email) => ({ why: 'not-an-email', person: { ...MARK_TWAIN, email } })),
   notAnEmail.map((email) => ({ why: 'not-an-email', person: { email } })),
 );
