@@ -1,13 +1,13 @@
 import type { ConversionRecord } from './ledger';
 
 /**
- * A ledger record as `GET /conversions/{key}` shows it: no lock internals, no phone hashes.
+ * A ledger record as `GET /conversions/{id}` and `POST /conversions/lookup` show it: no lock internals, no phone hashes.
  * `credits_consumed` is what Apollo charged for this person; `free_lookups` counts later requests
  * answered from the ledger, each one credits not spent again.
  */
 export function conversionView(record: ConversionRecord) {
   return {
-    key: record.key,
+    id: record.key,
     status: record.status,
     outcome: record.outcome,
     contact_id: record.contactId,

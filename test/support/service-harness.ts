@@ -15,6 +15,7 @@ import {
   toHttpReply,
   type HttpReply as LambdaReply,
 } from '../../local/lambda-events';
+import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 import { resetServices } from '../../lib/services';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
 
@@ -39,6 +40,7 @@ const handlers = {
   enrichmentWebhook: () => import('../../functions/enrichment-webhook').then((m) => m.handler),
   createContacts: () => import('../../functions/create-contacts').then((m) => m.handler),
   getConversion: () => import('../../functions/get-conversion').then((m) => m.handler),
+  lookupConversion: () => import('../../functions/lookup-conversion').then((m) => m.handler),
   enrichPerson: () => import('../../functions/enrich-person').then((m) => m.handler),
   apolloPhoneCallback: () => import('../../functions/apollo-phone-callback').then((m) => m.handler),
   pollPhoneResult: () => import('../../functions/poll-phone-result').then((m) => m.handler),
@@ -223,16 +225,44 @@ export class ServiceHarness {
     );
   }
 
-  async getConversion(key: string, apiKey: string | null = API_KEY): Promise<HttpReply> {
+  /** `GET /conversions/{id}`: the record by its conversion id (as results show it). */
+  async getConversion(id: string, apiKey: string | null = API_KEY): Promise<HttpReply> {
     const headers: Record<string, string> = {};
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.getConversion();
-    const event = httpEvent('GET', `/conversions/${encodeURIComponent(key)}`, '', headers, {
-      key: encodeURIComponent(key),
+    const event = httpEvent('GET', `/conversions/${encodeURIComponent(id)}`, '', headers, {
+      id: encodeURIComponent(id),
     });
     return toReply(
       (await handler(event, lambdaContext('getConversion'))) as APIGatewayProxyStructuredResultV2,
     );
+  }
+
+  /** `POST /conversions/lookup`: the record by an identity (`{email}`, name + company, ...). */
+  async lookupConversion(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.lookupConversion();
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    return toReply(
+      (await handler(
+        httpEvent('POST', '/conversions/lookup', raw, headers),
+        lambdaContext('lookupConversion'),
+      )) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  /**
+   * The conversion id of the record `POST /conversions/lookup` finds for an email (a string) or an
+   * identity body; throws when it finds none or the id is not an opaque conversion id.
+   */
+  async conversionIdOf(identity: string | Record<string, unknown>): Promise<string> {
+    const reply = await this.lookupConversion(typeof identity === 'string' ? { email: identity } : identity);
+    const id: unknown = reply.body?.id;
+    if (reply.status !== 200 || typeof id !== 'string' || !CONVERSION_ID_PATTERN.test(id)) {
+      throw new Error(`no conversion found for this identity (HTTP ${reply.status})`);
+    }
+    return id;
   }
 
   /** Every ledger item, raw. */
