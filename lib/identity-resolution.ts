@@ -19,13 +19,15 @@ import type { Person } from './person';
  *   be a guess, and giving it its own record would most likely make a duplicate contact.
  *
  * Concurrency: every write is a single-item conditional write. Deliveries that write a weak
- * identity hold a short lock on each of them (taken in key order), so "the same person with and
- * without email at the same moment" is decided by whoever locks the name first, and the other
- * follows. What remains: a brand-new email delivered with no name at all (no weak identity to lock)
- * at the same moment as the same email with a name that already names a no-email record: the first
- * may anchor the email to a new record while the second adopts the old one; the email then has its
- * own record and the old one stays apart. The conversion's Apollo lookup (by email, and by name +
- * company for people without email) then finds the contact already made, so it is not made twice.
+ * identity hold a short lock on each of them (all or none, so two never wait on each other): "the
+ * same person with and without email at the same moment" is decided by whoever locks the name
+ * first, and the other follows. What remains open: a brand-new email delivered with no name at all
+ * (no weak identity to lock) at the same moment as the same email with a name that already names a
+ * record made without email. The first may anchor the email to a new record while the second adopts
+ * the old one: the email keeps the new record, and the old record (and its contact, which has no
+ * email, so Apollo's search by email does not find it) stays apart: two contacts. It takes three
+ * deliveries of one person in a rare order; the operator sees it as two records whose contacts
+ * share a name.
  *
  * Crash safety: links are written before the record is claimed, the email link after the record is
  * owned, and weak links last; a delivery that finds any of its identities unlinked does the missing
@@ -40,11 +42,10 @@ export interface IdentityResolutionDependencies {
   ledger: PersonIdentities;
   now?: () => number;
   newId?: () => string;
-  /** How long a delivery may hold a weak identity's lock. */
+  /** How long a delivery may hold a weak identity's lock (it lapses by itself after). */
   lockMs?: number;
-  /** Waits for a lock another delivery holds before answering `busy`. */
-  lockAttempts?: number;
-  lockRetryMs?: number;
+  /** How long a delivery waits for another one holding a lock before answering `busy`. */
+  lockWaitMs?: number;
   /** How long a record owned by an email but never claimed (a crash in between) is kept. */
   placeholderTtlSeconds?: number;
 }
@@ -66,24 +67,49 @@ export class IdentityResolution {
     this.newId = deps.newId ?? newConversionId;
   }
 
-  /** The record `person` is, after writing whatever links are missing. */
+  /**
+   * The record `person` is, after writing whatever links are missing. While another delivery holds
+   * one of the weak identities, waits (re-reading, with backoff) until it has decided, at most
+   * `lockWaitMs`; then answers `busy`.
+   */
   async resolve(person: Pick<Person, 'identities'>, { deadline }: { deadline: number }): Promise<Resolution> {
-    const fast = this.decide(await this.read(person.identities));
-    if (fast !== undefined) return fast;
-
-    const weak = person.identities.filter(isWeak).map(identityKey).sort();
-    const token = randomUUID();
-    const locked: string[] = [];
-    try {
-      for (const identity of weak) {
-        if (!(await this.lock(identity, token, deadline))) return { kind: 'busy' };
-        locked.push(identity);
+    const weak = person.identities.filter(isWeak).map(identityKey);
+    const waitUntil = Math.min(deadline - 1000, this.now() + (this.deps.lockWaitMs ?? 3000));
+    for (let attempt = 0; ; attempt += 1) {
+      const decided = this.decide(await this.read(person.identities));
+      if (decided !== undefined) return decided;
+      const token = randomUUID();
+      if (await this.lockAll(weak, token, deadline)) {
+        try {
+          const seen = await this.read(person.identities);
+          return this.decide(seen) ?? (await this.anchor(seen));
+        } finally {
+          await this.unlockAll(weak, token);
+        }
       }
-      const seen = await this.read(person.identities);
-      return this.decide(seen) ?? (await this.anchor(seen));
-    } finally {
-      await Promise.all(locked.map((identity) => this.deps.ledger.unlockIdentity({ identity, token })));
+      const pause = Math.min(400, 25 * 2 ** attempt) * (0.5 + Math.random() / 2);
+      if (this.now() + pause > waitUntil) return { kind: 'busy' };
+      await sleep(pause);
     }
+  }
+
+  /** Takes every lock, or none: a delivery never waits while holding one, so none can deadlock. */
+  private async lockAll(identities: string[], token: string, deadline: number): Promise<boolean> {
+    const nowMs = this.now();
+    const untilMs = Math.min(deadline, nowMs + (this.deps.lockMs ?? 5000));
+    const taken = await Promise.all(
+      identities.map((identity) => this.deps.ledger.lockIdentity({ identity, token, untilMs, nowMs })),
+    );
+    if (taken.every(Boolean)) return true;
+    await this.unlockAll(
+      identities.filter((_, index) => taken[index]),
+      token,
+    );
+    return false;
+  }
+
+  private async unlockAll(identities: string[], token: string): Promise<void> {
+    await Promise.all(identities.map((identity) => this.deps.ledger.unlockIdentity({ identity, token })));
   }
 
   private async read(identities: Identity[]): Promise<Seen[]> {
@@ -173,30 +199,21 @@ export class IdentityResolution {
    */
   private async linkWeak(weak: Seen[], key: string, owner: string | null): Promise<void> {
     const { ledger } = this.deps;
-    for (const s of weak) {
-      if (s.entry?.ambiguous) continue;
-      const named =
-        s.entry?.aliasOf ?? (await ledger.linkIdentity({ identity: s.key, key, nowMs: this.now() })).aliasOf;
-      if (!named || named === key || owner === null) continue;
-      const other = await ledger.recordOwner({ key: named });
-      if (other !== null && other !== owner) await this.markAmbiguous(s);
-    }
+    await Promise.all(
+      weak.map(async (s) => {
+        if (s.entry?.ambiguous) return;
+        const named =
+          s.entry?.aliasOf ??
+          (await ledger.linkIdentity({ identity: s.key, key, nowMs: this.now() })).aliasOf;
+        if (!named || named === key || owner === null) return;
+        const other = await ledger.recordOwner({ key: named });
+        if (other !== null && other !== owner) await this.markAmbiguous(s);
+      }),
+    );
   }
 
   private async markAmbiguous(s: Seen): Promise<void> {
     await this.deps.ledger.markIdentityAmbiguous({ identity: s.key, nowMs: this.now() });
     s.entry = { aliasOf: null, ambiguous: true };
-  }
-
-  private async lock(identity: string, token: string, deadline: number): Promise<boolean> {
-    const attempts = this.deps.lockAttempts ?? 40;
-    for (let attempt = 0; attempt < attempts; attempt += 1) {
-      const nowMs = this.now();
-      const untilMs = Math.min(deadline, nowMs + (this.deps.lockMs ?? 5000));
-      if (await this.deps.ledger.lockIdentity({ identity, token, untilMs, nowMs })) return true;
-      if (nowMs + (this.deps.lockRetryMs ?? 50) >= deadline) return false;
-      await sleep(this.deps.lockRetryMs ?? 50);
-    }
-    return false;
   }
 }
