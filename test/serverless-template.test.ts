@@ -57,8 +57,9 @@ describe('Deployment: serverless package', () => {
     });
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual([
-      'GET /conversions/{key}',
+      'GET /conversions/{id}',
       'POST /contacts',
+      'POST /conversions/lookup',
       'POST /enrichments',
       'POST /webhooks/apollo/phone-numbers',
       'POST /webhooks/enrichment-completed',
@@ -71,7 +72,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(8);
+    expect(functions).toHaveLength(9);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
