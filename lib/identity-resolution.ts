@@ -152,7 +152,16 @@ export class IdentityResolution {
     }
     const known = weak.find((s) => s.entry?.aliasOf)?.entry?.aliasOf;
     if (!known && this.nameAmbiguous(weak)) return { kind: 'ambiguous', reason: AMBIGUOUS_NAME_REASON };
-    const key = known ?? this.newId();
+    let key = known;
+    if (!key) {
+      // A new record: its first identity decides, should a lapsed lock have let another delivery in.
+      const [anchor] = weak.filter((s) => !s.entry?.ambiguous);
+      const proposed = this.newId();
+      key = anchor
+        ? ((await this.deps.ledger.linkIdentity({ identity: anchor.key, key: proposed, nowMs: this.now() }))
+            .aliasOf ?? proposed)
+        : proposed;
+    }
     await this.linkWeak(weak, key, null);
     return { kind: 'record', key };
   }

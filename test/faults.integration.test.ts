@@ -575,7 +575,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         status: 'verified',
         attempts: 1,
       });
-      expect((await harness.getConversion(WALT.email)).body).toMatchObject({
+      expect((await harness.lookupConversion({ email: WALT.email })).body).toMatchObject({
         status: 'verified',
         attempts: 2,
       });

@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { foldCompany, identitiesOf, identityKey, registrableDomain, type Identity } from '../lib/identity';
-import { AMBIGUOUS_NAME_REASON } from '../lib/identity-resolution';
+import { DynamoDbLedger } from '../lib/dynamodb-ledger';
+import { AMBIGUOUS_NAME_REASON, IdentityResolution } from '../lib/identity-resolution';
 import { toPerson } from '../lib/person';
 import { enrichmentCompleted, useServiceHarness, type ServiceHarness } from './support/service-harness';
 
@@ -232,6 +233,21 @@ describe('Identity resolution: one person, one record, one contact (real handler
     const again = await harness.webhook(enrichmentCompleted({ person }));
     expect(resultOf(again)).toEqual({ ...reply.body.results[0], status: 'duplicate' });
     expect((await harness.getConversion(reply.body.results[0].id)).status).toBe(200);
+  });
+
+  it('agrees on one record for a person without email even when a lock lapsed and two deliveries anchor at once', async () => {
+    const ledger = new DynamoDbLedger(harness.dynamo.client, harness.tableName);
+    // Every lock "succeeds": as if each delivery found the other's lock lapsed.
+    const lapsing = Object.assign(Object.create(ledger) as DynamoDbLedger, {
+      lockIdentity: async () => true,
+    });
+    const person = toPerson({ ...ADA_INPUT, website_url: 'seq.example' }, 'body', options);
+    const resolutions = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new IdentityResolution({ ledger: lapsing }).resolve(person, { deadline: Date.now() + 10_000 }),
+      ),
+    );
+    expect(new Set(resolutions.map((r) => (r.kind === 'record' ? r.key : r.kind))).size).toBe(1);
   });
 
   it('re-enriches by name and organisation a person converted by email without calling people/match', async () => {
