@@ -2,14 +2,14 @@ import { MAX_REVEAL_CREDITS } from './apollo/pricing';
 import type { ConversionRecord } from './ledger';
 
 /**
- * A ledger record as `GET /conversions/{key}` shows it: no lock internals, no phone hashes.
+ * A ledger record as `GET /conversions/{id}` and `POST /conversions/lookup` shows it: no lock internals, no phone hashes.
  * `credits_consumed` is what Apollo charged for this person so far, `credits_pending` what a
  * pending phone reveal may still add (`lib/apollo/pricing.ts`); `free_lookups` counts later
  * requests answered from the ledger, each one credits not spent again.
  */
 export function conversionView(record: ConversionRecord) {
   return {
-    key: record.key,
+    id: record.key,
     status: record.status,
     outcome: record.outcome,
     contact_id: record.contactId,

@@ -8,7 +8,8 @@ import {
   isError,
   isTransientApolloError,
 } from './errors';
-import type { ConversionLedger, ConversionOutcome, ConversionRecord } from './ledger';
+import { IdentityResolution } from './identity-resolution';
+import type { ConversionLedger, ConversionOutcome, ConversionRecord, PersonIdentities } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, type Person } from './person';
 import type { VerificationScheduler } from './schedulers';
@@ -19,14 +20,16 @@ import type { VerificationScheduler } from './schedulers';
  * - `existing`: Apollo already had a contact with this email: linked, not created;
  * - `duplicate`: this service converted the person before: no Apollo call at all;
  * - `in_progress`: another request holds this person right now;
- * - `rejected`: Apollo refused the data (422); `reason` says why;
+ * - `rejected`: Apollo refused the data (422), or the person has no email and its name and company
+ *   name several people (then `id` is null): `reason` says why;
  * - `failed`: the service gave up on this person after too many attempts; `reason` says why.
  */
 export type ConversionResultStatus =
   'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected' | 'failed';
 
 export interface ConversionResult {
-  key: string;
+  /** The conversion id (`c_…`): `GET /conversions/{id}` reads its record. Null when none was made. */
+  id: string | null;
   status: ConversionResultStatus;
   contact_id: string | null;
   reason?: string;
@@ -35,7 +38,7 @@ export interface ConversionResult {
 }
 
 export interface ConversionDependencies {
-  ledger: ConversionLedger;
+  ledger: ConversionLedger & PersonIdentities;
   apollo: Apollo;
   verifications: VerificationScheduler;
   /** People converted at once within one request. */
@@ -71,10 +74,12 @@ const DEADLINE_RESERVE_MS = 1500;
 export class ContactConversion {
   private readonly now: () => number;
   private readonly newToken: () => string;
+  private readonly identities: IdentityResolution;
 
   constructor(private readonly deps: ConversionDependencies) {
     this.now = deps.now ?? Date.now;
     this.newToken = deps.newToken ?? randomUUID;
+    this.identities = new IdentityResolution({ ledger: deps.ledger, now: this.now });
   }
 
   /**
@@ -158,7 +163,18 @@ export class ContactConversion {
     );
   }
 
-  private async convertOne(person: Person, deadline: number): Promise<ConversionResult> {
+  /** Resolves which record the person is (`IdentityResolution`), then converts it under that key. */
+  private async convertOne(delivered: Person, deadline: number): Promise<ConversionResult> {
+    const resolution = await this.identities.resolve(delivered, { deadline });
+    if (resolution.kind === 'busy') return { ...this.result(delivered, 'in_progress', null), id: null };
+    if (resolution.kind === 'ambiguous') {
+      return { ...this.result(delivered, 'rejected', null), id: null, reason: resolution.reason };
+    }
+    return this.convertRecord({ ...delivered, key: resolution.key }, deadline);
+  }
+
+  /** `person.key` is the record's key (the conversion id) from here on. */
+  private async convertRecord(person: Person, deadline: number): Promise<ConversionResult> {
     const { ledger } = this.deps;
     const token = this.newToken();
     const claim = await ledger.claim({
@@ -240,14 +256,11 @@ export class ContactConversion {
 
   /**
    * The contact Apollo already holds for this person, if it can tell. With an email, Apollo's search
-   * (fuzzy) filtered to the exact email. Without one, only when an earlier create may have
-   * happened: people/match by name and company (free for saved contacts).
+   * (fuzzy) filtered to the exact email. Without one, people/match by name and company (free for
+   * saved contacts, no reveal flags): the person may have been converted under another spelling,
+   * or by someone else.
    */
-  private async findExisting(
-    person: Person,
-    createMayHaveHappened: boolean,
-    deadline: number,
-  ): Promise<string | undefined> {
+  private async findExisting(person: Person, deadline: number): Promise<string | undefined> {
     const { apollo } = this.deps;
     const email = person.fields.email;
     if (email !== undefined) {
@@ -260,7 +273,6 @@ export class ContactConversion {
       }
       return found?.id;
     }
-    if (!createMayHaveHappened) return undefined;
     const matched = await apollo.matchPerson(person.match, { deadline });
     return matched?.contact_id ?? matched?.contact?.id ?? undefined;
   }
@@ -277,7 +289,7 @@ export class ContactConversion {
     deadline: number,
     onCreateSent: () => void,
   ): Promise<{ contactId: string; outcome: ConversionOutcome }> {
-    const found = await this.findExisting(person, createMayHaveHappened, deadline);
+    const found = await this.findExisting(person, deadline);
     // An earlier attempt of ours may have made it; then it counts as created by this service.
     if (found) return { contactId: found, outcome: createMayHaveHappened ? 'created' : 'existing' };
     if (this.now() < quietUntil) {
@@ -308,7 +320,7 @@ export class ContactConversion {
   ): Promise<ConversionResult> {
     const { ledger } = this.deps;
     if (createMayHaveHappened) {
-      const found = await this.findExisting(person, true, deadline).catch(() => undefined);
+      const found = await this.findExisting(person, deadline).catch(() => undefined);
       if (found) {
         await ledger.complete({
           key: person.key,
@@ -400,7 +412,7 @@ export class ContactConversion {
   }
 
   private result(person: Person, status: ConversionResultStatus, contactId: string | null): ConversionResult {
-    const result: ConversionResult = { key: person.key, status, contact_id: contactId };
+    const result: ConversionResult = { id: person.key, status, contact_id: contactId };
     if (person.droppedPhones.length > 0) result.dropped_fields = [...person.droppedPhones];
     return result;
   }

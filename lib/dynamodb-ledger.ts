@@ -19,10 +19,12 @@ import type {
   ConversionRecord,
   EnrichmentClaim,
   HeldPhones,
+  IdentityEntry,
   KeptEnrichment,
   LedgerReader,
   PaidEnrichments,
   PersonAliases,
+  PersonIdentities,
   PhoneRevealLedger,
   PhoneRevealStatus,
   RecordStatus,
@@ -34,14 +36,22 @@ import type {
 import type { MatchIdentity } from './person';
 
 /**
- * The item as stored: snake_case attributes, `pk` the person key, `expires_at` the TTL (epoch s).
- * Alias items (`person:<apollo id>`, `linkedin:<url>`, ...) share the table: they have no `status`,
- * only `alias_of` and phones a callback held for them.
+ * The item as stored: snake_case attributes, `pk` the record key (a conversion id, `c_…`),
+ * `expires_at` the TTL (epoch s). Alias items (identities `id_…`, `person:<apollo id>`, ...) share
+ * the table: they have no `status`, only `alias_of` (or `ambiguous`), the identity lock, and phones
+ * a callback held for them.
  */
 interface LedgerItem {
   pk: string;
   status?: RecordStatus;
   alias_of?: string;
+  /** An identity several people share: it names no record. */
+  ambiguous?: boolean;
+  /** The email identity key owning this record (absent: no email, yet). */
+  email_owner?: string;
+  identity_lock?: string;
+  /** Epoch ms. */
+  identity_lock_until?: number;
   held_phones?: HeldPhones;
   kept_enrichment?: KeptEnrichment;
   contact_id?: string;
@@ -158,12 +168,12 @@ function deliveryKey(id: string): string {
 const STATUS = { '#status': 'status' };
 
 /**
- * The claim's condition. Claimable: a new key; a `creating` record whose lock lapsed (its
+ * The claim's condition. Claimable: a new key (or a placeholder `ownRecord` made); a `creating` record whose lock lapsed (its
  * invocation died or gave it back); a rejected or failed record whose data changed since.
  * Exported for the bench's warm-path floor, which makes the same write.
  */
 export const CLAIM_CONDITION =
-  'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR ' +
+  'attribute_not_exists(#status) OR (#status = :creating AND lock_expires_at < :now) OR ' +
   '(#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)';
 
 /** The claim's write: takes the lock, counts the attempt, records what is being converted. */
@@ -196,6 +206,7 @@ export class DynamoDbLedger
     ConversionLedger,
     VerificationLedger,
     PersonAliases,
+    PersonIdentities,
     PaidEnrichments,
     PhoneRevealLedger,
     VerificationSweepLedger,
@@ -454,9 +465,11 @@ export class DynamoDbLedger
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: marshall({ pk: link.alias }),
-          // An alias names one person for good; a record (with a status) is never turned into one.
+          // An alias names one person for good; a record (with a status) is never turned into one,
+          // and an identity several people share names nobody.
           ConditionExpression:
-            'attribute_not_exists(#status) AND (attribute_not_exists(alias_of) OR alias_of = :key)',
+            'attribute_not_exists(#status) AND attribute_not_exists(ambiguous) AND ' +
+            '(attribute_not_exists(alias_of) OR alias_of = :key)',
           UpdateExpression: 'SET alias_of = :key, updated_at = :now_iso REMOVE expires_at',
           ExpressionAttributeNames: STATUS,
           ExpressionAttributeValues: marshall({ ':key': link.key, ':now_iso': iso(link.nowMs) }),
@@ -468,6 +481,82 @@ export class DynamoDbLedger
         throw error;
       });
     return readItem(Attributes)?.held_phones ?? null;
+  }
+
+  async readIdentity({ identity }: { identity: string }): Promise<IdentityEntry | null> {
+    const item = await this.getItem(identity);
+    return item === null ? null : { aliasOf: item.alias_of ?? null, ambiguous: item.ambiguous ?? false };
+  }
+
+  async linkIdentity(link: { identity: string; key: string; nowMs: number }): Promise<IdentityEntry> {
+    const linked = await this.updateIf(
+      link.identity,
+      'attribute_not_exists(#status) AND attribute_not_exists(ambiguous) AND ' +
+        '(attribute_not_exists(alias_of) OR alias_of = :key)',
+      {
+        UpdateExpression: 'SET alias_of = :key, updated_at = :now_iso REMOVE expires_at',
+        ExpressionAttributeValues: { ':key': link.key, ':now_iso': iso(link.nowMs) },
+      },
+    );
+    if (linked) return { aliasOf: link.key, ambiguous: false };
+    return (await this.readIdentity({ identity: link.identity })) ?? { aliasOf: null, ambiguous: false };
+  }
+
+  async markIdentityAmbiguous({ identity, nowMs }: { identity: string; nowMs: number }): Promise<void> {
+    await this.updateIf(identity, 'attribute_not_exists(#status)', {
+      UpdateExpression: 'SET ambiguous = :true, updated_at = :now_iso REMOVE alias_of, expires_at',
+      ExpressionAttributeValues: { ':true': true, ':now_iso': iso(nowMs) },
+    });
+  }
+
+  async lockIdentity(lock: {
+    identity: string;
+    token: string;
+    untilMs: number;
+    nowMs: number;
+  }): Promise<boolean> {
+    return this.updateIf(
+      lock.identity,
+      'attribute_not_exists(#status) AND ' +
+        '(attribute_not_exists(identity_lock_until) OR identity_lock_until < :now OR identity_lock = :token)',
+      {
+        UpdateExpression: 'SET identity_lock = :token, identity_lock_until = :until',
+        ExpressionAttributeValues: { ':token': lock.token, ':until': lock.untilMs, ':now': lock.nowMs },
+      },
+    );
+  }
+
+  async unlockIdentity({ identity, token }: { identity: string; token: string }): Promise<void> {
+    await this.updateIf(identity, 'identity_lock = :token', {
+      UpdateExpression: 'REMOVE identity_lock, identity_lock_until',
+      ExpressionAttributeValues: { ':token': token },
+    });
+  }
+
+  async recordOwner({ key }: { key: string }): Promise<string | null> {
+    return (await this.getItem(key))?.email_owner ?? null;
+  }
+
+  async ownRecord(own: {
+    key: string;
+    owner: string;
+    nowMs: number;
+    placeholderExpiresAtSeconds?: number;
+  }): Promise<boolean> {
+    if (own.placeholderExpiresAtSeconds !== undefined) {
+      return this.updateIf(own.key, 'attribute_not_exists(pk)', {
+        UpdateExpression: 'SET email_owner = :owner, updated_at = :now_iso, expires_at = :expires_at',
+        ExpressionAttributeValues: {
+          ':owner': own.owner,
+          ':now_iso': iso(own.nowMs),
+          ':expires_at': own.placeholderExpiresAtSeconds,
+        },
+      });
+    }
+    return this.updateIf(own.key, 'attribute_not_exists(email_owner) OR email_owner = :owner', {
+      UpdateExpression: 'SET email_owner = :owner',
+      ExpressionAttributeValues: { ':owner': own.owner },
+    });
   }
 
   async holdRevealedPhones(hold: {

@@ -14,6 +14,7 @@ import type {
   PhoneRevealLedger,
   RevealedPhone,
 } from './ledger';
+import { foldEmail, foldLinkedin, identitiesOf, identityKey } from './identity';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164, toPerson, type ContactFields, type PersonInput } from './person';
 import type { PhoneRevealPoll, PhoneRevealScheduler } from './schedulers';
@@ -35,7 +36,8 @@ export interface EnrichmentRequest {
 }
 
 export interface EnrichmentResult {
-  key: string | null;
+  /** The conversion id (`GET /conversions/{id}`); null when no record was made. */
+  id: string | null;
   status: ConversionResultStatus | 'not_found';
   contact_id: string | null;
   apollo_person_id: string | null;
@@ -102,16 +104,9 @@ const FIELD_BY_PHONE_TYPE: Record<string, keyof ContactFields> = {
   other: 'other_phone',
 };
 
-/** `https://www.LinkedIn.com/in/x/` and `linkedin.com/in/x` are one profile. */
+/** `https://www.LinkedIn.com/in/x/` and `linkedin.com/in/x` are one profile: its identity key. */
 function linkedinAlias(url: string): string {
-  const path = url
-    .trim()
-    .toLowerCase()
-    .replace(/^[a-z]+:\/\//, '')
-    .replace(/^www\./, '')
-    .replace(/[?#].*$/, '')
-    .replace(/\/+$/, '');
-  return `linkedin:${path}`;
+  return identityKey(['linkedin', foldLinkedin(url)]);
 }
 
 const personAlias = (apolloPersonId: string) => `person:${apolloPersonId}`;
@@ -140,7 +135,7 @@ export class PersonEnrichment {
         logger.info('enrichment answered from the ledger', { person: personRef(known.key) });
         const phones = known.phoneReveal ?? 'not_requested';
         return {
-          key: known.key,
+          id: known.key,
           status: 'duplicate',
           contact_id: known.contactId,
           apollo_person_id: known.apolloPersonId,
@@ -187,7 +182,7 @@ export class PersonEnrichment {
     if (!result?.contact_id) {
       return {
         ...base,
-        key: person.key,
+        id: result?.id ?? null,
         status: result?.status ?? 'failed',
         contact_id: null,
         credits_pending: phonesWanted && !reuse ? MAX_REVEAL_CREDITS : 0,
@@ -196,21 +191,22 @@ export class PersonEnrichment {
       };
     }
 
+    const key = result.id as string; // a contact comes with its record's id
     await ledger.recordEnrichment({
-      key: result.key,
+      key,
       apolloPersonId: enrichment.person.id ?? null,
       requestId: enrichment.requestId,
       creditsConsumed: paid.credits,
       phoneReveal: phonesWanted ? 'pending' : 'not_requested',
       nowMs: this.now(),
     });
-    const aliases = new Set(lookups.filter((lookup) => lookup !== result.key));
+    const aliases = new Set(lookups.filter((lookup) => lookup !== key));
     if (enrichment.person.id) aliases.add(personAlias(enrichment.person.id));
     if (enrichment.person.linkedin_url) aliases.add(linkedinAlias(enrichment.person.linkedin_url));
     let revealCreditsNow = 0;
     let endedNow: 'applied' | 'unavailable' | undefined;
     for (const alias of aliases) {
-      const held = await ledger.link({ alias, key: result.key, nowMs: this.now() });
+      const held = await ledger.link({ alias, key, nowMs: this.now() });
       // A callback that came before the contact existed left its phones here: apply them now.
       if (held) {
         const applied = await this.applyPhones(result.key, result.contact_id, held, alias, deadline);
@@ -233,7 +229,7 @@ export class PersonEnrichment {
     }
     return {
       ...base,
-      key: result.key,
+      id: result.id,
       status: result.status,
       contact_id: result.contact_id,
       credits_consumed: reuse ? 0 : credits + revealCreditsNow,
@@ -508,20 +504,22 @@ export class PersonEnrichment {
     return phones;
   }
 
-  /** Ledger keys or aliases under which this identity may already be known. */
+  /**
+   * Identity keys (`lib/identity.ts`, the conversion's own) or aliases under which this identity may
+   * already be known: a person converted by email is found by its name + organisation too.
+   */
   private lookupKeys(identity: EnrichmentQuery): string[] {
     if ('id' in identity) return [personAlias(identity.id)];
     if ('linkedin_url' in identity) return [linkedinAlias(identity.linkedin_url)];
-    const input: PersonInput =
-      'email' in identity
-        ? { email: identity.email }
-        : {
-            first_name: identity.first_name,
-            last_name: identity.last_name,
-            organization_name: identity.organization_name,
-            website_url: identity.domain,
-          };
-    return [toPerson(input, 'body', { defaultPhoneCountry: this.deps.defaultPhoneCountry }).key];
+    if ('email' in identity) return [identityKey(['email', foldEmail(identity.email)])];
+    const keys = identitiesOf({
+      first_name: identity.first_name,
+      last_name: identity.last_name,
+      organization_name: identity.organization_name,
+      website_url: identity.domain,
+    }).map(identityKey);
+    if (keys.length === 0) throw new InvalidRequestError('body: the name and company identify nobody');
+    return keys;
   }
 
   /** Apollo's person as the conversion takes it. */

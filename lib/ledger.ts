@@ -382,3 +382,46 @@ export interface WebhookDeliveries {
   /** Forgets a delivery that could not be answered for good, so its retry is processed afresh. */
   forgetDelivery(claim: { id: string; token: string }): Promise<void>;
 }
+
+/** An identity item as it stands: the record it names, or marked as shared by several people. */
+export interface IdentityEntry {
+  /** The record key (conversion id) this identity names; null when it names nobody (yet). */
+  aliasOf: string | null;
+  /** Several people have this identity (one name at one company): it names nobody, for good. */
+  ambiguous: boolean;
+}
+
+/**
+ * Identity items (`IdentityResolution`): each of a person's identities (`identityKey`) names the one
+ * record (conversion id) that person has. Every write is a single-item conditional write, so two
+ * deliveries of one person agree on the record whatever their interleaving.
+ */
+export interface PersonIdentities {
+  readIdentity(query: { identity: string }): Promise<IdentityEntry | null>;
+  /**
+   * Points `identity` at `key` unless it names another record or is ambiguous. Returns the entry
+   * as it stands after the write: `aliasOf === key` when linked.
+   */
+  linkIdentity(link: { identity: string; key: string; nowMs: number }): Promise<IdentityEntry>;
+  /** Marks `identity` as shared by several people: it stops naming any record, for good. */
+  markIdentityAmbiguous(mark: { identity: string; nowMs: number }): Promise<void>;
+  /**
+   * A short lock on a weak identity (a name at a company, a LinkedIn URL), held while a delivery
+   * decides which record the identity names. False while another delivery holds it.
+   */
+  lockIdentity(lock: { identity: string; token: string; untilMs: number; nowMs: number }): Promise<boolean>;
+  unlockIdentity(lock: { identity: string; token: string }): Promise<void>;
+  /** The email identity (`identityKey`) that owns record `key`, or null when no email does. */
+  recordOwner(query: { key: string }): Promise<string | null>;
+  /**
+   * Makes the email identity `owner` the owner of record `key` unless another email owns it
+   * already: two people with different emails never share a record. A record that does not exist
+   * yet is created as a placeholder expiring at `placeholderExpiresAtSeconds` (the claim keeps it).
+   */
+  ownRecord(own: {
+    key: string;
+    owner: string;
+    nowMs: number;
+    placeholderExpiresAtSeconds?: number;
+  }): Promise<boolean>;
+}

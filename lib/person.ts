@@ -3,6 +3,7 @@ import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import * as z from 'zod/mini';
 import { InvalidRequestError } from './errors';
+import { identitiesOf, identityKey, stripInvisible, type Identity } from './identity';
 
 /** Most people one request may carry, for the webhook and the on-demand API alike. */
 export const MAX_PEOPLE_PER_REQUEST = 100;
@@ -73,8 +74,14 @@ export type MatchIdentity =
 
 /** A validated person, ready to convert. */
 export interface Person {
-  /** The ledger key: the normalised email, or `name:` + normalised name and company. */
+  /**
+   * The ledger key of the person's strongest identity (`identities[0]`): tells two deliveries of
+   * one person apart within a batch. The record's key (the conversion id) comes from resolving
+   * all of `identities` (`IdentityResolution`).
+   */
   key: string;
+  /** Every identity of the person, strongest first (`identitiesOf`). */
+  identities: Identity[];
   /** What is sent to Apollo. Phones are in E.164 so Apollo and the verification read them alike. */
   fields: ContactFields;
   match: MatchIdentity;
@@ -123,18 +130,14 @@ const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]+/g;
 function cleanText(value: string | null | undefined): string | undefined {
   if (value == null) return undefined;
   // toWellFormed: a lone UTF-16 surrogate (valid in JSON) would be stored and sent as garbage.
-  const cleaned = value
-    .toWellFormed()
+  // Invisible characters (zero-width space, soft hyphen, bidi marks, ...) are dropped: they would
+  // make one person look like two.
+  const cleaned = stripInvisible(value.toWellFormed())
     .normalize('NFC')
     .replace(CONTROL_CHARACTERS, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   return cleaned === '' ? undefined : cleaned;
-}
-
-/** Lower-cased, NFKC-folded, single-spaced: the form two spellings of one name share. */
-function keyPart(value: string): string {
-  return value.normalize('NFKC').toLowerCase().replace(/\s+/g, ' ').trim();
 }
 
 /** `https://www.Example.com/about` → `example.com`; undefined when it is not a URL. */
@@ -201,28 +204,33 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
     if (fields[name] === undefined) delete fields[name];
   }
 
-  const identity = identify(fields, location);
-  return { ...identity, fields, phones, droppedPhones, fingerprint: fingerprintOf(fields) };
+  const identities = identitiesOf({ ...fields, linkedin_url: text.linkedin_url });
+  const match = matchIdentity(fields, identities, location);
+  return {
+    key: identityKey(identities[0] as Identity),
+    identities,
+    match,
+    fields,
+    phones,
+    droppedPhones,
+    fingerprint: fingerprintOf(fields),
+  };
 }
 
-function identify(fields: ContactFields, location: string): Pick<Person, 'key' | 'match'> {
-  if (fields.email !== undefined) {
-    return { key: fields.email.normalize('NFKC').toLowerCase(), match: { email: fields.email } };
-  }
+/** How people/match finds the person: its email, else its name with the company it was given. */
+function matchIdentity(fields: ContactFields, identities: Identity[], location: string): MatchIdentity {
+  if (fields.email !== undefined) return { email: fields.email };
   const { first_name, last_name, organization_name, website_url } = fields;
   const domain = website_url === undefined ? undefined : websiteDomain(website_url);
-  const company = organization_name ?? domain;
-  if (first_name === undefined || last_name === undefined || company === undefined) {
+  const named = identities.some(([kind]) => kind === 'name_org' || kind === 'name_domain');
+  if (first_name === undefined || last_name === undefined || !named) {
     throw new InvalidRequestError(
       `${location}: no identity: needs email, or first_name and last_name with organization_name or website_url`,
     );
   }
-  return {
-    key: `name:${keyPart(first_name)} ${keyPart(last_name)}|${keyPart(company)}`,
-    match: organization_name
-      ? { first_name, last_name, organization_name }
-      : { first_name, last_name, domain: domain as string },
-  };
+  return identities.some(([kind]) => kind === 'name_org')
+    ? { first_name, last_name, organization_name: organization_name as string }
+    : { first_name, last_name, domain: domain as string };
 }
 
 /** Formats the first zod issue as `path.to.field: message`. */

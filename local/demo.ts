@@ -12,7 +12,7 @@ const api = `http://127.0.0.1:${ports.http}`;
 const apiKey = process.env.API_KEY ?? LOCAL_DEFAULTS.API_KEY;
 
 interface Result {
-  key: string;
+  id: string;
   status: string;
   contact_id: string | null;
 }
@@ -30,11 +30,11 @@ async function getJson<T>(url: string, headers: Record<string, string>): Promise
   return (await response.json().catch(() => null)) as T | null;
 }
 
-async function followConversion(key: string): Promise<Record<string, unknown>> {
+async function followConversion(id: string): Promise<Record<string, unknown>> {
   const deadline = Date.now() + 30_000;
   let last = '';
   for (;;) {
-    const body = await getJson<Record<string, unknown>>(`${api}/conversions/${encodeURIComponent(key)}`, {
+    const body = await getJson<Record<string, unknown>>(`${api}/conversions/${encodeURIComponent(id)}`, {
       'x-api-key': apiKey,
     });
     if (body?.status !== last) {
@@ -79,7 +79,7 @@ async function main(): Promise<void> {
   if (!result?.contact_id) throw new Error('the webhook did not produce a contact');
 
   console.log('\n2. Following the conversion until the state machine has verified it through people/match');
-  const record = await followConversion(result.key);
+  const record = await followConversion(result.id);
   console.log(`   ${JSON.stringify(record)}`);
 
   console.log(`\n3. The contact in Apollo (${result.contact_id})`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { EMILY, EMILY_KEY, MARK_TWAIN, WALT } from './support/people';
+import { EMILY, EMILY_LOOKUP, MARK_TWAIN, WALT } from './support/people';
+import { CONVERSION_ID_PATTERN } from '../lib/identity';
 import { API_KEY, enrichmentCompleted, useServiceHarness } from './support/service-harness';
 
 const KEY = MARK_TWAIN.email;
@@ -16,7 +17,9 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     expect(reply.status).toBe(200);
     const [contact, ...others] = harness.apollo.contacts();
     expect(others).toHaveLength(0);
-    expect(reply.body).toEqual({ results: [{ key: KEY, status: 'created', contact_id: contact?.id }] });
+    expect(reply.body).toEqual({
+      results: [{ id: await harness.conversionIdOf(KEY), status: 'created', contact_id: contact?.id }],
+    });
     expect(contact).toMatchObject({
       first_name: 'Mark',
       last_name: 'Twain',
@@ -28,10 +31,16 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       ['+15551234567', 'work_direct'],
       ['+15557654321', 'mobile'],
     ]);
-    const record = await harness.getConversion(KEY);
+    const id = reply.body.results[0].id;
+    expect(id).toMatch(CONVERSION_ID_PATTERN);
+    // The result's id reads the record back, and the email finds the same record.
+    expect((await harness.lookupConversion({ email: KEY })).body).toEqual(
+      (await harness.getConversion(id)).body,
+    );
+    const record = await harness.getConversion(id);
     expect(record.status).toBe(200);
     expect(record.body).toMatchObject({
-      key: KEY,
+      id,
       status: 'verified',
       outcome: 'created',
       contact_id: contact?.id,
@@ -54,11 +63,15 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
 
     expect(again.status).toBe(200);
     expect(again.body.results).toEqual([
-      { key: KEY, status: 'duplicate', contact_id: first.body.results[0]?.contact_id },
+      {
+        id: await harness.conversionIdOf(KEY),
+        status: 'duplicate',
+        contact_id: first.body.results[0]?.contact_id,
+      },
     ]);
     expect(harness.apollo.requests()).toHaveLength(apolloCallsBefore);
     expect(harness.apollo.contacts()).toHaveLength(1);
-    expect((await harness.getConversion(KEY)).body.free_lookups).toBe(1);
+    expect((await harness.lookupConversion({ email: KEY })).body.free_lookups).toBe(1);
   });
 
   it('creates exactly one contact from 50 concurrent deliveries of one person', async () => {
@@ -74,7 +87,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     expect(statuses.every((status) => ['created', 'duplicate', 'in_progress'].includes(status))).toBe(true);
     // A person held by another request is never a 200 (a sender drops a 200): 503 + Retry-After.
     for (const reply of replies) {
-      const inProgress = reply.body.results[0].status === 'in_progress';
+      const inProgress = reply.body.results[0]?.status === 'in_progress';
       expect(reply.status).toBe(inProgress ? 503 : 200);
       if (inProgress) expect(Number(reply.headers['retry-after'])).toBeGreaterThan(0);
     }
@@ -83,10 +96,10 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
         .filter((reply) => reply.status === 503)
         .map(() => harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }))),
     );
-    expect(retries.map((reply) => [reply.status, reply.body.results[0].status])).toEqual(
+    expect(retries.map((reply) => [reply.status, reply.body.results[0]?.status])).toEqual(
       retries.map(() => [200, 'duplicate']),
     );
-    expect((await harness.getConversion(KEY)).body.status).toBe('verified');
+    expect((await harness.lookupConversion({ email: KEY })).body.status).toBe('verified');
     expect(harness.stepFunctions.executions()).toHaveLength(1);
   });
 
@@ -108,9 +121,11 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     );
     await harness.verificationsSettled();
 
-    expect(reply.body.results).toEqual([{ key: KEY, status: 'existing', contact_id: existing.id }]);
+    expect(reply.body.results).toEqual([
+      { id: await harness.conversionIdOf(KEY), status: 'existing', contact_id: existing.id },
+    ]);
     expect(harness.apollo.countRequests('POST', '/contacts')).toBe(0);
-    expect((await harness.getConversion(KEY)).body).toMatchObject({
+    expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
       status: 'verified',
       outcome: 'existing',
     });
@@ -122,11 +137,17 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     const reply = await harness.webhook(enrichmentCompleted({ people }));
 
     expect(reply.status).toBe(200);
-    expect(reply.body.results.map((r: { key: string; status: string }) => [r.key, r.status])).toEqual([
-      [KEY, 'created'],
-      [EMILY_KEY, 'created'],
-      [WALT.email, 'created'],
-      [KEY, 'created'],
+    const [mark, emily, walt] = [
+      await harness.conversionIdOf(KEY),
+      await harness.conversionIdOf(EMILY_LOOKUP),
+      await harness.conversionIdOf(WALT.email),
+    ];
+    expect(new Set([mark, emily, walt]).size).toBe(3);
+    expect(reply.body.results.map((r: { id: string; status: string }) => [r.id, r.status])).toEqual([
+      [mark, 'created'],
+      [emily, 'created'],
+      [walt, 'created'],
+      [mark, 'created'],
     ]);
     expect(harness.apollo.contacts()).toHaveLength(3);
   });
@@ -222,7 +243,10 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       expect(retry.status).toBe(200);
       expect(retry.body.results[0]?.status).toBe('created');
       expect(harness.apollo.contacts()).toHaveLength(1);
-      expect((await harness.getConversion(KEY)).body).toMatchObject({ status: 'verified', attempts: 2 });
+      expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
+        status: 'verified',
+        attempts: 2,
+      });
     });
 
     it('never creates twice after a create whose outcome is unknown (Apollo created, then failed)', async () => {
@@ -259,7 +283,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
         last_name: 'Dickinson',
         organization_name: 'Amherst Poets',
       });
-      expect((await harness.getConversion(EMILY_KEY)).body.status).toBe('verified');
+      expect((await harness.lookupConversion(EMILY_LOOKUP)).body.status).toBe('verified');
     });
 
     it('waits out a quiet period before creating again when the earlier create may still land', async () => {
@@ -277,7 +301,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       const creates = harness.apollo.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
       expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
       // The deferred attempt is not counted against MAX_CONVERSION_ATTEMPTS.
-      expect((await harness.getConversion(KEY)).body.attempts).toBe(2);
+      expect((await harness.lookupConversion({ email: KEY })).body.attempts).toBe(2);
     });
 
     it('keeps the reason when Apollo rejects the data (422), and answers a replay from the ledger', async () => {
@@ -293,14 +317,19 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       const replay = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
 
       expect(first.body.results).toEqual([
-        { key: KEY, status: 'rejected', contact_id: null, reason: 'Parameters misconfigured. (422)' },
+        {
+          id: await harness.conversionIdOf(KEY),
+          status: 'rejected',
+          contact_id: null,
+          reason: 'Parameters misconfigured. (422)',
+        },
       ]);
       expect(replay.body.results[0]).toMatchObject({
         status: 'rejected',
         reason: 'Parameters misconfigured. (422)',
       });
       expect(harness.apollo.requests()).toHaveLength(callsAfterFirst);
-      expect((await harness.getConversion(KEY)).body).toMatchObject({
+      expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'rejected',
         last_error: 'Parameters misconfigured. (422)',
       });
@@ -310,7 +339,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 403, times: 1 });
 
       const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      const record = await harness.getConversion(KEY);
+      const record = await harness.lookupConversion({ email: KEY });
 
       expect(reply.status).toBe(503);
       expect(reply.body.error).toBe('upstream_configuration');
@@ -332,7 +361,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
       await harness.verificationsSettled();
 
-      const record = await harness.getConversion(KEY);
+      const record = await harness.lookupConversion({ email: KEY });
       expect(record.body.status).toBe('verification_failed');
       expect(record.body.last_error).toBe(
         'ContactNotVisibleError: people/match does not find the person yet',
@@ -361,7 +390,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       await harness.verificationsSettled();
 
       expect(harness.apollo.countRequests('POST', '/people/match')).toBe(1);
-      expect((await harness.getConversion(KEY)).body).toMatchObject({
+      expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'verification_failed',
         last_error: `ContactMismatchError: people/match returns contact someone-else, not ${contactId}`,
       });
@@ -376,19 +405,28 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       });
 
       expect(one.body.results).toEqual([
-        { key: KEY, status: 'created', contact_id: expect.any(String) as unknown },
+        { id: await harness.conversionIdOf(KEY), status: 'created', contact_id: expect.any(String) as unknown },
       ]);
       expect(list.body.results.map((r: { status: string }) => r.status)).toEqual(['duplicate', 'created']);
       expect(harness.apollo.contacts()).toHaveLength(2);
     });
 
-    it('shows a ledger record by key and 404 for an unknown key, behind the API key', async () => {
-      await harness.createContacts(MARK_TWAIN);
+    it('shows a ledger record by id, 404 for an unknown id, 400 for a malformed or over-long one, behind the API key', async () => {
+      const reply = await harness.createContacts(MARK_TWAIN);
+      const id: string = reply.body.results[0].id;
 
-      expect((await harness.getConversion(KEY)).status).toBe(200);
-      expect((await harness.getConversion('nobody@nowhere.example')).status).toBe(404);
-      expect((await harness.getConversion(KEY, null)).status).toBe(401);
-      expect((await harness.getConversion(KEY, `${API_KEY}x`)).status).toBe(401);
+      expect((await harness.getConversion(id)).status).toBe(200);
+      expect((await harness.lookupConversion({ email: KEY })).status).toBe(200);
+      expect((await harness.getConversion('c_AAAAAAAAAAAAAAAAAAAAAA')).status).toBe(404);
+      expect((await harness.lookupConversion({ email: 'nobody@nowhere.example' })).status).toBe(404);
+      expect((await harness.getConversion(KEY)).status).toBe(400);
+      expect((await harness.getConversion(`c_${'é'.repeat(3000)}`)).status).toBe(400);
+      expect((await harness.getConversion('x'.repeat(3000))).status).toBe(400);
+      expect((await harness.lookupConversion({ email: `${'a'.repeat(3000)}@b.example` })).status).toBe(400);
+      expect((await harness.lookupConversion({ first_name: 'Mark' })).status).toBe(400);
+      expect((await harness.getConversion(id, null)).status).toBe(401);
+      expect((await harness.getConversion(id, `${API_KEY}x`)).status).toBe(401);
+      expect((await harness.lookupConversion({ email: KEY }, null)).status).toBe(401);
     });
   });
 });

@@ -34,7 +34,9 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
 
     // Act
     const reply = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
-    await eventually(async () => (await harness.getConversion(ADA.email)).body.phone_reveal === 'applied');
+    await eventually(
+      async () => (await harness.lookupConversion({ email: ADA.email })).body.phone_reveal === 'applied',
+    );
     await harness.verificationsSettled();
 
     // Assess
@@ -42,7 +44,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     const [contact, ...others] = harness.apollo.contacts();
     expect(others).toHaveLength(0);
     expect(reply.body).toMatchObject({
-      key: ADA.email,
+      id: await harness.conversionIdOf(ADA.email),
       status: 'created',
       contact_id: contact?.id,
       apollo_person_id: adaId,
@@ -57,7 +59,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     );
     expect(mobilesOnContact()).toHaveLength(1);
     expect(harness.apollo.countRequests('PATCH', /^\/contacts\//)).toBe(1);
-    const record = await harness.getConversion(ADA.email);
+    const record = await harness.lookupConversion({ email: ADA.email });
     expect(record.body).toMatchObject({
       status: 'verified',
       apollo_person_id: adaId,
@@ -80,7 +82,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     expect(issued).toMatch(/^-\d{19}$/);
     expect(BigInt(issued) < -(2n ** 53n)).toBe(true);
     expect(reply.body.request_id).toBe(issued);
-    expect((await harness.getConversion(ADA.email)).body.request_id).toBe(issued);
+    expect((await harness.lookupConversion({ email: ADA.email })).body.request_id).toBe(issued);
     const fallback = harness.stepFunctions.executions().find((e) => e.name.startsWith('phones-'));
     expect((fallback?.input as { request_id: string }).request_id).toBe(issued);
   });
@@ -97,7 +99,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     expect(harness.apollo.callbacks().map((callback) => callback.status)).toEqual([200, 200]);
     expect(harness.apollo.countRequests('PATCH', /^\/contacts\//)).toBe(1);
     expect(mobilesOnContact()).toHaveLength(1);
-    expect((await harness.getConversion(ADA.email)).body.credits_consumed).toBe(9);
+    expect((await harness.lookupConversion({ email: ADA.email })).body.credits_consumed).toBe(9);
   });
 
   it('recovers a callback that never comes by polling webhook_result', async () => {
@@ -110,7 +112,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     expect(harness.apollo.callbacks()).toHaveLength(0);
     expect(harness.apollo.countRequests('GET', /^\/webhook_result\//)).toBeGreaterThanOrEqual(1);
     expect(mobilesOnContact()).toHaveLength(1);
-    expect((await harness.getConversion(ADA.email)).body.phone_reveal).toBe('applied');
+    expect((await harness.lookupConversion({ email: ADA.email })).body.phone_reveal).toBe('applied');
     const fallback = harness.stepFunctions.executions().find((e) => e.name.startsWith('phones-'));
     expect(fallback?.status).toBe('SUCCEEDED');
   });
@@ -176,7 +178,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
 
     for (const reply of [byEmail, byPersonId, byLinkedin]) {
       expect(reply.body).toMatchObject({
-        key: ADA.email,
+        id: first.body.id,
         status: 'duplicate',
         contact_id: first.body.contact_id,
         credits_saved: true,
@@ -184,8 +186,9 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
       });
     }
     expect(harness.apollo.requests()).toHaveLength(callsAfterFirst);
-    expect((await harness.getConversion(ADA.email)).body.free_lookups).toBe(3);
-    expect((await harness.getConversion(`person:${adaId}`)).body.key).toBe(ADA.email);
+    expect((await harness.lookupConversion({ email: ADA.email })).body.free_lookups).toBe(3);
+    expect(first.body.id).toBe(await harness.conversionIdOf(ADA.email));
+    expect((await harness.lookupConversion({ apollo_person_id: adaId })).body.id).toBe(first.body.id);
   });
 
   it('converts a paid-for enrichment on the retry without paying Apollo again when the create was refused', async () => {
@@ -216,7 +219,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
     expect(enrichments).toHaveLength(1);
     expect(harness.apollo.contacts()).toHaveLength(1);
     // The reveal the first request paid for still arrives, through the fallback.
-    expect((await harness.getConversion(ADA.email)).body).toMatchObject({
+    expect((await harness.lookupConversion({ email: ADA.email })).body).toMatchObject({
       phone_reveal: 'applied',
       apollo_person_id: adaId,
     });

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { afterAll, describe, expect, it, vi } from 'vitest';
+import { identitiesOf, identityKey } from '../lib/identity';
 import { logger } from '../lib/logger';
 import { LOCAL_LOG_HASH_SECRET } from '../local/service-env';
-import { EDGAR, EDGAR_KEY, EMILY, HERMAN, LOUISA, MARK_TWAIN, WALT } from './support/people';
+import { EDGAR, EDGAR_LOOKUP, EMILY, HERMAN, LOUISA, MARK_TWAIN, WALT } from './support/people';
 import { API_KEY, WEBHOOK_SECRET, enrichmentCompleted, useServiceHarness } from './support/service-harness';
 
 /**
@@ -77,8 +78,11 @@ function forbidden(): Forbidden[] {
     literal('API key', API_KEY),
     literal('wrong API key', WRONG_API_KEY),
     literal('invalid email', BAD_EMAIL),
-    literal('ledger key', EDGAR_KEY),
     literal('log hash secret', LOCAL_LOG_HASH_SECRET),
+    // Identity keys are SHA-256 of a person's name or email: a guess of one can be confirmed.
+    ...PEOPLE.flatMap((person) =>
+      identitiesOf(person).map((identity) => literal(`identity key (${identity[0]})`, identityKey(identity))),
+    ),
   ];
   // An unkeyed hash of a key is as good as the key: anyone can hash a guessed email and compare.
   const unkeyed = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -150,7 +154,7 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       const seed = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
       await harness.verificationsSettled();
       const duplicate = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      const record = await harness.getConversion(MARK_TWAIN.email);
+      const record = await harness.lookupConversion({ email: MARK_TWAIN.email });
 
       // Refused: a signature under another secret; an email that is not one.
       const forged = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }), {
@@ -190,7 +194,7 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       const unverified = await harness.webhook(enrichmentCompleted({ person: CAST.edgar }));
       await harness.verificationsSettled();
       harness.apollo.clearFaults();
-      const failedRecord = await harness.getConversion(EDGAR_KEY);
+      const failedRecord = await harness.lookupConversion(EDGAR_LOOKUP);
 
       // The on-demand API, with the right key and a wrong one.
       const onDemand = await harness.createContacts(CAST.louisa);

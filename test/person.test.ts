@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { isError } from '../lib/errors';
+import { identityKey } from '../lib/identity';
 import { phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
 import { isInvalidPerson, parseContactsRequest, parseEnrichmentWebhook } from '../lib/requests';
 
 const options = { defaultPhoneCountry: 'US' as const };
+const emailKey = (email: string) => identityKey(['email', email]);
 
 describe('Function: toPerson', () => {
   it('keys a person by the trimmed, lower-cased email and sends phones in E.164', () => {
@@ -22,7 +24,11 @@ describe('Function: toPerson', () => {
     );
 
     // Assess
-    expect(person.key).toBe('mark.twain@greatamericanwriters.example');
+    expect(person.key).toBe(identityKey(['email', 'mark.twain@greatamericanwriters.example']));
+    expect(person.identities).toEqual([
+      ['email', 'mark.twain@greatamericanwriters.example'],
+      ['name_org', 'mark', 'twain', 'great american writers'],
+    ]);
     expect(person.match).toEqual({ email: 'mark.twain@greatamericanwriters.example' });
     expect(person.fields).toEqual({
       first_name: 'Mark',
@@ -47,7 +53,7 @@ describe('Function: toPerson', () => {
       options,
     );
 
-    expect(a.key).toBe('name:mark twain|great american writers');
+    expect(a.key).toBe(identityKey(['name_org', 'mark', 'twain', 'great american writers']));
     expect(b.key).toBe(a.key);
     expect(a.match).toEqual({
       first_name: 'Mark',
@@ -67,7 +73,7 @@ describe('Function: toPerson', () => {
       options,
     );
 
-    expect(person.key).toBe('name:mark twain|greatamericanwriters.example');
+    expect(person.key).toBe(identityKey(['name_domain', 'mark', 'twain', 'greatamericanwriters.example']));
     expect(person.match).toEqual({
       first_name: 'Mark',
       last_name: 'Twain',
@@ -167,8 +173,11 @@ describe('Function: parseEnrichmentWebhook', () => {
       options,
     );
 
-    expect(one.kind === 'people' && one.people.map((p) => p.key)).toEqual(['a@b.example']);
-    expect(many.kind === 'people' && many.people.map((p) => p.key)).toEqual(['a@b.example', 'c@d.example']);
+    expect(one.kind === 'people' && one.people.map((p) => p.key)).toEqual([emailKey('a@b.example')]);
+    expect(many.kind === 'people' && many.people.map((p) => p.key)).toEqual([
+      emailKey('a@b.example'),
+      emailKey('c@d.example'),
+    ]);
   });
 
   it('ignores other event types without reading their data', () => {
@@ -298,10 +307,10 @@ describe('Emails beyond ASCII', () => {
 describe('Function: parseContactsRequest', () => {
   it('reads a bare person or {people: [...]}', () => {
     expect(parseContactsRequest(JSON.stringify({ email: 'a@b.example' }), options).map((p) => p.key)).toEqual(
-      ['a@b.example'],
+      [emailKey('a@b.example')],
     );
     expect(
       parseContactsRequest(JSON.stringify({ people: [{ email: 'a@b.example' }] }), options).map((p) => p.key),
-    ).toEqual(['a@b.example']);
+    ).toEqual([emailKey('a@b.example')]);
   });
 });

@@ -71,8 +71,9 @@ describe('Deployment: serverless package', () => {
     });
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual([
-      'GET /conversions/{key}',
+      'GET /conversions/{id}',
       'POST /contacts',
+      'POST /conversions/lookup',
       'POST /enrichments',
       'POST /webhooks/apollo/phone-numbers',
       'POST /webhooks/enrichment-completed',

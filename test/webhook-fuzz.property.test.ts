@@ -60,7 +60,7 @@ async function expectAnsweredWithoutWrites(delivery: Delivery, status: number, b
 }
 
 interface ResultBody {
-  key: string;
+  id: string;
   status: string;
   contact_id: string | null;
   dropped_fields?: string[];
@@ -218,11 +218,13 @@ describe('Property: webhook handler', () => {
         const results = reply.body.results as ResultBody[];
         expect(results).toHaveLength(sent.length);
         expect(results.every((result) => result.status === 'created')).toBe(true);
-        expect(new Set(results.map((result) => result.key)).size).toBe(specs.length);
+        expect(new Set(results.map((result) => result.id)).size).toBe(specs.length);
         expect(new Set(results.map((result) => result.contact_id)).size).toBe(specs.length);
-        specs.forEach((spec, index) => {
-          if (spec.identity === 'email') expect(results[index]?.key).toBe(emailOf(index));
-        });
+        for (const [index, spec] of specs.entries()) {
+          if (spec.identity === 'email') {
+            expect(results[index]?.id).toBe(await harness.conversionIdOf(emailOf(index)));
+          }
+        }
         repeated.forEach(({ email }, r) => {
           const index = (repeats[r]?.of ?? 0) % specs.length;
           expect(results[specs.length + r], `repeat of person ${index} (${String(email)})`).toEqual(
@@ -271,10 +273,9 @@ describe('Property: webhook handler', () => {
           expect(dropped, `dropped_fields of person ${index}`).toEqual(expectedDropped.sort());
         });
 
-        // Each one verified through people/match.
-        // (The delivery's own `webhook:` item, which remembers its answer, is no person.)
+        // Each one verified through people/match (the other items are identities naming the records).
         const statuses = (await harness.ledgerItems())
-          .filter((item) => !(item.pk as { S: string }).S.startsWith('webhook:'))
+          .filter((item) => item.status !== undefined)
           .map((item) => (item.status as { S?: string }).S);
         expect(statuses).toEqual(specs.map(() => 'verified'));
       }),

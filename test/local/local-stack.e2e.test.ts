@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendWebhook } from '../../local/send';
 import { LOCAL_DEFAULTS, PROJECT_ROOT } from '../../local/stack';
+import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 
 /** Ports the OS considers free right now (bound and released). */
 async function freePorts(count: number): Promise<number[]> {
@@ -134,12 +135,14 @@ describe('Local stack: npm start', () => {
     const duplicate = await send(event({ person }));
 
     expect(created.status).toBe(200);
-    expect(created.body).toMatchObject({ results: [{ key: person.email, status: 'created' }] });
-    expect(duplicate.body).toMatchObject({ results: [{ key: person.email, status: 'duplicate' }] });
+    const id = (created.body as { results: Array<{ id: string }> }).results[0]?.id;
+    expect(id).toMatch(CONVERSION_ID_PATTERN);
+    expect(created.body).toMatchObject({ results: [{ id, status: 'created' }] });
+    expect(duplicate.body).toMatchObject({ results: [{ id, status: 'duplicate' }] });
 
     let status = '';
     while (status !== 'verified' && Date.now() - sentAt < 10_000) {
-      const response = await fetch(`${api}/conversions/${encodeURIComponent(person.email)}`, {
+      const response = await fetch(`${api}/conversions/${id}`, {
         headers: { 'x-api-key': LOCAL_DEFAULTS.API_KEY },
       });
       status = ((await response.json()) as { status: string }).status;

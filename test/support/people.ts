@@ -4,7 +4,7 @@
  * spreads it (`{ ...EMILY, email: ... }`) and says why.
  */
 
-/** The seed's example: Mark Twain of Great American Writers Co. His ledger key is his email. */
+/** The seed's example: Mark Twain of Great American Writers Co. His email identifies him. */
 export const MARK_TWAIN = {
   first_name: 'Mark',
   last_name: 'Twain',
@@ -23,7 +23,12 @@ export const EMILY = {
   organization_name: 'Amherst Poets',
   mobile_phone: '555-010-9999',
 };
-export const EMILY_KEY = 'name:emily dickinson|amherst poets';
+/** What `POST /conversions/lookup` finds her by. */
+export const EMILY_LOOKUP = {
+  first_name: 'Emily',
+  last_name: 'Dickinson',
+  organization_name: 'Amherst Poets',
+};
 
 /** An email and a name, nothing else. */
 export const WALT = { email: 'walt.whitman@leaves.example', first_name: 'Walt', last_name: 'Whitman' };
@@ -35,7 +40,11 @@ export const HERMAN = {
   organization_name: 'Pequod Whalers',
   mobile_phone: '555-010-1851',
 };
-export const HERMAN_KEY = 'name:herman melville|pequod whalers';
+export const HERMAN_LOOKUP = {
+  first_name: 'Herman',
+  last_name: 'Melville',
+  organization_name: 'Pequod Whalers',
+};
 
 /** Without email (name and company identify him), with a home phone. */
 export const EDGAR = {
@@ -44,7 +53,7 @@ export const EDGAR = {
   organization_name: 'Raven Press',
   home_phone: '555 567 8901',
 };
-export const EDGAR_KEY = 'name:edgar poe|raven press';
+export const EDGAR_LOOKUP = { first_name: 'Edgar', last_name: 'Poe', organization_name: 'Raven Press' };
 
 /** An email and a corporate phone. */
 export const LOUISA = {

@@ -18,6 +18,7 @@ import {
 import type { ConversionResult } from '../../lib/conversion';
 import type { conversionView } from '../../lib/conversion-view';
 import type { EnrichmentResult, PhoneCallbackResult } from '../../lib/enrichment';
+import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 import { resetServices } from '../../lib/services';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
 
@@ -59,6 +60,7 @@ const handlers = {
   enrichmentWebhook: () => import('../../functions/enrichment-webhook').then((m) => m.handler),
   createContacts: () => import('../../functions/create-contacts').then((m) => m.handler),
   getConversion: () => import('../../functions/get-conversion').then((m) => m.handler),
+  lookupConversion: () => import('../../functions/lookup-conversion').then((m) => m.handler),
   enrichPerson: () => import('../../functions/enrich-person').then((m) => m.handler),
   apolloPhoneCallback: () => import('../../functions/apollo-phone-callback').then((m) => m.handler),
   pollPhoneResult: () => import('../../functions/poll-phone-result').then((m) => m.handler),
@@ -259,12 +261,13 @@ export class ServiceHarness {
     return toReply(await handler(event, lambdaContext('apolloPhoneCallback')));
   }
 
-  async getConversion(key: string, apiKey: string | null = API_KEY): Promise<HttpReply<ConversionViewBody>> {
+  /** `GET /conversions/{id}`: the record by its conversion id (as results show it). */
+  async getConversion(id: string, apiKey: string | null = API_KEY): Promise<HttpReply<ConversionViewBody>> {
     const headers: Record<string, string> = {};
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.getConversion();
     // As API Gateway hands it over: the path percent-encoded, its parameter decoded once.
-    const event = httpEvent('GET', `/conversions/${encodeURIComponent(key)}`, '', headers, { key });
+    const event = httpEvent('GET', `/conversions/${encodeURIComponent(id)}`, '', headers, { id });
     return toReply(
       (await handler(event, lambdaContext('getConversion'))) as APIGatewayProxyStructuredResultV2,
     );
@@ -282,6 +285,33 @@ export class ServiceHarness {
       { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
       lambdaContext('sweepVerifications', { remainingMs: 60_000 }),
     );
+  }
+
+  /** `POST /conversions/lookup`: the record by an identity (`{email}`, name + company, ...). */
+  async lookupConversion(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.lookupConversion();
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    return toReply(
+      (await handler(
+        httpEvent('POST', '/conversions/lookup', raw, headers),
+        lambdaContext('lookupConversion'),
+      )) as APIGatewayProxyStructuredResultV2,
+    );
+  }
+
+  /**
+   * The conversion id of the record `POST /conversions/lookup` finds for an email (a string) or an
+   * identity body; throws when it finds none or the id is not an opaque conversion id.
+   */
+  async conversionIdOf(identity: string | Record<string, unknown>): Promise<string> {
+    const reply = await this.lookupConversion(typeof identity === 'string' ? { email: identity } : identity);
+    const id: unknown = reply.body?.id;
+    if (reply.status !== 200 || typeof id !== 'string' || !CONVERSION_ID_PATTERN.test(id)) {
+      throw new Error(`no conversion found for this identity (HTTP ${reply.status})`);
+    }
+    return id;
   }
 
   /** Every ledger item, raw. */

@@ -51,7 +51,8 @@ export async function send(harness: ServiceHarness, body: unknown, options: Send
 }
 
 export interface StormPerson {
-  key: string;
+  /** What `POST /conversions/lookup` finds the person by: the email, else name + company. */
+  lookup: Record<string, string>;
   name: string;
   input: Record<string, string>;
 }
@@ -99,10 +100,10 @@ export function stormPopulation(): StormPerson[] {
     if (withEmail) {
       input.email = `${first}.${last}.${i}@${company.toLowerCase().replace(/[^a-z]+/g, '')}.example`;
     }
-    const key = withEmail
-      ? (input.email as string).toLowerCase()
-      : `name:${first.toLowerCase()} ${last.toLowerCase()}|${company.toLowerCase()}`;
-    return { key, name: `${first} ${last}`, input };
+    const lookup: Record<string, string> = withEmail
+      ? { email: input.email as string }
+      : { first_name: first, last_name: last, organization_name: company };
+    return { lookup, name: `${first} ${last}`, input };
   });
 }
 

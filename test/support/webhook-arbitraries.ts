@@ -1,6 +1,7 @@
 import { domainToASCII } from 'node:url';
 import fc from 'fast-check';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
+import { stripInvisible } from '../../lib/identity';
 import { MARK_TWAIN } from './people';
 import { WEBHOOK_SECRET } from './service-harness';
 
@@ -34,8 +35,9 @@ const LOOSE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 export const isBlank = (text: string) => text.replace(BLANK_OR_CONTROL, '') === '';
 /** What a text field comes to once control characters and surrounding whitespace are gone. */
+/** As the service cleans text: invisible characters (`stripInvisible`) dropped, blanks and controls as spaces. */
 const cleaned = (text: string) =>
-  text.normalize('NFC').replace(BLANK_OR_CONTROL, ' ').replace(/\s+/g, ' ').trim();
+  stripInvisible(text).normalize('NFC').replace(BLANK_OR_CONTROL, ' ').replace(/\s+/g, ' ').trim();
 
 function isJsonObject(text: string): boolean {
   try {
