@@ -39,10 +39,10 @@ const REJECTED_TTL_SECONDS = FAKE_SETTINGS.rejectedRecordTtlSeconds;
  */
 const QUIET_SECONDS = FAKE_SETTINGS.unavailableRetryAfterSeconds;
 
-/** Another request claims `person` now, as `ContactConversion` would. */
-function claimElsewhere(s: FakeServices, claimed: Person, token = 'rival') {
+/** Another request resolves and claims `person` now, as `ContactConversion` would. */
+async function claimElsewhere(s: FakeServices, claimed: Person, token = 'rival') {
   return s.ledger.claim({
-    key: claimed.key,
+    key: await s.resolve(claimed),
     token,
     lockExpiresAtMs: s.clock.now() + REQUEST_MS,
     nowMs: s.clock.now(),
@@ -69,12 +69,12 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wrenPerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wrenPerson.key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wrenPerson), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.received.findContactsByEmail).toEqual(['wren.halloway@lanternfish.example']);
         expect(s.apollo.received.createContact).toEqual([{ fields: wrenPerson.fields, runDedupe: false }]);
         expect(s.apollo.contacts.map((contact) => contact.fields)).toEqual([wrenPerson.fields]);
-        expect(await s.ledger.get({ key: wrenPerson.key })).toEqual<ConversionRecord>({
-          key: 'wren.halloway@lanternfish.example',
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toEqual<ConversionRecord>({
+          key: s.keyOf(wrenPerson),
           status: 'created',
           contactId: 'contact-1',
           outcome: 'created',
@@ -95,12 +95,15 @@ describe('Class: ContactConversion', () => {
           apolloPersonId: null,
           requestId: null,
           creditsConsumed: 0,
+          requestCredits: 0,
           freeLookups: 0,
           phoneReveal: null,
           phoneRevealNote: null,
           appliedPhoneHashes: [],
+          awaitingVerdictSinceMs: s.clock.now(),
+          verificationRedrives: 0,
         });
-        expect(s.verifications.started).toEqual([{ key: wrenPerson.key, contact_id: 'contact-1' }]);
+        expect(s.verifications.started).toEqual([{ key: s.keyOf(wrenPerson), contact_id: 'contact-1' }]);
       });
 
       it('holds the claim, with its token, until the request deadline while it calls Apollo', async () => {
@@ -108,7 +111,7 @@ describe('Class: ContactConversion', () => {
         const wrenPerson = wren();
         const seenDuringCreate: Array<ConversionRecord | null> = [];
         s.apollo.beforeNext('createContact', async () => {
-          seenDuringCreate.push(await s.ledger.get({ key: wrenPerson.key }));
+          seenDuringCreate.push(await s.ledger.get({ key: s.keyOf(wrenPerson) }));
         });
         const { deadline } = s.request();
 
@@ -135,15 +138,15 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wrenPerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wrenPerson.key, status: 'existing', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wrenPerson), status: 'existing', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.createContact).toBe(0);
         expect(s.apollo.contacts).toHaveLength(1);
-        expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
           status: 'created',
           outcome: 'existing',
           contactId: 'contact-1',
         });
-        expect(s.verifications.started).toEqual([{ key: wrenPerson.key, contact_id: 'contact-1' }]);
+        expect(s.verifications.started).toEqual([{ key: s.keyOf(wrenPerson), contact_id: 'contact-1' }]);
       });
 
       it('links the first contact when Apollo holds several with the email', async () => {
@@ -156,11 +159,11 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wrenPerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wrenPerson.key, status: 'existing', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wrenPerson), status: 'existing', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.createContact).toBe(0);
       });
 
-      it('creates a person without email at once, searching nothing, when no earlier create may have happened', async () => {
+      it('looks a person without email up by name and company (people/match), then creates it without runDedupe', async () => {
         // Prepare
         const ottiliePerson = ottilie();
 
@@ -168,13 +171,11 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([ottiliePerson], s.request());
 
         // Assess
-        expect(results).toEqual([
-          { key: 'name:ottilie fenwick|cobblestone cartography', status: 'created', contact_id: 'contact-1' },
-        ]);
+        expect(results).toEqual([{ id: s.keyOf(ottiliePerson), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.findContactsByEmail).toBe(0);
-        expect(s.apollo.calls.matchPerson).toBe(0);
+        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match]);
         expect(s.apollo.received.createContact).toEqual([{ fields: ottiliePerson.fields, runDedupe: false }]);
-        expect(await s.ledger.get({ key: ottiliePerson.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(ottiliePerson) })).toMatchObject({
           status: 'created',
           outcome: 'created',
           match: {
@@ -182,6 +183,30 @@ describe('Class: ContactConversion', () => {
             last_name: 'Fenwick',
             organization_name: 'Cobblestone Cartography',
           },
+        });
+      });
+
+      it('links the contact people/match finds for a person without email as existing, creating nothing', async () => {
+        // Prepare: someone else saved her under another spelling of the company
+        const ottiliePerson = ottilie();
+        s.apollo.addContact({
+          first_name: 'Ottilie',
+          last_name: 'Fenwick',
+          organization_name: 'cobblestone cartography',
+        });
+
+        // Act
+        const results = await s.conversion.convert([ottiliePerson], s.request());
+
+        // Assess
+        expect(results).toEqual([
+          { id: s.keyOf(ottiliePerson), status: 'existing', contact_id: 'contact-1' },
+        ]);
+        expect(s.apollo.calls.createContact).toBe(0);
+        expect(await s.ledger.get({ key: s.keyOf(ottiliePerson) })).toMatchObject({
+          status: 'created',
+          outcome: 'existing',
+          contactId: 'contact-1',
         });
       });
 
@@ -199,7 +224,7 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([
           {
-            key: junoPerson.key,
+            id: s.keyOf(junoPerson),
             status: 'created',
             contact_id: 'contact-1',
             dropped_fields: ['mobile_phone'],
@@ -218,9 +243,13 @@ describe('Class: ContactConversion', () => {
           const wrenPerson = wren();
           await s.conversion.convert([wrenPerson], s.request());
           if (status === 'verified')
-            await s.ledger.markVerified({ key: wrenPerson.key, nowMs: s.clock.now() });
+            await s.ledger.markVerified({ key: s.keyOf(wrenPerson), nowMs: s.clock.now() });
           if (status === 'verification_failed') {
-            await s.ledger.markVerificationFailed({ key: wrenPerson.key, reason: 'x', nowMs: s.clock.now() });
+            await s.ledger.markVerificationFailed({
+              key: s.keyOf(wrenPerson),
+              reason: 'x',
+              nowMs: s.clock.now(),
+            });
           }
           const apolloCallsBefore = s.apollo.totalCalls;
           s.clock.advanceSeconds(60);
@@ -229,9 +258,11 @@ describe('Class: ContactConversion', () => {
           const results = await s.conversion.convert([wrenPerson], s.request());
 
           // Assess
-          expect(results).toEqual([{ key: wrenPerson.key, status: 'duplicate', contact_id: 'contact-1' }]);
+          expect(results).toEqual([
+            { id: s.keyOf(wrenPerson), status: 'duplicate', contact_id: 'contact-1' },
+          ]);
           expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
-          expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+          expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
             status,
             attempts: 1,
             freeLookups: 1,
@@ -250,9 +281,9 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wrenPerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wrenPerson.key, status: 'in_progress', contact_id: null }]);
+        expect(results).toEqual([{ id: s.keyOf(wrenPerson), status: 'in_progress', contact_id: null }]);
         expect(s.apollo.totalCalls).toBe(0);
-        expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
           status: 'creating',
           lockToken: 'rival',
           attempts: 1,
@@ -274,12 +305,12 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         expect(results).toEqual([
-          { key: 'wren.halloway@lanternfish.example', status: 'created', contact_id: 'contact-1' },
-          { key: 'juno.marsh@brackenridge.example', status: 'created', contact_id: 'contact-2' },
-          { key: 'wren.halloway@lanternfish.example', status: 'created', contact_id: 'contact-1' },
+          { id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' },
+          { id: s.keyOf(juno()), status: 'created', contact_id: 'contact-2' },
+          { id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' },
         ]);
         expect(s.apollo.calls.createContact).toBe(2);
-        expect(await s.ledger.get({ key: 'wren.halloway@lanternfish.example' })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           attempts: 1,
         });
         expect(s.verifications.started).toHaveLength(2);
@@ -293,17 +324,23 @@ describe('Class: ContactConversion', () => {
 
         // Act
         const failure = await rejectionOf(s.conversion.convert(people, s.request()));
-        const startedBeforeRetry = s.ledger.allItems().map((item) => item.pk);
+        const startedBeforeRetry = s.ledger.records().map((record) => record.key);
+        const resolvedBeforeRetry = people.map((who) => s.keyOf(who));
         const retried = await s.conversion.convert(people, s.request());
 
         // Assess
         expect(failure).toBeInstanceOf(RetryLaterError);
         expect(failure).toMatchObject({ retryAfterSeconds: 120, results: [] });
-        expect(startedBeforeRetry).toEqual([wren().key]);
+        expect(startedBeforeRetry).toEqual([resolvedBeforeRetry[0]]);
+        // Nobody after the failed one was even resolved to a record.
+        expect(resolvedBeforeRetry.slice(1)).toEqual([
+          `unresolved:${juno().key}`,
+          `unresolved:${tobin().key}`,
+        ]);
         expect(retried.map((result) => result.status)).toEqual(['created', 'created', 'created']);
         expect(s.apollo.calls.createContact).toBe(4);
         expect(s.apollo.contacts).toHaveLength(3);
-        expect(await s.ledger.get({ key: juno().key })).toMatchObject({ attempts: 1 });
+        expect(await s.ledger.get({ key: s.keyOf(juno()) })).toMatchObject({ attempts: 1 });
       });
 
       it('lets a person in flight finish after another fails, and carries its result in RetryLaterError', async () => {
@@ -322,10 +359,10 @@ describe('Class: ContactConversion', () => {
         expect(failure).toBeInstanceOf(RetryLaterError);
         expect(failure).toMatchObject({
           retryAfterSeconds: 45,
-          results: [{ key: junoPerson.key, status: 'created', contact_id: 'contact-1' }],
+          results: [{ id: s.keyOf(junoPerson), status: 'created', contact_id: 'contact-1' }],
         });
-        expect(await s.ledger.get({ key: tobinPerson.key })).toBeNull();
-        expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(tobinPerson) })).toBeNull();
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
           status: 'creating',
           lockToken: null,
           lockExpiresAtMs: 0,
@@ -347,13 +384,13 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([
           {
-            key: wren().key,
+            id: s.keyOf(wren()),
             status: 'rejected',
             contact_id: null,
             reason: 'title: is too long (422)',
           },
         ]);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'rejected',
           lastError: 'title: is too long (422)',
           contactId: null,
@@ -361,7 +398,7 @@ describe('Class: ContactConversion', () => {
           lockToken: null,
           lockExpiresAtMs: null,
         });
-        expect(s.ledger.item(wren().key)?.expiresAtSeconds).toBe(
+        expect(s.ledger.item(s.keyOf(wren()))?.expiresAtSeconds).toBe(
           s.clock.epochSeconds() + REJECTED_TTL_SECONDS,
         );
         expect(s.verifications.started).toEqual([]);
@@ -378,10 +415,10 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         expect(results).toEqual([
-          { key: wren().key, status: 'rejected', contact_id: null, reason: 'title: is too long (422)' },
+          { id: s.keyOf(wren()), status: 'rejected', contact_id: null, reason: 'title: is too long (422)' },
         ]);
         expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'rejected',
           attempts: 1,
           freeLookups: 0,
@@ -401,14 +438,14 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([changed], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: changed.key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(changed), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.received.createContact.at(-1)).toEqual({ fields: changed.fields, runDedupe: false });
-        expect(await s.ledger.get({ key: changed.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(changed) })).toMatchObject({
           status: 'created',
           attempts: 1,
           fingerprint: changed.fingerprint,
         });
-        expect(s.ledger.item(changed.key)?.expiresAtSeconds).toBeUndefined();
+        expect(s.ledger.item(s.keyOf(changed))?.expiresAtSeconds).toBeUndefined();
       });
     });
 
@@ -428,13 +465,13 @@ describe('Class: ContactConversion', () => {
         expect(failure).toMatchObject({
           message: 'Apollo is rate limiting or unavailable: POST /contacts: 429',
           retryAfterSeconds: 120,
-          results: [{ key: junoPerson.key, status: 'existing', contact_id: 'contact-1' }],
+          results: [{ id: s.keyOf(junoPerson), status: 'existing', contact_id: 'contact-1' }],
         });
         expect(retried).toEqual([
-          { key: junoPerson.key, status: 'duplicate', contact_id: 'contact-1' },
-          { key: wrenPerson.key, status: 'created', contact_id: 'contact-2' },
+          { id: s.keyOf(junoPerson), status: 'duplicate', contact_id: 'contact-1' },
+          { id: s.keyOf(wrenPerson), status: 'created', contact_id: 'contact-2' },
         ]);
-        expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
           status: 'created',
           attempts: 2,
           lastError: 'POST /contacts: 429',
@@ -450,7 +487,7 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         expect(failure).toMatchObject({ name: 'RetryLaterError', retryAfterSeconds: 30, results: [] });
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'creating',
           attempts: 1,
           lockToken: null,
@@ -500,7 +537,7 @@ describe('Class: ContactConversion', () => {
 
           // Assess
           expect(failure).toBe(configuration);
-          expect(await s.ledger.get({ key: juno().key })).toMatchObject({
+          expect(await s.ledger.get({ key: s.keyOf(juno()) })).toMatchObject({
             status: 'creating',
             lockToken: null,
             lastError: configuration.message,
@@ -534,8 +571,8 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wrenPerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wrenPerson.key, status: 'in_progress', contact_id: null }]);
-        expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+        expect(results).toEqual([{ id: s.keyOf(wrenPerson), status: 'in_progress', contact_id: null }]);
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
           status: 'creating',
           lockToken: 'rival',
           attempts: 2,
@@ -560,7 +597,7 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         expect(failure).toMatchObject({ name: 'RetryLaterError', retryAfterSeconds: 120 });
-        expect(await s.ledger.get({ key: wrenPerson.key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wrenPerson) })).toMatchObject({
           status: 'creating',
           lockToken: 'rival',
           lastError: null,
@@ -578,7 +615,7 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         expect(failure).toMatchObject({ name: 'RetryLaterError', retryAfterSeconds: 30, results: [] });
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'creating',
           attempts: 1,
           lockToken: null,
@@ -602,7 +639,7 @@ describe('Class: ContactConversion', () => {
         await rejectionOf(s.conversion.convert([wren()], s.request()));
 
         // Assess
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'creating',
           attempts: 2,
           createUncertain: true,
@@ -622,9 +659,9 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wren()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wren().key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.createContact).toBe(1);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'created',
           outcome: 'created',
           contactId: 'contact-1',
@@ -632,7 +669,7 @@ describe('Class: ContactConversion', () => {
           createUncertain: false,
           createUncertainSinceMs: null,
         });
-        expect(s.verifications.started).toEqual([{ key: wren().key, contact_id: 'contact-1' }]);
+        expect(s.verifications.started).toEqual([{ key: s.keyOf(wren()), contact_id: 'contact-1' }]);
       });
 
       it('creates with runDedupe once the quiet period has passed and the contact is not found', async () => {
@@ -645,13 +682,13 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wren()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wren().key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.received.createContact).toEqual([
           { fields: wren().fields, runDedupe: false },
           { fields: wren().fields, runDedupe: true },
         ]);
         expect(s.apollo.contacts).toHaveLength(1);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'created',
           outcome: 'created',
         });
@@ -676,7 +713,7 @@ describe('Class: ContactConversion', () => {
         });
         expect(s.apollo.calls.findContactsByEmail).toBe(2);
         expect(s.apollo.calls.createContact).toBe(1);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'creating',
           attempts: 1,
           lockToken: null,
@@ -696,11 +733,12 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([ottiliePerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: ottiliePerson.key, status: 'created', contact_id: 'contact-1' }]);
-        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match]);
+        expect(results).toEqual([{ id: s.keyOf(ottiliePerson), status: 'created', contact_id: 'contact-1' }]);
+        // The first attempt looked too, before its create.
+        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match, ottiliePerson.match]);
         expect(s.apollo.calls.findContactsByEmail).toBe(0);
         expect(s.apollo.calls.createContact).toBe(1);
-        expect(await s.ledger.get({ key: ottiliePerson.key })).toMatchObject({ outcome: 'created' });
+        expect(await s.ledger.get({ key: s.keyOf(ottiliePerson) })).toMatchObject({ outcome: 'created' });
       });
 
       it('creates a person without email with runDedupe when people/match does not find it after the quiet period', async () => {
@@ -714,8 +752,8 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([ottiliePerson], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: ottiliePerson.key, status: 'created', contact_id: 'contact-1' }]);
-        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match]);
+        expect(results).toEqual([{ id: s.keyOf(ottiliePerson), status: 'created', contact_id: 'contact-1' }]);
+        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match, ottiliePerson.match]);
         expect(s.apollo.received.createContact.at(-1)).toEqual({
           fields: ottiliePerson.fields,
           runDedupe: true,
@@ -732,9 +770,9 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wren()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wren().key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.createContact).toBe(0);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'created',
           outcome: 'created',
           attempts: 2,
@@ -751,7 +789,7 @@ describe('Class: ContactConversion', () => {
         await rejectionOf(s.conversion.convert([wren()], s.request()));
 
         // Assess
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'creating',
           lockToken: null,
           createUncertain: true,
@@ -769,7 +807,7 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wren()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wren().key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.received.createContact).toEqual([{ fields: wren().fields, runDedupe: true }]);
       });
     });
@@ -788,16 +826,16 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         const reason = 'gave up after 3 attempts; last error: POST /contacts: 429';
-        expect(results).toEqual([{ key: wren().key, status: 'failed', contact_id: null, reason }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'failed', contact_id: null, reason }]);
         expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'failed',
           lastError: reason,
           attempts: 4,
           lockToken: null,
           lockExpiresAtMs: null,
         });
-        expect(s.ledger.item(wren().key)?.expiresAtSeconds).toBe(
+        expect(s.ledger.item(s.keyOf(wren()))?.expiresAtSeconds).toBe(
           s.clock.epochSeconds() + REJECTED_TTL_SECONDS,
         );
         expect(s.verifications.started).toEqual([]);
@@ -817,7 +855,7 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([
           {
-            key: wren().key,
+            id: s.keyOf(wren()),
             status: 'failed',
             contact_id: null,
             reason: 'gave up after 1 attempts; last error: POST /contacts: 429',
@@ -838,8 +876,11 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([changed], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: changed.key, status: 'created', contact_id: 'contact-1' }]);
-        expect(await s.ledger.get({ key: changed.key })).toMatchObject({ status: 'created', attempts: 1 });
+        expect(results).toEqual([{ id: s.keyOf(changed), status: 'created', contact_id: 'contact-1' }]);
+        expect(await s.ledger.get({ key: s.keyOf(changed) })).toMatchObject({
+          status: 'created',
+          attempts: 1,
+        });
       });
 
       it('takes a last look when an earlier create may have happened, and records the contact it finds as created', async () => {
@@ -852,16 +893,16 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wren()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wren().key, status: 'created', contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.findContactsByEmail).toBe(2);
         expect(s.apollo.calls.createContact).toBe(1);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'created',
           outcome: 'created',
           contactId: 'contact-1',
           createUncertain: false,
         });
-        expect(s.verifications.started).toEqual([{ key: wren().key, contact_id: 'contact-1' }]);
+        expect(s.verifications.started).toEqual([{ key: s.keyOf(wren()), contact_id: 'contact-1' }]);
       });
 
       it('takes the last look for a person without email through people/match', async () => {
@@ -874,8 +915,10 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([ottilie()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: ottilie().key, status: 'created', contact_id: 'contact-1' }]);
-        expect(s.apollo.received.matchPerson).toEqual([ottilie().match]);
+        expect(results).toEqual([{ id: s.keyOf(ottilie()), status: 'created', contact_id: 'contact-1' }]);
+        // The first attempt's look before creating, then the last look.
+        expect(s.apollo.received.matchPerson).toEqual([ottilie().match, ottilie().match]);
+        expect(s.apollo.calls.createContact).toBe(1);
       });
 
       it('gives up as failed when the last look finds no contact', async () => {
@@ -889,10 +932,10 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         const reason = 'gave up after 1 attempts; last error: POST /contacts: 502';
-        expect(results).toEqual([{ key: wren().key, status: 'failed', contact_id: null, reason }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'failed', contact_id: null, reason }]);
         expect(s.apollo.calls.findContactsByEmail).toBe(2);
         expect(s.apollo.calls.createContact).toBe(1);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'failed',
           lastError: reason,
         });
@@ -911,13 +954,13 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([
           {
-            key: wren().key,
+            id: s.keyOf(wren()),
             status: 'failed',
             contact_id: null,
             reason: 'gave up after 1 attempts; last error: POST /contacts: 502',
           },
         ]);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({ status: 'failed' });
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({ status: 'failed' });
       });
     });
 
@@ -933,7 +976,7 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(failure).toBe(unavailable);
         expect(s.verifications.started).toEqual([]);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           status: 'created',
           contactId: 'contact-1',
           verificationStartedAt: null,
@@ -951,10 +994,10 @@ describe('Class: ContactConversion', () => {
         const results = await s.conversion.convert([wren()], s.request());
 
         // Assess
-        expect(results).toEqual([{ key: wren().key, status: 'duplicate', contact_id: 'contact-1' }]);
-        expect(s.verifications.started).toEqual([{ key: wren().key, contact_id: 'contact-1' }]);
+        expect(results).toEqual([{ id: s.keyOf(wren()), status: 'duplicate', contact_id: 'contact-1' }]);
+        expect(s.verifications.started).toEqual([{ key: s.keyOf(wren()), contact_id: 'contact-1' }]);
         expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
-        expect(await s.ledger.get({ key: wren().key })).toMatchObject({
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
           verificationStartedAt: s.clock.iso(),
           freeLookups: 1,
         });

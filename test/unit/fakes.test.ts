@@ -112,15 +112,23 @@ describe('Class: InMemoryLedger', () => {
       expect(ledger.item(KEY)?.expiresAtSeconds).toBeUndefined();
     });
 
-    it('refuses, loudly, a key that an alias holds, where DynamoDbLedger.claim would retry for ever', async () => {
+    it('claims a placeholder ownRecord made (an item without a status), keeping its owner and dropping its TTL', async () => {
       // Prepare
-      await ledger.link({ alias: KEY, key: 'other@lanternfish.example', nowMs: NOW });
+      await ledger.ownRecord({
+        key: KEY,
+        owner: 'id_owner',
+        nowMs: NOW,
+        placeholderExpiresAtSeconds: 1_900_000_000,
+      });
 
       // Act
-      const failure = await ledger.claim(claimRequest()).catch((error: unknown) => error);
+      const claim = await ledger.claim(claimRequest());
 
       // Assess
-      expect(failure).toMatchObject({ message: expect.stringContaining('would retry for ever') });
+      expect(claim).toEqual({ claimed: true, previous: null });
+      expect(await ledger.recordOwner({ key: KEY })).toBe('id_owner');
+      expect(ledger.item(KEY)).toMatchObject({ status: 'creating', emailOwner: 'id_owner' });
+      expect(ledger.item(KEY)?.expiresAtSeconds).toBeUndefined();
     });
   });
 
@@ -263,18 +271,8 @@ describe('Class: InMemoryLedger', () => {
         untilMs: NOW + 30_000,
         nowMs: NOW + 10_001,
       });
-      const applied = await ledger.recordPhonesApplied({
-        key: KEY,
-        phoneHashes: ['h'],
-        creditsConsumed: 2,
-        nowMs: NOW,
-      });
-      const appliedAgain = await ledger.recordPhonesApplied({
-        key: KEY,
-        phoneHashes: ['h'],
-        creditsConsumed: 2,
-        nowMs: NOW,
-      });
+      const applied = await ledger.recordPhonesApplied({ key: KEY, phoneHashes: ['h'], nowMs: NOW });
+      const appliedAgain = await ledger.recordPhonesApplied({ key: KEY, phoneHashes: ['h2'], nowMs: NOW });
       const afterApplied = await ledger.claimPhoneApplication({
         key: KEY,
         untilMs: NOW + 99_000,
@@ -290,7 +288,27 @@ describe('Class: InMemoryLedger', () => {
         false,
         false,
       ]);
-      expect(await ledger.get({ key: KEY })).toMatchObject({ phoneReveal: 'applied', creditsConsumed: 2 });
+      expect(await ledger.get({ key: KEY })).toMatchObject({
+        phoneReveal: 'applied',
+        appliedPhoneHashes: ['h'],
+        creditsConsumed: 0,
+      });
+    });
+
+    it("counts a reveal's credits once per record, however often its result is delivered", async () => {
+      // Prepare
+      await ledger.claim(claimRequest());
+      await ledger.complete({ key: KEY, token: 'token-a', outcome: 'created', contactId: 'c1', nowMs: NOW });
+
+      // Act
+      const first = await ledger.countRevealCredits({ key: KEY, credits: 8, nowMs: NOW });
+      const again = await ledger.countRevealCredits({ key: KEY, credits: 8, nowMs: NOW + 1 });
+      const nobody = await ledger.countRevealCredits({ key: 'c_nobody', credits: 8, nowMs: NOW });
+
+      // Assess
+      expect([first, again, nobody]).toEqual([true, false, false]);
+      expect(await ledger.get({ key: KEY })).toMatchObject({ creditsConsumed: 8 });
+      expect(ledger.item('c_nobody')).toBeUndefined();
     });
   });
 });
@@ -402,10 +420,9 @@ describe('Class: FakeApollo', () => {
       const unknown = await apollo.getWebhookResult('42', CALL);
 
       // Assess
-      expect(enrichment).toMatchObject({
-        person: { id: 'person-wren' },
+      expect(enrichment).toEqual({
+        person: expect.objectContaining({ id: 'person-wren', contact_id: null, contact: null }) as unknown,
         requestId: '-7301000000000000001',
-        creditsConsumed: 1,
       });
       expect(enrichment.person).not.toHaveProperty('revealedPhones');
       expect(pending).toEqual({ state: 'pending', retryAfterSeconds: 60 });

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ContactMismatchError, ContactNotVisibleError } from '../../lib/errors';
+import { ContactMismatchError, ContactNotVisibleError, VerdictNotRecordedError } from '../../lib/errors';
 import type { VerificationFailureInput } from '../../lib/verification';
 import { phoneHash, type ContactFields, type Person } from '../../lib/person';
 import {
@@ -19,8 +19,9 @@ import {
  * `contactId`. Apollo is prepared by each test.
  */
 async function recordConverted(s: FakeServices, converted: Person, contactId: string) {
+  const key = await s.resolve(converted);
   await s.ledger.claim({
-    key: converted.key,
+    key,
     token: 'converter',
     lockExpiresAtMs: s.clock.now() + REQUEST_MS,
     nowMs: s.clock.now(),
@@ -29,13 +30,13 @@ async function recordConverted(s: FakeServices, converted: Person, contactId: st
     expectedPhoneHashes: converted.phones.map(phoneHash),
   });
   await s.ledger.complete({
-    key: converted.key,
+    key,
     token: 'converter',
     outcome: 'created',
     contactId,
     nowMs: s.clock.now(),
   });
-  return { key: converted.key, contact_id: contactId };
+  return { key, contact_id: contactId };
 }
 
 /** Apollo holds `fields` as a contact, and the ledger records `converted` as converted into it. */
@@ -287,21 +288,64 @@ describe('Class: ContactVerification', () => {
       // Act
       const outcome = await s.verification.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
 
-      // Assess
-      expect(outcome).toEqual({ status: 'verification_failed', reason: 'States.Timeout' });
+      // Assess: the verdict a re-driven verification recorded stands, and is what is reported
+      expect(outcome).toEqual({ status: 'verified', reason: 'States.Timeout' });
       expect(await s.ledger.get({ key: request.key })).toMatchObject({ status: 'verified', lastError: null });
     });
 
-    it('writes nothing for a key the ledger does not hold', async () => {
-      // Act
-      await s.verification.recordFailure({
-        key: 'nobody@lanternfish.example',
-        contact_id: 'contact-1',
-        error: { Error: 'States.Timeout' },
+    it("takes the record out of the sweep's index when it records the failure", async () => {
+      // Prepare
+      const request = await converted(s, wren());
+      expect(await s.ledger.get({ key: request.key })).toMatchObject({
+        awaitingVerdictSinceMs: s.clock.now(),
       });
 
+      // Act
+      await s.verification.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
+
       // Assess
+      expect(await s.ledger.get({ key: request.key })).toMatchObject({ awaitingVerdictSinceMs: null });
+      expect(await s.ledger.awaitingVerdict({ olderThanMs: s.clock.now() + 1, limit: 10 })).toEqual([]);
+    });
+
+    it('throws VerdictNotRecordedError, writing nothing, for a key the ledger does not hold', async () => {
+      // Act
+      const failure = await rejectionOf(
+        s.verification.recordFailure({
+          key: 'c_nobodyxxxxxxxxxxxxxxxxx',
+          contact_id: 'contact-1',
+          error: { Error: 'States.Timeout' },
+        }),
+      );
+
+      // Assess
+      expect(failure).toBeInstanceOf(VerdictNotRecordedError);
+      expect((failure as Error).message).toContain('the record is missing');
       expect(s.ledger.allItems()).toEqual([]);
+    });
+
+    it('throws VerdictNotRecordedError, writing nothing, for a record not converted yet (creating)', async () => {
+      // Prepare: a claim, never completed
+      const key = await s.resolve(wren());
+      await s.ledger.claim({
+        key,
+        token: 'holder',
+        lockExpiresAtMs: s.clock.now() + 20_000,
+        nowMs: s.clock.now(),
+        fingerprint: wren().fingerprint,
+        match: wren().match,
+        expectedPhoneHashes: [],
+      });
+
+      // Act
+      const failure = await rejectionOf(
+        s.verification.recordFailure({ key, contact_id: 'contact-1', error: { Error: 'States.Timeout' } }),
+      );
+
+      // Assess
+      expect(failure).toBeInstanceOf(VerdictNotRecordedError);
+      expect((failure as Error).message).toContain('the record is creating');
+      expect(await s.ledger.get({ key })).toMatchObject({ status: 'creating', lastError: null });
     });
   });
 });

@@ -42,7 +42,7 @@ export interface ApolloReceived {
 interface ScriptedCall {
   /** Runs before the call does anything (to move a clock, or let a rival claim meanwhile). */
   before?: () => unknown;
-  error?: unknown;
+  error?: Error;
   /** The call takes effect (a create creates) before `error` is thrown: an unknown outcome. */
   afterEffect?: boolean;
 }
@@ -102,10 +102,11 @@ export class FakeApollo implements Apollo {
     updateContact: [],
     getWebhookResult: [],
   };
-  /** Credits one enrichment of a known person costs. */
-  creditsPerEnrichment = 1;
-  /** Credits a phone reveal reports in its payload. */
-  creditsPerPhoneReveal = 2;
+  /**
+   * What a phone reveal's payload reports as `credits_consumed`: the whole request's cost, the
+   * people/match included (`lib/apollo/pricing.ts`); null leaves it out of the payload.
+   */
+  creditsPerPhoneReveal: number | null = 9;
   /** Whether people/match answers with a request id (Apollo may leave it out). */
   issueRequestIds = true;
   /** What webhook_result answers for a phone reveal that is not ready yet. */
@@ -136,7 +137,7 @@ export class FakeApollo implements Apollo {
   }
 
   /** Makes the next call to `method` throw `error` (after taking effect, with `afterEffect`). */
-  failNext(method: ApolloMethod, error: unknown, options: Omit<ScriptedCall, 'error'> = {}): void {
+  failNext(method: ApolloMethod, error: Error, options: Omit<ScriptedCall, 'error'> = {}): void {
     this.script(method).push({ ...options, error });
   }
 
@@ -169,7 +170,7 @@ export class FakeApollo implements Apollo {
     if (person === undefined) throw new Error(`no phone reveal was asked for with request id ${requestId}`);
     return {
       status: 'success',
-      credits_consumed: this.creditsPerPhoneReveal,
+      ...(this.creditsPerPhoneReveal !== null && { credits_consumed: this.creditsPerPhoneReveal }),
       people: [
         { id: person.id, status: 'success', phone_numbers: structuredClone(person.revealedPhones ?? []) },
       ],
@@ -211,11 +212,16 @@ export class FakeApollo implements Apollo {
       if (contact !== undefined) return this.matched(this.personOf(contact), contact);
       const person = this.directory.find((candidate) => this.personMatches(candidate, identity));
       if (person === undefined) return null;
-      const saved =
-        this.contacts.find((candidate) => candidate.person_id === person.id) ??
-        this.contacts.find((candidate) => sameText(candidate.fields.email, person.email));
-      return this.matched(person, saved);
+      return this.matched(person, this.savedContactOf(person));
     });
+  }
+
+  /** The team's contact for a directory person: by Apollo's person id, else by email. */
+  private savedContactOf(person: DirectoryPerson): FakeContact | undefined {
+    return (
+      this.contacts.find((candidate) => candidate.person_id === person.id) ??
+      this.contacts.find((candidate) => sameText(candidate.fields.email, person.email))
+    );
   }
 
   async enrichPerson(
@@ -231,12 +237,9 @@ export class FakeApollo implements Apollo {
       if (person !== undefined && requestId !== null && options.webhookUrl !== undefined) {
         this.phoneRequests.set(requestId, person.id);
       }
-      if (person === undefined) return { person: null, requestId, creditsConsumed: 0 };
-      return {
-        person: this.matched(person, undefined, { withContact: false }),
-        requestId,
-        creditsConsumed: this.creditsPerEnrichment,
-      };
+      if (person === undefined) return { person: null, requestId };
+      // Like matchPerson, a person the team saved as a contact comes with it (and costs nothing).
+      return { person: this.matched(person, this.savedContactOf(person)), requestId };
     });
   }
 
@@ -370,11 +373,7 @@ export class FakeApollo implements Apollo {
   }
 
   /** What people/match answers: the person, with the saved contact when there is one. */
-  private matched(
-    person: DirectoryPerson | undefined,
-    contact: FakeContact | undefined,
-    { withContact = true }: { withContact?: boolean } = {},
-  ): MatchedPerson {
+  private matched(person: DirectoryPerson | undefined, contact: FakeContact | undefined): MatchedPerson {
     const { revealedPhones: _revealedPhones, ...shown } = structuredClone(
       person ?? {
         id: contact?.person_id ?? `person-of-${contact?.id}`,
@@ -385,7 +384,6 @@ export class FakeApollo implements Apollo {
         organization: { name: contact?.fields.organization_name ?? null },
       },
     );
-    if (!withContact) return shown;
     return {
       ...shown,
       contact_id: contact?.id ?? null,

@@ -1,32 +1,51 @@
+import { createHash } from 'node:crypto';
+import { VERDICT_SHARDS, verdictShard } from '../../../lib/dynamodb-ledger';
 import { LockLostError } from '../../../lib/errors';
 import type {
+  AwaitingVerdict,
   ClaimRequest,
   ClaimResult,
   ConversionLedger,
   ConversionOutcome,
   ConversionRecord,
+  EnrichmentClaim,
   FreeLookups,
   HeldPhones,
+  IdentityEntry,
   KeptEnrichment,
   LedgerReader,
   PaidEnrichments,
   PersonAliases,
+  PersonIdentities,
   PhoneRevealLedger,
   PhoneRevealStatus,
   RecordStatus,
+  RememberedDelivery,
   VerificationLedger,
+  VerificationSweepLedger,
+  WebhookDeliveries,
 } from '../../../lib/ledger';
 import type { MatchIdentity } from '../../../lib/person';
 
 /**
  * One item of the table, as `DynamoDbLedger` stores it (attribute names in camelCase here). A person
- * record has a `status`; an alias (`person:<id>`, `linkedin:<url>`, ...) has `aliasOf` and perhaps
- * phones a callback held; a kept enrichment (`enrichment:<lookup>`) has `keptEnrichment`.
+ * record has a `status` (or, as a placeholder `ownRecord` made, only `emailOwner`); an alias or
+ * identity (`id_…`, `person:<id>`, ...) has `aliasOf` (or `ambiguous`), perhaps an identity lock and
+ * phones a callback held; an enrichment item (`enrichment:<lookup>`) has the claim's `lockToken` and
+ * `lockExpiresAtMs`, then `keptEnrichment`; a webhook delivery (`webhook:<hash>`) has
+ * `deliveryBodyHash`, a lock, then `deliveryAnswer`.
  */
 export interface LedgerItem {
   pk: string;
   status?: RecordStatus;
   aliasOf?: string;
+  /** An identity several people share: it names no record. */
+  ambiguous?: boolean;
+  /** The email identity key owning this record. */
+  emailOwner?: string;
+  identityLock?: string;
+  /** Epoch ms. */
+  identityLockUntilMs?: number;
   heldPhones?: HeldPhones;
   keptEnrichment?: KeptEnrichment;
   contactId?: string;
@@ -50,12 +69,25 @@ export interface LedgerItem {
   apolloPersonId?: string;
   requestId?: string;
   creditsConsumed?: number;
+  /** Credits counted for the people/match of `requestId`. */
+  requestCredits?: number;
+  /** Request ids whose people/match credits are in `creditsConsumed` (a string set in DynamoDB). */
+  countedRequests?: string[];
+  /** True once the phone reveal's cost is in `creditsConsumed`. */
+  revealCreditsCounted?: boolean;
   freeLookups?: number;
   phoneReveal?: PhoneRevealStatus;
   phoneRevealNote?: string;
   appliedPhoneHashes?: string[];
   /** Epoch ms until which one writer holds the right to write revealed phones. */
   phonesLockedUntilMs?: number;
+  /** Epoch ms; only on `created` records without a verdict (the sparse `awaiting-verdict` index). */
+  awaitingVerdictSinceMs?: number;
+  /** The index's partition (`verdictShard`). */
+  awaitingVerdictShard?: string;
+  verificationRedrives?: number;
+  deliveryBodyHash?: string;
+  deliveryAnswer?: string;
 }
 
 type PersonItem = LedgerItem & { status: RecordStatus };
@@ -95,10 +127,13 @@ function toRecord(item: PersonItem): ConversionRecord {
     apolloPersonId: item.apolloPersonId ?? null,
     requestId: item.requestId ?? null,
     creditsConsumed: item.creditsConsumed ?? 0,
+    requestCredits: item.requestCredits ?? 0,
     freeLookups: item.freeLookups ?? 0,
     phoneReveal: item.phoneReveal ?? null,
     phoneRevealNote: item.phoneRevealNote ?? null,
     appliedPhoneHashes: [...(item.appliedPhoneHashes ?? [])],
+    awaitingVerdictSinceMs: item.awaitingVerdictSinceMs ?? null,
+    verificationRedrives: item.verificationRedrives ?? 0,
   };
 }
 
@@ -107,6 +142,21 @@ function conditionalCheckFailed(): Error {
   const error = new Error('The conditional request failed');
   error.name = 'ConditionalCheckFailedException';
   return error;
+}
+
+/** `DynamoDbLedger`'s webhook delivery key: the sender's id hashed. */
+function deliveryKey(id: string): string {
+  return `webhook:${createHash('sha256').update(id).digest('hex')}`;
+}
+
+/**
+ * Runs a synchronous ledger operation as the port's promise: the effect happens at the call, as a
+ * single-item write does, and a throw becomes a rejection.
+ */
+function settle<T>(operation: () => T): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(operation());
+  });
 }
 
 /**
@@ -121,8 +171,11 @@ export class InMemoryLedger
     ConversionLedger,
     VerificationLedger,
     PersonAliases,
+    PersonIdentities,
     PaidEnrichments,
-    PhoneRevealLedger
+    PhoneRevealLedger,
+    VerificationSweepLedger,
+    WebhookDeliveries
 {
   private readonly items = new Map<string, LedgerItem>();
 
@@ -137,69 +190,80 @@ export class InMemoryLedger
     return [...this.items.values()].map((item) => structuredClone(item));
   }
 
-  async claim(request: ClaimRequest): Promise<ClaimResult> {
-    const old = this.items.get(request.key);
-    // 'attribute_not_exists(pk) OR (#status = :creating AND lock_expires_at < :now) OR
-    //  (#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)'
-    const claimable =
-      old === undefined ||
-      (old.status === 'creating' &&
-        old.lockExpiresAtMs !== undefined &&
-        old.lockExpiresAtMs < request.nowMs) ||
-      ((old.status === 'rejected' || old.status === 'failed') && old.fingerprint !== request.fingerprint);
-    if (!claimable) {
-      if (isPerson(old)) return { claimed: false, record: toRecord(old) };
-      // An alias or kept enrichment under a person key: DynamoDbLedger.claim finds no record with
-      // the failed condition, reads none either, and calls itself again, for ever. Say so instead.
-      throw new Error(
-        `claim: ${request.key} holds an item without a status; DynamoDbLedger.claim would retry for ever`,
-      );
-    }
-    const previous = isPerson(old) ? toRecord(old) : null;
-    const item: LedgerItem = old ?? { pk: request.key };
-    item.status = 'creating';
-    item.lockToken = request.token;
-    item.lockExpiresAtMs = request.lockExpiresAtMs;
-    item.attempts = (item.attempts ?? 0) + 1;
-    item.createdAt ??= iso(request.nowMs);
-    item.updatedAt = iso(request.nowMs);
-    item.fingerprint = request.fingerprint;
-    item.match = stored(request.match);
-    item.expectedPhoneHashes = [...request.expectedPhoneHashes];
-    delete item.expiresAtSeconds;
-    this.items.set(request.key, item);
-    return { claimed: true, previous };
+  /** Copies of the person records (items with a status), in the order they were first written. */
+  records(): ConversionRecord[] {
+    return [...this.items.values()].filter(isPerson).map(toRecord);
   }
 
-  async complete(result: {
+  /** The webhook delivery item of `id`, as `WebhookDeliveries` keeps it. */
+  deliveryItem(id: string): LedgerItem | undefined {
+    return this.item(deliveryKey(id));
+  }
+
+  claim(request: ClaimRequest): Promise<ClaimResult> {
+    return settle(() => {
+      const old = this.items.get(request.key);
+      // 'attribute_not_exists(#status) OR (#status = :creating AND lock_expires_at < :now) OR
+      //  (#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)'
+      const claimable =
+        !isPerson(old) ||
+        (old.status === 'creating' &&
+          old.lockExpiresAtMs !== undefined &&
+          old.lockExpiresAtMs < request.nowMs) ||
+        ((old.status === 'rejected' || old.status === 'failed') && old.fingerprint !== request.fingerprint);
+      if (!claimable) return { claimed: false, record: toRecord(old) };
+      // ALL_OLD of a placeholder (`ownRecord`) or of nothing: no record.
+      const previous = isPerson(old) ? toRecord(old) : null;
+      const item: LedgerItem = old ?? { pk: request.key };
+      item.status = 'creating';
+      item.lockToken = request.token;
+      item.lockExpiresAtMs = request.lockExpiresAtMs;
+      item.attempts = (item.attempts ?? 0) + 1;
+      item.createdAt ??= iso(request.nowMs);
+      item.updatedAt = iso(request.nowMs);
+      item.fingerprint = request.fingerprint;
+      item.match = stored(request.match);
+      item.expectedPhoneHashes = [...request.expectedPhoneHashes];
+      delete item.expiresAtSeconds;
+      this.items.set(request.key, item);
+      return { claimed: true, previous } as const;
+    });
+  }
+
+  complete(result: {
     key: string;
     token: string;
     outcome: ConversionOutcome;
     contactId: string;
     nowMs: number;
   }): Promise<void> {
-    this.updateAsHolder(result.key, result.token, (item) => {
-      item.status = 'created';
-      item.contactId = result.contactId;
-      item.outcome = result.outcome;
-      item.convertedAt = iso(result.nowMs);
-      item.updatedAt = iso(result.nowMs);
-      delete item.lockToken;
-      delete item.lockExpiresAtMs;
-      delete item.createUncertain;
-      delete item.createUncertainSinceMs;
+    return settle(() => {
+      this.updateAsHolder(result.key, result.token, (item) => {
+        item.status = 'created';
+        item.contactId = result.contactId;
+        item.outcome = result.outcome;
+        item.convertedAt = iso(result.nowMs);
+        item.updatedAt = iso(result.nowMs);
+        // Enters the index of records waiting for a verdict.
+        item.awaitingVerdictSinceMs = result.nowMs;
+        item.awaitingVerdictShard = verdictShard(result.key);
+        delete item.lockToken;
+        delete item.lockExpiresAtMs;
+        delete item.createUncertain;
+        delete item.createUncertainSinceMs;
+      });
     });
   }
 
-  async reject(result: UnconvertedResult): Promise<void> {
-    this.finishUnconverted('rejected', result);
+  reject(result: UnconvertedResult): Promise<void> {
+    return settle(() => this.finishUnconverted('rejected', result));
   }
 
-  async fail(result: UnconvertedResult): Promise<void> {
-    this.finishUnconverted('failed', result);
+  fail(result: UnconvertedResult): Promise<void> {
+    return settle(() => this.finishUnconverted('failed', result));
   }
 
-  async release(result: {
+  release(result: {
     key: string;
     token: string;
     error: string;
@@ -207,147 +271,386 @@ export class InMemoryLedger
     nowMs: number;
     refundAttempt?: boolean;
   }): Promise<void> {
-    this.updateAsHolder(result.key, result.token, (item) => {
-      item.lastError = result.error;
-      item.updatedAt = iso(result.nowMs);
-      item.lockExpiresAtMs = 0;
-      if (result.createUncertain) {
-        // Sticky, and dated from its first occurrence.
-        item.createUncertain = true;
-        item.createUncertainSinceMs ??= result.nowMs;
+    return settle(() => {
+      this.updateAsHolder(result.key, result.token, (item) => {
+        item.lastError = result.error;
+        item.updatedAt = iso(result.nowMs);
+        item.lockExpiresAtMs = 0;
+        if (result.createUncertain) {
+          // Sticky, and dated from its first occurrence.
+          item.createUncertain = true;
+          item.createUncertainSinceMs ??= result.nowMs;
+        }
+        if (result.refundAttempt) item.attempts = (item.attempts ?? 0) - 1;
+        delete item.lockToken;
+      });
+    });
+  }
+
+  restartAttempts({ key, token }: { key: string; token: string }): Promise<void> {
+    return settle(() => {
+      this.updateAsHolder(key, token, (item) => {
+        item.attempts = 1;
+      });
+    });
+  }
+
+  markVerificationStarted({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        key,
+        (item) => item !== undefined,
+        (item) => {
+          item.verificationStartedAt = iso(nowMs);
+          item.updatedAt = iso(nowMs);
+        },
+      );
+    });
+  }
+
+  markVerified({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        key,
+        (item) =>
+          item?.status === 'created' || item?.status === 'verified' || item?.status === 'verification_failed',
+        (item) => {
+          item.status = 'verified';
+          item.verifiedAt = iso(nowMs);
+          item.updatedAt = iso(nowMs);
+          leaveAwaitingVerdict(item);
+          delete item.lastError;
+        },
+      );
+    });
+  }
+
+  markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean> {
+    return settle(() =>
+      this.updateIf(
+        update.key,
+        (item) => item?.status === 'created' || item?.status === 'verification_failed',
+        (item) => {
+          item.status = 'verification_failed';
+          item.lastError = update.reason;
+          item.updatedAt = iso(update.nowMs);
+          leaveAwaitingVerdict(item);
+        },
+      ),
+    );
+  }
+
+  awaitingVerdict({
+    olderThanMs,
+    limit,
+  }: {
+    olderThanMs: number;
+    limit: number;
+  }): Promise<AwaitingVerdict[]> {
+    return settle(() => {
+      const found: AwaitingVerdict[] = [];
+      for (let shard = 0; shard < VERDICT_SHARDS && found.length < limit; shard++) {
+        // The index's sort key: oldest first within a shard.
+        const waiting = [...this.items.values()]
+          .filter(
+            (item) =>
+              item.awaitingVerdictShard === String(shard) &&
+              item.awaitingVerdictSinceMs !== undefined &&
+              item.awaitingVerdictSinceMs < olderThanMs,
+          )
+          .sort((a, b) => (a.awaitingVerdictSinceMs ?? 0) - (b.awaitingVerdictSinceMs ?? 0));
+        for (const item of waiting) {
+          if (found.length >= limit) break;
+          if (item.status !== 'created' || item.contactId === undefined) continue;
+          found.push({
+            key: item.pk,
+            contactId: item.contactId,
+            awaitingSinceMs: item.awaitingVerdictSinceMs ?? 0,
+            redrives: item.verificationRedrives ?? 0,
+          });
+        }
       }
-      if (result.refundAttempt) item.attempts = (item.attempts ?? 0) - 1;
-      delete item.lockToken;
+      return found;
     });
   }
 
-  async restartAttempts({ key, token }: { key: string; token: string }): Promise<void> {
-    this.updateAsHolder(key, token, (item) => {
-      item.attempts = 1;
+  markRedriven(update: {
+    key: string;
+    awaitingSinceMs: number | null;
+    nowMs: number;
+  }): Promise<number | null> {
+    return settle(() => {
+      let redrives: number | null = null;
+      this.updateIf(
+        update.key,
+        // '#status = :created AND (awaiting_verdict_since = :since | attribute_not_exists(...))'
+        (item) =>
+          item?.status === 'created' &&
+          (update.awaitingSinceMs === null
+            ? item.awaitingVerdictSinceMs === undefined
+            : item.awaitingVerdictSinceMs === update.awaitingSinceMs),
+        (item) => {
+          item.awaitingVerdictSinceMs = update.nowMs;
+          item.awaitingVerdictShard = verdictShard(update.key);
+          item.updatedAt = iso(update.nowMs);
+          item.verificationStartedAt = iso(update.nowMs);
+          item.verificationRedrives = (item.verificationRedrives ?? 0) + 1;
+          redrives = item.verificationRedrives;
+        },
+      );
+      return redrives;
     });
   }
 
-  async markVerificationStarted({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
-    this.updateIf(
-      key,
-      (item) => item !== undefined,
-      (item) => {
-        item.verificationStartedAt = iso(nowMs);
-        item.updatedAt = iso(nowMs);
-      },
+  get({ key }: { key: string }): Promise<ConversionRecord | null> {
+    return settle(() => {
+      const item = this.items.get(key);
+      return isPerson(item) ? toRecord(item) : null;
+    });
+  }
+
+  find({ keyOrAlias }: { keyOrAlias: string }): Promise<ConversionRecord | null> {
+    return settle(() => {
+      const item = this.items.get(keyOrAlias);
+      const record = item?.aliasOf !== undefined ? this.items.get(item.aliasOf) : item;
+      return isPerson(record) ? toRecord(record) : null;
+    });
+  }
+
+  link(link: { alias: string; key: string; nowMs: number }): Promise<HeldPhones | null> {
+    return settle(() => {
+      let held: HeldPhones | null = null;
+      this.updateIf(
+        link.alias,
+        // An alias names one person for good; a record is never turned into one, and an identity
+        // several people share names nobody.
+        (item) =>
+          !isPerson(item) &&
+          item?.ambiguous === undefined &&
+          (item?.aliasOf === undefined || item.aliasOf === link.key),
+        (item) => {
+          item.aliasOf = link.key;
+          item.updatedAt = iso(link.nowMs);
+          delete item.expiresAtSeconds;
+          held = item.heldPhones === undefined ? null : structuredClone(item.heldPhones);
+        },
+      );
+      return held;
+    });
+  }
+
+  readIdentity({ identity }: { identity: string }): Promise<IdentityEntry | null> {
+    return settle(() => this.identityEntry(identity));
+  }
+
+  linkIdentity(link: { identity: string; key: string; nowMs: number }): Promise<IdentityEntry> {
+    return settle(() => {
+      const linked = this.updateIf(
+        link.identity,
+        (item) =>
+          !isPerson(item) &&
+          item?.ambiguous === undefined &&
+          (item?.aliasOf === undefined || item.aliasOf === link.key),
+        (item) => {
+          item.aliasOf = link.key;
+          item.updatedAt = iso(link.nowMs);
+          delete item.expiresAtSeconds;
+        },
+      );
+      if (linked) return { aliasOf: link.key, ambiguous: false };
+      return this.identityEntry(link.identity) ?? { aliasOf: null, ambiguous: false };
+    });
+  }
+
+  markIdentityAmbiguous({ identity, nowMs }: { identity: string; nowMs: number }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        identity,
+        (item) => !isPerson(item),
+        (item) => {
+          item.ambiguous = true;
+          item.updatedAt = iso(nowMs);
+          delete item.aliasOf;
+          delete item.expiresAtSeconds;
+        },
+      );
+    });
+  }
+
+  lockIdentity(lock: { identity: string; token: string; untilMs: number; nowMs: number }): Promise<boolean> {
+    return settle(() =>
+      this.updateIf(
+        lock.identity,
+        (item) =>
+          !isPerson(item) &&
+          (item?.identityLockUntilMs === undefined ||
+            item.identityLockUntilMs < lock.nowMs ||
+            item.identityLock === lock.token),
+        (item) => {
+          item.identityLock = lock.token;
+          item.identityLockUntilMs = lock.untilMs;
+        },
+      ),
     );
   }
 
-  async markVerified({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
-    this.updateIf(
-      key,
-      (item) =>
-        item?.status === 'created' || item?.status === 'verified' || item?.status === 'verification_failed',
-      (item) => {
-        item.status = 'verified';
-        item.verifiedAt = iso(nowMs);
-        item.updatedAt = iso(nowMs);
-        delete item.lastError;
-      },
-    );
+  unlockIdentity({ identity, token }: { identity: string; token: string }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        identity,
+        (item) => item?.identityLock === token,
+        (item) => {
+          delete item.identityLock;
+          delete item.identityLockUntilMs;
+        },
+      );
+    });
   }
 
-  async markVerificationFailed(update: { key: string; reason: string; nowMs: number }): Promise<boolean> {
-    return this.updateIf(
-      update.key,
-      (item) => item?.status === 'created' || item?.status === 'verification_failed',
-      (item) => {
-        item.status = 'verification_failed';
-        item.lastError = update.reason;
-        item.updatedAt = iso(update.nowMs);
-      },
-    );
+  recordOwner({ key }: { key: string }): Promise<string | null> {
+    return settle(() => this.items.get(key)?.emailOwner ?? null);
   }
 
-  async get({ key }: { key: string }): Promise<ConversionRecord | null> {
-    const item = this.items.get(key);
-    return isPerson(item) ? toRecord(item) : null;
+  ownRecord(own: {
+    key: string;
+    owner: string;
+    nowMs: number;
+    placeholderExpiresAtSeconds?: number;
+  }): Promise<boolean> {
+    return settle(() => {
+      const expiresAtSeconds = own.placeholderExpiresAtSeconds;
+      if (expiresAtSeconds !== undefined) {
+        // A placeholder for a record that does not exist yet: 'attribute_not_exists(pk)'.
+        return this.updateIf(
+          own.key,
+          (item) => item === undefined,
+          (item) => {
+            item.emailOwner = own.owner;
+            item.updatedAt = iso(own.nowMs);
+            item.expiresAtSeconds = expiresAtSeconds;
+          },
+        );
+      }
+      return this.updateIf(
+        own.key,
+        (item) => item?.emailOwner === undefined || item.emailOwner === own.owner,
+        (item) => {
+          item.emailOwner = own.owner;
+        },
+      );
+    });
   }
 
-  async find({ keyOrAlias }: { keyOrAlias: string }): Promise<ConversionRecord | null> {
-    const item = this.items.get(keyOrAlias);
-    if (item?.aliasOf !== undefined) return this.get({ key: item.aliasOf });
-    return isPerson(item) ? toRecord(item) : null;
-  }
-
-  async link(link: { alias: string; key: string; nowMs: number }): Promise<HeldPhones | null> {
-    let held: HeldPhones | null = null;
-    this.updateIf(
-      link.alias,
-      // An alias names one person for good; a record is never turned into one.
-      (item) => !isPerson(item) && (item?.aliasOf === undefined || item.aliasOf === link.key),
-      (item) => {
-        item.aliasOf = link.key;
-        item.updatedAt = iso(link.nowMs);
-        delete item.expiresAtSeconds;
-        held = item.heldPhones === undefined ? null : structuredClone(item.heldPhones);
-      },
-    );
-    return held;
-  }
-
-  async holdRevealedPhones(hold: {
+  holdRevealedPhones(hold: {
     alias: string;
     held: HeldPhones;
     nowMs: number;
     expiresAtSeconds: number;
   }): Promise<string | null> {
-    let aliasOf: string | null = null;
-    const written = this.updateIf(
-      hold.alias,
-      (item) => !isPerson(item),
-      (item) => {
-        item.heldPhones = stored(hold.held);
-        item.updatedAt = iso(hold.nowMs);
-        item.expiresAtSeconds = hold.expiresAtSeconds;
-        aliasOf = item.aliasOf ?? null;
-      },
-    );
-    // DynamoDbLedger does not catch this condition failure: it reaches the caller.
-    if (!written) throw conditionalCheckFailed();
-    return aliasOf;
+    return settle(() => {
+      let aliasOf: string | null = null;
+      const written = this.updateIf(
+        hold.alias,
+        (item) => !isPerson(item),
+        (item) => {
+          item.heldPhones = stored(hold.held);
+          item.updatedAt = iso(hold.nowMs);
+          item.expiresAtSeconds = hold.expiresAtSeconds;
+          aliasOf = item.aliasOf ?? null;
+        },
+      );
+      // DynamoDbLedger does not catch this condition failure: it reaches the caller.
+      if (!written) throw conditionalCheckFailed();
+      return aliasOf;
+    });
   }
 
-  async releaseHeldPhones({ alias, nowMs }: { alias: string; nowMs: number }): Promise<void> {
-    this.updateIf(
-      alias,
-      (item) => item !== undefined,
-      (item) => {
-        item.updatedAt = iso(nowMs);
-        delete item.heldPhones;
-        delete item.expiresAtSeconds;
-      },
-    );
+  releaseHeldPhones({ alias, nowMs }: { alias: string; nowMs: number }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        alias,
+        (item) => item !== undefined,
+        (item) => {
+          item.updatedAt = iso(nowMs);
+          delete item.heldPhones;
+          delete item.expiresAtSeconds;
+        },
+      );
+    });
   }
 
-  async keepEnrichment(keep: {
+  claimEnrichment(claim: {
     lookup: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<EnrichmentClaim> {
+    return settle(() => {
+      const pk = `enrichment:${claim.lookup}`;
+      // 'attribute_not_exists(kept_enrichment) AND
+      //  (attribute_not_exists(lock_expires_at) OR lock_expires_at < :now)'
+      const claimed = this.updateIf(
+        pk,
+        (item) =>
+          item?.keptEnrichment === undefined &&
+          (item?.lockExpiresAtMs === undefined || item.lockExpiresAtMs < claim.nowMs),
+        (item) => {
+          item.lockToken = claim.token;
+          item.lockExpiresAtMs = claim.lockExpiresAtMs;
+          item.updatedAt = iso(claim.nowMs);
+          item.expiresAtSeconds = claim.expiresAtSeconds;
+        },
+      );
+      if (claimed) return { claimed: true } as const;
+      const item = this.items.get(pk);
+      return {
+        claimed: false,
+        kept: item?.keptEnrichment === undefined ? null : structuredClone(item.keptEnrichment),
+        lockExpiresAtMs: item?.lockExpiresAtMs ?? null,
+      } as const;
+    });
+  }
+
+  releaseEnrichment({ lookup, token }: { lookup: string; token: string }): Promise<void> {
+    return settle(() => {
+      // DeleteItem, 'lock_token = :token AND attribute_not_exists(kept_enrichment)'.
+      const pk = `enrichment:${lookup}`;
+      const item = this.items.get(pk);
+      if (item?.lockToken === token && item.keptEnrichment === undefined) this.items.delete(pk);
+    });
+  }
+
+  keepEnrichment(keep: {
+    lookup: string;
+    token: string;
     kept: KeptEnrichment;
     nowMs: number;
     expiresAtSeconds: number;
-  }): Promise<void> {
-    this.updateIf(
-      `enrichment:${keep.lookup}`,
-      () => true,
-      (item) => {
-        item.keptEnrichment = stored(keep.kept);
-        item.updatedAt = iso(keep.nowMs);
-        item.expiresAtSeconds = keep.expiresAtSeconds;
-      },
+  }): Promise<boolean> {
+    return settle(() =>
+      this.updateIf(
+        `enrichment:${keep.lookup}`,
+        (item) => item?.lockToken === keep.token,
+        (item) => {
+          item.keptEnrichment = stored(keep.kept);
+          item.updatedAt = iso(keep.nowMs);
+          item.expiresAtSeconds = keep.expiresAtSeconds;
+          delete item.lockToken;
+          delete item.lockExpiresAtMs;
+        },
+      ),
     );
   }
 
-  async keptEnrichment({ lookup }: { lookup: string }): Promise<KeptEnrichment | null> {
-    const kept = this.items.get(`enrichment:${lookup}`)?.keptEnrichment;
-    return kept === undefined ? null : structuredClone(kept);
+  keptEnrichment({ lookup }: { lookup: string }): Promise<KeptEnrichment | null> {
+    return settle(() => {
+      const kept = this.items.get(`enrichment:${lookup}`)?.keptEnrichment;
+      return kept === undefined ? null : structuredClone(kept);
+    });
   }
 
-  async recordEnrichment(enrichment: {
+  recordEnrichment(enrichment: {
     key: string;
     apolloPersonId: string | null;
     requestId: string | null;
@@ -355,72 +658,192 @@ export class InMemoryLedger
     phoneReveal: PhoneRevealStatus;
     nowMs: number;
   }): Promise<void> {
-    this.updateIf(enrichment.key, isPerson, (item) => {
-      item.updatedAt = iso(enrichment.nowMs);
-      item.phoneReveal = enrichment.phoneReveal;
-      if (enrichment.apolloPersonId !== null) item.apolloPersonId = enrichment.apolloPersonId;
-      if (enrichment.requestId !== null) item.requestId = enrichment.requestId;
-      item.creditsConsumed = (item.creditsConsumed ?? 0) + enrichment.creditsConsumed;
+    return settle(() => {
+      const { key, requestId } = enrichment;
+      // 1. The credits, once per request id.
+      this.updateIf(
+        key,
+        (item) => isPerson(item) && (requestId === null || !(item.countedRequests ?? []).includes(requestId)),
+        (item) => {
+          item.updatedAt = iso(enrichment.nowMs);
+          if (enrichment.apolloPersonId !== null) item.apolloPersonId ??= enrichment.apolloPersonId;
+          item.creditsConsumed = (item.creditsConsumed ?? 0) + enrichment.creditsConsumed;
+          if (requestId !== null) item.countedRequests = [...(item.countedRequests ?? []), requestId];
+        },
+      );
+      // 2. The reveal and its request id, set once: a finished or pending reveal is never reopened.
+      this.updateIf(
+        key,
+        (item) =>
+          isPerson(item) &&
+          (enrichment.phoneReveal === 'pending'
+            ? item.phoneReveal === undefined || item.phoneReveal === 'not_requested'
+            : item.phoneReveal === undefined && item.requestId === undefined),
+        (item) => {
+          item.phoneReveal = enrichment.phoneReveal;
+          item.requestCredits = enrichment.creditsConsumed;
+          item.updatedAt = iso(enrichment.nowMs);
+          if (requestId !== null) item.requestId = requestId;
+        },
+      );
     });
   }
 
-  async countFreeLookup({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
-    this.updateIf(key, isPerson, (item) => {
-      item.updatedAt = iso(nowMs);
-      item.freeLookups = (item.freeLookups ?? 0) + 1;
+  countFreeLookup({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
+    return settle(() => {
+      this.updateIf(key, isPerson, (item) => {
+        item.updatedAt = iso(nowMs);
+        item.freeLookups = (item.freeLookups ?? 0) + 1;
+      });
     });
   }
 
-  async claimPhoneApplication(claim: { key: string; untilMs: number; nowMs: number }): Promise<boolean> {
-    return this.updateIf(
-      claim.key,
-      (item) =>
-        isPerson(item) &&
-        item.phoneReveal !== 'applied' &&
-        (item.phonesLockedUntilMs === undefined || item.phonesLockedUntilMs < claim.nowMs),
-      (item) => {
-        item.phonesLockedUntilMs = claim.untilMs;
-      },
+  claimPhoneApplication(claim: { key: string; untilMs: number; nowMs: number }): Promise<boolean> {
+    return settle(() =>
+      this.updateIf(
+        claim.key,
+        (item) =>
+          isPerson(item) &&
+          item.phoneReveal !== 'applied' &&
+          (item.phonesLockedUntilMs === undefined || item.phonesLockedUntilMs < claim.nowMs),
+        (item) => {
+          item.phonesLockedUntilMs = claim.untilMs;
+        },
+      ),
     );
   }
 
-  async releasePhoneApplication({ key }: { key: string }): Promise<void> {
-    this.updateIf(key, isPerson, (item) => {
-      delete item.phonesLockedUntilMs;
-    });
-  }
-
-  async recordPhonesApplied(applied: {
-    key: string;
-    phoneHashes: string[];
-    creditsConsumed: number;
-    nowMs: number;
-  }): Promise<boolean> {
-    // The condition makes a second delivery of the same phones count no credits.
-    return this.updateIf(
-      applied.key,
-      (item) => isPerson(item) && item.phoneReveal !== 'applied',
-      (item) => {
-        item.phoneReveal = 'applied';
-        item.appliedPhoneHashes = [...applied.phoneHashes];
-        item.updatedAt = iso(applied.nowMs);
-        item.creditsConsumed = (item.creditsConsumed ?? 0) + applied.creditsConsumed;
+  releasePhoneApplication({ key }: { key: string }): Promise<void> {
+    return settle(() => {
+      this.updateIf(key, isPerson, (item) => {
         delete item.phonesLockedUntilMs;
-      },
+      });
+    });
+  }
+
+  recordPhonesApplied(applied: { key: string; phoneHashes: string[]; nowMs: number }): Promise<boolean> {
+    return settle(() =>
+      this.updateIf(
+        applied.key,
+        (item) => isPerson(item) && item.phoneReveal !== 'applied',
+        (item) => {
+          item.phoneReveal = 'applied';
+          item.appliedPhoneHashes = [...applied.phoneHashes];
+          item.updatedAt = iso(applied.nowMs);
+          delete item.phonesLockedUntilMs;
+        },
+      ),
     );
   }
 
-  async markPhonesUnavailable(update: { key: string; reason: string; nowMs: number }): Promise<void> {
-    // 'attribute_exists(#status) AND phone_reveal <> :applied': `<>` holds for an absent attribute.
-    this.updateIf(
-      update.key,
-      (item) => isPerson(item) && item.phoneReveal !== 'applied',
-      (item) => {
-        item.phoneReveal = 'unavailable';
-        item.phoneRevealNote = update.reason;
-        item.updatedAt = iso(update.nowMs);
-      },
+  countRevealCredits(count: { key: string; credits: number; nowMs: number }): Promise<boolean> {
+    // The flag makes every later delivery of the same reveal count nothing.
+    return settle(() =>
+      this.updateIf(
+        count.key,
+        (item) => isPerson(item) && item.revealCreditsCounted === undefined,
+        (item) => {
+          item.revealCreditsCounted = true;
+          item.updatedAt = iso(count.nowMs);
+          item.creditsConsumed = (item.creditsConsumed ?? 0) + count.credits;
+        },
+      ),
     );
+  }
+
+  markPhonesUnavailable(update: { key: string; reason: string; nowMs: number }): Promise<void> {
+    // 'attribute_exists(#status) AND phone_reveal <> :applied': `<>` holds for an absent attribute.
+    return settle(() => {
+      this.updateIf(
+        update.key,
+        (item) => isPerson(item) && item.phoneReveal !== 'applied',
+        (item) => {
+          item.phoneReveal = 'unavailable';
+          item.phoneRevealNote = update.reason;
+          item.updatedAt = iso(update.nowMs);
+        },
+      );
+    });
+  }
+
+  claimDelivery(claim: {
+    id: string;
+    bodyHash: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<{ claimed: true } | { claimed: false; delivery: RememberedDelivery }> {
+    return settle(() => {
+      const pk = deliveryKey(claim.id);
+      // New, or abandoned by an invocation that died (never an answered one).
+      const claimed = this.updateIf(
+        pk,
+        (item) =>
+          item === undefined ||
+          (item.deliveryAnswer === undefined &&
+            item.lockExpiresAtMs !== undefined &&
+            item.lockExpiresAtMs < claim.nowMs),
+        (item) => {
+          item.deliveryBodyHash = claim.bodyHash;
+          item.lockToken = claim.token;
+          item.lockExpiresAtMs = claim.lockExpiresAtMs;
+          item.updatedAt = iso(claim.nowMs);
+          item.expiresAtSeconds = claim.expiresAtSeconds;
+        },
+      );
+      if (claimed) return { claimed: true } as const;
+      const item = this.items.get(pk);
+      return {
+        claimed: false,
+        delivery: {
+          bodyHash: item?.deliveryBodyHash ?? '',
+          answer: item?.deliveryAnswer ?? null,
+          lockExpiresAtMs: item?.lockExpiresAtMs ?? null,
+        },
+      } as const;
+    });
+  }
+
+  rememberAnswer(answer: {
+    id: string;
+    token: string;
+    answer: string;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        deliveryKey(answer.id),
+        (item) => item?.lockToken === answer.token,
+        (item) => {
+          item.deliveryAnswer = answer.answer;
+          item.updatedAt = iso(answer.nowMs);
+          item.expiresAtSeconds = answer.expiresAtSeconds;
+          delete item.lockToken;
+          delete item.lockExpiresAtMs;
+        },
+      );
+    });
+  }
+
+  forgetDelivery({ id, token }: { id: string; token: string }): Promise<void> {
+    // The lock lapses at once: the next delivery of the id claims it (the item's TTL stays).
+    return settle(() => {
+      this.updateIf(
+        deliveryKey(id),
+        (item) => item?.lockToken === token,
+        (item) => {
+          item.lockExpiresAtMs = 0;
+          delete item.lockToken;
+        },
+      );
+    });
+  }
+
+  private identityEntry(identity: string): IdentityEntry | null {
+    const item = this.items.get(identity);
+    return item === undefined ? null : { aliasOf: item.aliasOf ?? null, ambiguous: item.ambiguous ?? false };
   }
 
   /** A write only the current claim holder may make: `lock_token = :token AND #status = :creating`. */
@@ -460,6 +883,12 @@ export class InMemoryLedger
       delete item.lockExpiresAtMs;
     });
   }
+}
+
+/** `REMOVE awaiting_verdict_since, awaiting_verdict_shard`: the record leaves the sweep's index. */
+function leaveAwaitingVerdict(item: LedgerItem): void {
+  delete item.awaitingVerdictSinceMs;
+  delete item.awaitingVerdictShard;
 }
 
 interface UnconvertedResult {

@@ -4,20 +4,25 @@ import type {
   VerificationRequest,
   VerificationScheduler,
 } from '../../../lib/schedulers';
+import type { VerificationRedriver } from '../../../lib/verification-sweep';
 
 /** Records what it was asked to start; `failNext` makes the next start throw instead. */
 class RecordingScheduler<T> {
   /** Every start that went through, in order (a repeated start is recorded again). */
   readonly started: T[] = [];
-  private readonly failures: unknown[] = [];
+  private readonly failures: Error[] = [];
 
-  failNext(error: unknown = new Error('Step Functions is unavailable')): void {
+  failNext(error: Error = new Error('Step Functions is unavailable')): void {
     this.failures.push(error);
   }
 
-  async start(input: T): Promise<void> {
-    if (this.failures.length > 0) throw this.failures.shift();
-    this.started.push(structuredClone(input));
+  start(input: T): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const failure = this.failures.shift();
+      if (failure !== undefined) throw failure;
+      this.started.push(structuredClone(input));
+      resolve();
+    });
   }
 }
 
@@ -30,3 +35,22 @@ export class FakeVerificationScheduler
 export class FakePhoneRevealScheduler
   extends RecordingScheduler<PhoneRevealPoll>
   implements PhoneRevealScheduler {}
+
+/** The sweep's re-driver: records each re-drive with its number; `failNext` makes the next throw. */
+export class FakeVerificationRedriver implements VerificationRedriver {
+  readonly redriven: Array<{ request: VerificationRequest; redrive: number }> = [];
+  private readonly failures: Error[] = [];
+
+  failNext(error: Error = new Error('Step Functions is unavailable')): void {
+    this.failures.push(error);
+  }
+
+  redrive(request: VerificationRequest, redrive: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const failure = this.failures.shift();
+      if (failure !== undefined) throw failure;
+      this.redriven.push({ request: structuredClone(request), redrive });
+      resolve();
+    });
+  }
+}
