@@ -8,17 +8,26 @@ import {
   InvalidRequestError,
   RetryLaterError,
 } from '../../lib/errors';
+import { identityKey } from '../../lib/identity';
 import { phoneHash } from '../../lib/person';
+import type { PhoneRevealPoll } from '../../lib/schedulers';
 import {
   FAKE_SETTINGS,
   WREN_IN_APOLLO,
   fakeServices,
   rejectionOf,
+  wren,
   type FakeServices,
 } from '../support/fakes';
 
-const WREN_KEY = 'wren.halloway@lanternfish.example';
-const BY_EMAIL: EnrichmentQuery = { email: WREN_KEY };
+const WREN_EMAIL = 'wren.halloway@lanternfish.example';
+const BY_EMAIL: EnrichmentQuery = { email: WREN_EMAIL };
+/** The lookup of an enrichment by email: the email identity's key, under which it is paid once. */
+const EMAIL_LOOKUP = identityKey(['email', WREN_EMAIL]);
+/** The alias Wren's LinkedIn URL gets: its identity key. */
+const LINKEDIN_ALIAS = identityKey(['linkedin', 'linkedin.com/in/wren-halloway']);
+/** What a pending reveal may still cost: one mobile phone (`MAX_REVEAL_CREDITS`). */
+const PENDING_CREDITS = 8;
 /** The request id the fake Apollo gives its first enrichment: negative, 19 digits, beyond 2^53. */
 const FIRST_REQUEST_ID = '-7301000000000000001';
 const REVEALED_MOBILE = '+12025550188';
@@ -37,6 +46,7 @@ function callbackFor(
   phones: NonNullable<PhoneRevealPayload['people'][number]['phone_numbers']>,
   creditsConsumed = 2,
 ): PhoneRevealPayload {
+  // `credits_consumed` is the whole request's: the reveal adds what is beyond the match's 1 credit.
   return {
     status: 'success',
     credits_consumed: creditsConsumed,
@@ -46,6 +56,9 @@ function callbackFor(
 
 describe('Class: PersonEnrichment', () => {
   let s: FakeServices;
+
+  /** Wren's record key (conversion id), as her email identity names it. */
+  const wrenKey = () => s.keyOf(wren());
 
   beforeEach(() => {
     s = fakeServices();
@@ -59,12 +72,13 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(result).toEqual({
-        key: WREN_KEY,
+        id: wrenKey(),
         status: 'created',
         contact_id: 'contact-1',
         apollo_person_id: 'person-wren',
         request_id: FIRST_REQUEST_ID,
         credits_consumed: 1,
+        credits_pending: 0,
         credits_saved: false,
         phones: 'not_requested',
       });
@@ -74,7 +88,7 @@ describe('Class: PersonEnrichment', () => {
           fields: {
             first_name: 'Wren',
             last_name: 'Halloway',
-            email: WREN_KEY,
+            email: WREN_EMAIL,
             organization_name: 'Lanternfish Labs',
             website_url: 'https://www.lanternfish.example',
             title: 'Keeper of Tide Tables',
@@ -82,7 +96,7 @@ describe('Class: PersonEnrichment', () => {
           runDedupe: false,
         },
       ]);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         status: 'created',
         contactId: 'contact-1',
         apolloPersonId: 'person-wren',
@@ -90,15 +104,15 @@ describe('Class: PersonEnrichment', () => {
         creditsConsumed: 1,
         phoneReveal: 'not_requested',
       });
-      expect(s.ledger.item('person:person-wren')).toMatchObject({ aliasOf: WREN_KEY });
-      expect(s.ledger.item('linkedin:linkedin.com/in/wren-halloway')).toMatchObject({ aliasOf: WREN_KEY });
-      expect(s.ledger.item(`enrichment:${WREN_KEY}`)).toMatchObject({
+      expect(s.ledger.item('person:person-wren')).toMatchObject({ aliasOf: wrenKey() });
+      expect(s.ledger.item(LINKEDIN_ALIAS)).toMatchObject({ aliasOf: wrenKey() });
+      expect(s.ledger.item(`enrichment:${EMAIL_LOOKUP}`)).toMatchObject({
         keptEnrichment: {
           person: {
             id: 'person-wren',
             first_name: 'Wren',
             last_name: 'Halloway',
-            email: WREN_KEY,
+            email: WREN_EMAIL,
             title: 'Keeper of Tide Tables',
             linkedin_url: 'https://www.linkedin.com/in/wren-halloway',
             organization: {
@@ -113,7 +127,7 @@ describe('Class: PersonEnrichment', () => {
         },
         expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
       });
-      expect(s.verifications.started).toEqual([{ key: WREN_KEY, contact_id: 'contact-1' }]);
+      expect(s.verifications.started).toEqual([{ key: wrenKey(), contact_id: 'contact-1' }]);
       expect(s.phoneReveals.started).toEqual([]);
     });
 
@@ -147,18 +161,19 @@ describe('Class: PersonEnrichment', () => {
 
         // Assess
         expect(result).toEqual({
-          key: WREN_KEY,
+          id: wrenKey(),
           status: 'duplicate',
           contact_id: 'contact-1',
           apollo_person_id: 'person-wren',
           request_id: FIRST_REQUEST_ID,
           credits_consumed: 0,
+          credits_pending: 0,
           credits_saved: true,
           phones: 'not_requested',
         });
         expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
         expect(s.apollo.calls.enrichPerson).toBe(1);
-        expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ freeLookups: 1, creditsConsumed: 1 });
+        expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({ freeLookups: 1, creditsConsumed: 1 });
       });
     }
 
@@ -181,12 +196,13 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(result).toEqual({
-        key: null,
+        id: null,
         status: 'not_found',
         contact_id: null,
         apollo_person_id: null,
         request_id: FIRST_REQUEST_ID,
         credits_consumed: 0,
+        credits_pending: 0,
         credits_saved: false,
         phones: 'not_requested',
       });
@@ -203,9 +219,9 @@ describe('Class: PersonEnrichment', () => {
       expect(s.apollo.received.enrichPerson).toEqual([
         { query: BY_EMAIL, webhookUrl: FAKE_SETTINGS.callbackUrl },
       ]);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'pending' });
-      expect(s.phoneReveals.started).toEqual([{ key: WREN_KEY, request_id: FIRST_REQUEST_ID, attempt: 0 }]);
-      expect(s.ledger.item(`enrichment:${WREN_KEY}`)?.keptEnrichment?.phonesRequested).toBe(true);
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({ phoneReveal: 'pending' });
+      expect(s.phoneReveals.started).toEqual([{ key: wrenKey(), request_id: FIRST_REQUEST_ID, attempt: 0 }]);
+      expect(s.ledger.item(`enrichment:${EMAIL_LOOKUP}`)?.keptEnrichment?.phonesRequested).toBe(true);
     });
 
     it('schedules no fallback poll when Apollo gave no request id to poll with', async () => {
@@ -232,19 +248,26 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(early).toEqual([{ apollo_person_id: 'person-wren', status: 'held' }]);
-      expect(result).toMatchObject({ status: 'created', contact_id: 'contact-1', phones: 'applied' });
+      // The match (1) and what the callback reported beyond it (2 - 1): nothing left pending.
+      expect(result).toMatchObject({
+        status: 'created',
+        contact_id: 'contact-1',
+        phones: 'applied',
+        credits_consumed: 2,
+        credits_pending: 0,
+      });
       expect(s.apollo.received.updateContact).toEqual([
         { contactId: 'contact-1', fields: { mobile_phone: REVEALED_MOBILE } },
       ]);
       expect(s.apollo.contact('contact-1')?.fields.mobile_phone).toBe(REVEALED_MOBILE);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'applied',
         appliedPhoneHashes: [phoneHash(REVEALED_MOBILE)],
-        creditsConsumed: 3,
+        creditsConsumed: 2,
       });
       expect(s.ledger.item('person:person-wren')).toEqual({
         pk: 'person:person-wren',
-        aliasOf: WREN_KEY,
+        aliasOf: wrenKey(),
         updatedAt: s.clock.iso(),
       });
       expect(s.phoneReveals.started).toEqual([]);
@@ -261,17 +284,18 @@ describe('Class: PersonEnrichment', () => {
       // Assess
       expect(failure).toBeInstanceOf(RetryLaterError);
       expect(result).toEqual({
-        key: WREN_KEY,
+        id: wrenKey(),
         status: 'created',
         contact_id: 'contact-1',
         apollo_person_id: 'person-wren',
         request_id: FIRST_REQUEST_ID,
         credits_consumed: 0,
+        credits_pending: 0,
         credits_saved: true,
         phones: 'not_requested',
       });
       expect(s.apollo.calls.enrichPerson).toBe(1);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         status: 'created',
         requestId: FIRST_REQUEST_ID,
         creditsConsumed: 1,
@@ -289,11 +313,11 @@ describe('Class: PersonEnrichment', () => {
       // Assess
       expect(result).toMatchObject({ status: 'created', credits_saved: true, phones: 'pending' });
       expect(s.apollo.calls.enrichPerson).toBe(1);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'pending' });
-      expect(s.phoneReveals.started).toEqual([{ key: WREN_KEY, request_id: FIRST_REQUEST_ID, attempt: 0 }]);
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({ phoneReveal: 'pending' });
+      expect(s.phoneReveals.started).toEqual([{ key: wrenKey(), request_id: FIRST_REQUEST_ID, attempt: 0 }]);
     });
 
-    it('enriches again, with the phone reveal, when phones are asked for now but the kept enrichment had none', async () => {
+    it('converts the kept enrichment without paying again when phones are asked for now but were not then, saying so', async () => {
       // Prepare
       s.apollo.failNext('createContact', rateLimited());
       await rejectionOf(enrichWren(s, { revealPhoneNumber: false }));
@@ -301,22 +325,25 @@ describe('Class: PersonEnrichment', () => {
       // Act
       const result = await enrichWren(s, { revealPhoneNumber: true });
 
-      // Assess
-      expect(result).toMatchObject({
+      // Assess: a known person is never paid again, phones or not
+      expect(result).toEqual({
+        id: wrenKey(),
         status: 'created',
-        request_id: '-7301000000000000002',
-        credits_consumed: 1,
-        credits_saved: false,
-        phones: 'pending',
+        contact_id: 'contact-1',
+        apollo_person_id: 'person-wren',
+        request_id: FIRST_REQUEST_ID,
+        credits_consumed: 0,
+        credits_pending: 0,
+        credits_saved: true,
+        phones: 'not_requested',
+        reason: 'phones were not requested when this person was paid for; Apollo is not paid again',
       });
-      expect(s.apollo.received.enrichPerson).toEqual([
-        { query: BY_EMAIL, webhookUrl: undefined },
-        { query: BY_EMAIL, webhookUrl: FAKE_SETTINGS.callbackUrl },
-      ]);
-      expect(s.ledger.item(`enrichment:${WREN_KEY}`)?.keptEnrichment).toMatchObject({
-        requestId: '-7301000000000000002',
-        phonesRequested: true,
+      expect(s.apollo.received.enrichPerson).toEqual([{ query: BY_EMAIL, webhookUrl: undefined }]);
+      expect(s.ledger.item(`enrichment:${EMAIL_LOOKUP}`)?.keptEnrichment).toMatchObject({
+        requestId: FIRST_REQUEST_ID,
+        phonesRequested: false,
       });
+      expect(s.phoneReveals.started).toEqual([]);
     });
 
     it("answers the conversion's status and reason, linking nothing, when the person was not converted", async () => {
@@ -328,18 +355,19 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(result).toEqual({
-        key: WREN_KEY,
+        id: wrenKey(),
         status: 'rejected',
         contact_id: null,
         apollo_person_id: 'person-wren',
         request_id: FIRST_REQUEST_ID,
         credits_consumed: 1,
+        credits_pending: PENDING_CREDITS,
         credits_saved: false,
         phones: 'pending',
         reason: 'title: is too long (422)',
       });
       expect(s.ledger.item('person:person-wren')).toBeUndefined();
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         status: 'rejected',
         apolloPersonId: null,
         creditsConsumed: 0,
@@ -383,13 +411,14 @@ describe('Class: PersonEnrichment', () => {
       expect(s.apollo.received.updateContact).toEqual([
         { contactId: 'contact-1', fields: { mobile_phone: REVEALED_MOBILE } },
       ]);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'applied',
         appliedPhoneHashes: [phoneHash(REVEALED_MOBILE)],
-        creditsConsumed: 3,
+        // The match's 1, and the reveal's 8 (the payload's 9 beyond the match), counted once.
+        creditsConsumed: 9,
       });
       expect(s.ledger.item('person:person-wren')?.heldPhones).toBeUndefined();
-      expect(s.ledger.item(WREN_KEY)?.phonesLockedUntilMs).toBeUndefined();
+      expect(s.ledger.item(wrenKey())?.phonesLockedUntilMs).toBeUndefined();
     });
 
     it('holds the phones of an Apollo person the ledger does not know, writing nothing to Apollo', async () => {
@@ -441,7 +470,7 @@ describe('Class: PersonEnrichment', () => {
           },
         },
       ]);
-      expect((await s.ledger.get({ key: WREN_KEY }))?.appliedPhoneHashes).toHaveLength(5);
+      expect((await s.ledger.get({ key: wrenKey() }))?.appliedPhoneHashes).toHaveLength(5);
     });
 
     it('writes a second number of one type to other_phone', async () => {
@@ -464,7 +493,7 @@ describe('Class: PersonEnrichment', () => {
       });
     });
 
-    it('counts no credits for any one person when a callback carries several', async () => {
+    it("counts the price list's reveal cost, not the callback's total, when a callback carries several people", async () => {
       // Prepare
       await enrichWren(s, { revealPhoneNumber: true });
       const payload: PhoneRevealPayload = {
@@ -483,9 +512,10 @@ describe('Class: PersonEnrichment', () => {
         { apollo_person_id: 'person-wren', status: 'applied' },
         { apollo_person_id: 'person-stranger', status: 'held' },
       ]);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'applied',
-        creditsConsumed: 1,
+        // 1 for the match, 8 for the mobile phone revealed: the callback's 4 is not hers alone.
+        creditsConsumed: 9,
       });
       expect(s.ledger.item('person:person-stranger')?.heldPhones?.creditsConsumed).toBeNull();
     });
@@ -494,7 +524,7 @@ describe('Class: PersonEnrichment', () => {
       // Prepare
       await enrichWren(s, { revealPhoneNumber: true });
       await s.ledger.claimPhoneApplication({
-        key: WREN_KEY,
+        key: wrenKey(),
         untilMs: s.request().deadline,
         nowMs: s.clock.now(),
       });
@@ -508,10 +538,11 @@ describe('Class: PersonEnrichment', () => {
       // Assess
       expect(results).toEqual([{ apollo_person_id: 'person-wren', status: 'unchanged' }]);
       expect(s.apollo.calls.updateContact).toBe(0);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'pending',
         appliedPhoneHashes: [],
-        creditsConsumed: 1,
+        // The reveal's cost is counted all the same: Apollo charged for it.
+        creditsConsumed: 9,
       });
     });
 
@@ -524,7 +555,7 @@ describe('Class: PersonEnrichment', () => {
 
       // Act
       const failure = await rejectionOf(s.enrichment.applyPhoneCallback(payload, s.request()));
-      const lockAfterFailure = s.ledger.item(WREN_KEY)?.phonesLockedUntilMs;
+      const lockAfterFailure = s.ledger.item(wrenKey())?.phonesLockedUntilMs;
       const retried = await s.enrichment.applyPhoneCallback(payload, s.request());
 
       // Assess
@@ -532,18 +563,19 @@ describe('Class: PersonEnrichment', () => {
       expect(lockAfterFailure).toBeUndefined();
       expect(retried).toEqual([{ apollo_person_id: 'person-wren', status: 'applied' }]);
       expect(s.apollo.calls.updateContact).toBe(2);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'applied',
-        creditsConsumed: 3,
+        creditsConsumed: 9,
       });
     });
   });
 
   describe('pollPhoneResult', () => {
-    const poll = { key: WREN_KEY, request_id: FIRST_REQUEST_ID, attempt: 0 };
+    let poll: PhoneRevealPoll;
 
     beforeEach(async () => {
       await enrichWren(s, { revealPhoneNumber: true });
+      poll = { key: wrenKey(), request_id: FIRST_REQUEST_ID, attempt: 0 };
     });
 
     it('applies a ready webhook_result like a callback, and is done', async () => {
@@ -562,7 +594,7 @@ describe('Class: PersonEnrichment', () => {
       expect(s.apollo.received.updateContact).toEqual([
         { contactId: 'contact-1', fields: { mobile_phone: REVEALED_MOBILE } },
       ]);
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'applied' });
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({ phoneReveal: 'applied' });
     });
 
     it("asks to be called again after Apollo's retry_after_seconds while the result is pending", async () => {
@@ -571,7 +603,7 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(outcome).toEqual({ state: 'pending', wait_seconds: 60, poll: { ...poll, attempt: 1 } });
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({ phoneReveal: 'pending' });
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({ phoneReveal: 'pending' });
     });
 
     it('records the phones as unavailable, with why, when the request is gone', async () => {
@@ -583,7 +615,7 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(outcome).toEqual({ state: 'done' });
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'unavailable',
         phoneRevealNote: 'webhook_result: request_id_expired',
       });
@@ -598,7 +630,7 @@ describe('Class: PersonEnrichment', () => {
 
       // Assess
       expect(outcome).toEqual({ state: 'done' });
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'unavailable',
         phoneRevealNote: 'webhook_result payload unreadable',
       });
@@ -612,7 +644,7 @@ describe('Class: PersonEnrichment', () => {
       // Assess
       expect(beforeLast).toEqual({ state: 'pending', wait_seconds: 60, poll: { ...poll, attempt: 4 } });
       expect(last).toEqual({ state: 'done' });
-      expect(await s.ledger.get({ key: WREN_KEY })).toMatchObject({
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
         phoneReveal: 'unavailable',
         phoneRevealNote: 'webhook_result still pending after 5 polls',
       });
@@ -633,14 +665,14 @@ describe('Class: PersonEnrichment', () => {
     it('is done without calling Apollo when the ledger holds no contact for the key', async () => {
       // Act
       const outcome = await s.enrichment.pollPhoneResult(
-        { ...poll, key: 'nobody@lanternfish.example' },
+        { ...poll, key: 'c_nobodyxxxxxxxxxxxxxxxxx' },
         s.request(),
       );
 
       // Assess
       expect(outcome).toEqual({ state: 'done' });
       expect(s.apollo.calls.getWebhookResult).toBe(0);
-      expect(await s.ledger.get({ key: 'nobody@lanternfish.example' })).toBeNull();
+      expect(await s.ledger.get({ key: 'c_nobodyxxxxxxxxxxxxxxxxx' })).toBeNull();
     });
   });
 });
