@@ -7,6 +7,7 @@ import {
   ApolloUnavailableError,
   RetryLaterError,
 } from '../../lib/errors';
+import { identityKey } from '../../lib/identity';
 import type { ConversionRecord } from '../../lib/ledger';
 import { phoneHash, type Person } from '../../lib/person';
 import {
@@ -1002,6 +1003,151 @@ describe('Class: ContactConversion', () => {
           freeLookups: 1,
         });
       });
+    });
+  });
+
+  describe('identity resolution', () => {
+    it('converts a person without email into the record of the same person converted with email', async () => {
+      // Prepare
+      const [first] = await s.conversion.convert([wren()], s.request());
+      const withoutEmail = person({ ...WREN_INPUT, email: undefined });
+
+      // Act
+      const results = await s.conversion.convert([withoutEmail], s.request());
+
+      // Assess
+      expect(results).toEqual([{ id: first?.id, status: 'duplicate', contact_id: 'contact-1' }]);
+      expect(s.keyOf(withoutEmail)).toBe(first?.id);
+      expect(s.ledger.records()).toHaveLength(1);
+      expect(s.apollo.calls.createContact).toBe(1);
+    });
+
+    it('adopts the record of a person converted without email when the same name comes with an email', async () => {
+      // Prepare
+      const withoutEmail = person({ ...WREN_INPUT, email: undefined });
+      const [first] = await s.conversion.convert([withoutEmail], s.request());
+
+      // Act
+      const results = await s.conversion.convert([wren()], s.request());
+
+      // Assess
+      expect(results).toEqual([{ id: first?.id, status: 'duplicate', contact_id: 'contact-1' }]);
+      expect(await s.ledger.recordOwner({ key: first?.id as string })).toBe(
+        identityKey(['email', WREN_INPUT.email]),
+      );
+      expect(s.ledger.records()).toHaveLength(1);
+    });
+
+    it('never merges two different emails with one name and company, and refuses the name alone after', async () => {
+      // Prepare
+      const other = person({ ...WREN_INPUT, email: 'wren@elsewhere.example' });
+
+      // Act
+      const [first] = await s.conversion.convert([wren()], s.request());
+      const [second] = await s.conversion.convert([other], s.request());
+      const [nameOnly] = await s.conversion.convert(
+        [person({ ...WREN_INPUT, email: undefined })],
+        s.request(),
+      );
+
+      // Assess
+      expect(first?.status).toBe('created');
+      expect(second?.status).toBe('created');
+      expect(second?.id).not.toBe(first?.id);
+      expect(s.apollo.contacts).toHaveLength(2);
+      expect(nameOnly).toEqual({
+        id: null,
+        status: 'rejected',
+        contact_id: null,
+        reason: 'several people with this name at this company: send an email',
+      });
+      expect(s.ledger.records()).toHaveLength(2);
+    });
+
+    it('gives each new record a conversion id', async () => {
+      // Act
+      const [result] = await s.conversion.convert([wren()], s.request());
+
+      // Assess
+      expect(result?.id).toMatch(/^c_[A-Za-z0-9_-]{22}$/);
+    });
+  });
+
+  describe('deliver', () => {
+    it('answers as convert when nobody is in progress', async () => {
+      // Act
+      const results = await s.conversion.deliver([wren()], s.request());
+
+      // Assess
+      expect(results).toEqual([{ id: s.keyOf(wren()), status: 'created', contact_id: 'contact-1' }]);
+    });
+
+    it('throws RetryLaterError (in_progress) with every result while another request holds a person', async () => {
+      // Prepare
+      await claimElsewhere(s, wren());
+
+      // Act
+      const failure = await rejectionOf(s.conversion.deliver([wren(), juno()], s.request()));
+
+      // Assess
+      expect(failure).toBeInstanceOf(RetryLaterError);
+      expect(failure).toMatchObject({
+        reason: 'in_progress',
+        retryAfterSeconds: FAKE_SETTINGS.inProgressRetryAfterSeconds,
+        results: [
+          { id: s.keyOf(wren()), status: 'in_progress', contact_id: null },
+          { id: s.keyOf(juno()), status: 'created', contact_id: 'contact-1' },
+        ],
+      });
+      expect(s.apollo.contacts).toHaveLength(1);
+    });
+  });
+
+  describe('a redelivery of a person waiting too long for its verdict', () => {
+    it('re-drives the verification once it has waited longer than the sweep allows', async () => {
+      // Prepare
+      await s.conversion.convert([wren()], s.request());
+      s.clock.advance(FAKE_SETTINGS.verificationSweepAfterMs);
+
+      // Act
+      const results = await s.conversion.convert([wren()], s.request());
+
+      // Assess
+      expect(results).toEqual([{ id: s.keyOf(wren()), status: 'duplicate', contact_id: 'contact-1' }]);
+      expect(s.redrives.redriven).toEqual([
+        { request: { key: s.keyOf(wren()), contact_id: 'contact-1' }, redrive: 1 },
+      ]);
+      expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
+        verificationRedrives: 1,
+        awaitingVerdictSinceMs: s.clock.now(),
+        freeLookups: 1,
+      });
+    });
+
+    it('re-drives nothing before then', async () => {
+      // Prepare
+      await s.conversion.convert([wren()], s.request());
+      s.clock.advance(FAKE_SETTINGS.verificationSweepAfterMs - 1);
+
+      // Act
+      await s.conversion.convert([wren()], s.request());
+
+      // Assess
+      expect(s.redrives.redriven).toEqual([]);
+    });
+
+    it('still answers duplicate when the re-drive fails', async () => {
+      // Prepare
+      await s.conversion.convert([wren()], s.request());
+      s.clock.advance(FAKE_SETTINGS.verificationSweepAfterMs);
+      s.redrives.failNext();
+
+      // Act
+      const results = await s.conversion.convert([wren()], s.request());
+
+      // Assess
+      expect(results).toEqual([{ id: s.keyOf(wren()), status: 'duplicate', contact_id: 'contact-1' }]);
+      expect(s.redrives.redriven).toEqual([]);
     });
   });
 });

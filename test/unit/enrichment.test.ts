@@ -5,6 +5,7 @@ import {
   ApolloRateLimitError,
   ApolloRejectedError,
   ApolloUnavailableError,
+  EnrichmentInProgressError,
   InvalidRequestError,
   RetryLaterError,
 } from '../../lib/errors';
@@ -392,6 +393,186 @@ describe('Class: PersonEnrichment', () => {
       expect(retried).toBeInstanceOf(InvalidRequestError);
       expect(s.apollo.calls.enrichPerson).toBe(1);
       expect(s.ledger.allItems().map((item) => item.pk)).toEqual(['enrichment:person:person-pell']);
+    });
+  });
+
+  describe('enrich: the claim on paying', () => {
+    it('refuses a concurrent enrichment of the same lookup with EnrichmentInProgressError, paying nothing', async () => {
+      // Prepare: a second request arrives while the first is paying Apollo
+      let concurrent: unknown;
+      s.apollo.beforeNext('enrichPerson', async () => {
+        concurrent = await rejectionOf(enrichWren(s));
+      });
+
+      // Act
+      const first = await enrichWren(s);
+
+      // Assess
+      expect(first).toMatchObject({ status: 'created', credits_consumed: 1 });
+      expect(concurrent).toBeInstanceOf(EnrichmentInProgressError);
+      // Retry-After: the time left on the claim (the deadline), at most 5 s.
+      expect(concurrent).toMatchObject({ retryAfterSeconds: 5 });
+      expect(s.apollo.calls.enrichPerson).toBe(1);
+      expect(s.apollo.contacts).toHaveLength(1);
+    });
+
+    it('claims the lookup before paying, and ends the claim by keeping what was paid for', async () => {
+      // Prepare
+      const seenDuringPayment: unknown[] = [];
+      s.apollo.beforeNext('enrichPerson', () => {
+        seenDuringPayment.push(s.ledger.item(`enrichment:${EMAIL_LOOKUP}`));
+      });
+      const { deadline } = s.request();
+
+      // Act
+      await s.enrichment.enrich({ identity: BY_EMAIL, revealPhoneNumber: false }, { deadline });
+
+      // Assess
+      expect(seenDuringPayment).toEqual([
+        expect.objectContaining({ lockToken: 'enrichment-1', lockExpiresAtMs: deadline }),
+      ]);
+      const item = s.ledger.item(`enrichment:${EMAIL_LOOKUP}`);
+      expect(item?.keptEnrichment).toBeDefined();
+      expect(item?.lockToken).toBeUndefined();
+      expect(item?.lockExpiresAtMs).toBeUndefined();
+    });
+
+    it('gives the claim back when Apollo fails the payment, so the retry pays at once', async () => {
+      // Prepare
+      const outage = new ApolloUnavailableError('POST /people/match: 503', false);
+      s.apollo.failNext('enrichPerson', outage);
+
+      // Act
+      const failure = await rejectionOf(enrichWren(s));
+      const claimAfterFailure = s.ledger.item(`enrichment:${EMAIL_LOOKUP}`);
+      const retried = await enrichWren(s);
+
+      // Assess
+      expect(failure).toBe(outage);
+      expect(claimAfterFailure).toBeUndefined();
+      expect(retried).toMatchObject({ status: 'created', credits_consumed: 1, credits_saved: false });
+      expect(s.apollo.calls.enrichPerson).toBe(2);
+    });
+
+    it('converts the enrichment another request paid for and kept, without paying; a keep without the claim writes nothing', async () => {
+      // Prepare: a keep by no claim holder, then another request's claim and keep
+      await s.ledger.keepEnrichment({
+        lookup: EMAIL_LOOKUP,
+        token: 'nobody',
+        kept: { person: {}, requestId: null, creditsConsumed: 1, phonesRequested: false },
+        nowMs: s.clock.now(),
+        expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
+      });
+      const claim = await s.ledger.claimEnrichment({
+        lookup: EMAIL_LOOKUP,
+        token: 'rival',
+        lockExpiresAtMs: s.clock.now() + 1000,
+        nowMs: s.clock.now(),
+        expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
+      });
+      await s.ledger.keepEnrichment({
+        lookup: EMAIL_LOOKUP,
+        token: 'rival',
+        kept: {
+          person: { id: 'person-wren', first_name: 'Wren', last_name: 'Halloway', email: WREN_EMAIL },
+          requestId: FIRST_REQUEST_ID,
+          creditsConsumed: 1,
+          phonesRequested: false,
+        },
+        nowMs: s.clock.now(),
+        expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
+      });
+
+      // Act
+      const result = await enrichWren(s);
+
+      // Assess: a keep without the claim wrote nothing; the rival's kept enrichment is converted
+      expect(claim).toEqual({ claimed: true });
+      expect(result).toMatchObject({
+        status: 'created',
+        apollo_person_id: 'person-wren',
+        request_id: FIRST_REQUEST_ID,
+        credits_consumed: 0,
+        credits_saved: true,
+      });
+      expect(s.apollo.calls.enrichPerson).toBe(0);
+    });
+
+    it('counts the people/match credits of one request once, however often it is recorded', async () => {
+      // Prepare
+      s.apollo.failNext('createContact', rateLimited());
+      await rejectionOf(enrichWren(s));
+      await enrichWren(s);
+
+      // Act
+      const key = wrenKey();
+      await s.ledger.recordEnrichment({
+        key,
+        apolloPersonId: 'person-wren',
+        requestId: FIRST_REQUEST_ID,
+        creditsConsumed: 1,
+        phoneReveal: 'not_requested',
+        nowMs: s.clock.now(),
+      });
+
+      // Assess
+      expect(await s.ledger.get({ key })).toMatchObject({ creditsConsumed: 1, requestCredits: 1 });
+    });
+  });
+
+  describe('a phone reveal that brings no phone', () => {
+    it('ends the reveal unavailable when the callback carries no phone, counting its cost', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+
+      // Act
+      const results = await s.enrichment.applyPhoneCallback(callbackFor('person-wren', [], 1), s.request());
+
+      // Assess
+      expect(results).toEqual([{ apollo_person_id: 'person-wren', status: 'unavailable' }]);
+      expect(s.apollo.calls.updateContact).toBe(0);
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
+        phoneReveal: 'unavailable',
+        phoneRevealNote: 'no phone found',
+        creditsConsumed: 1,
+      });
+    });
+
+    it('ends the reveal unavailable when a ready webhook_result names nobody', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      s.apollo.setWebhookResult(FIRST_REQUEST_ID, {
+        state: 'ready',
+        payload: { status: 'success', credits_consumed: 1, people: [] },
+      });
+
+      // Act
+      const outcome = await s.enrichment.pollPhoneResult(
+        { key: wrenKey(), request_id: FIRST_REQUEST_ID, attempt: 0 },
+        s.request(),
+      );
+
+      // Assess
+      expect(outcome).toEqual({ state: 'done' });
+      expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({
+        phoneReveal: 'unavailable',
+        phoneRevealNote: 'webhook_result: no phone found for this person',
+        creditsConsumed: 1,
+      });
+    });
+
+    it('never reopens an ended reveal when the person is enriched again with phones', async () => {
+      // Prepare
+      await enrichWren(s, { revealPhoneNumber: true });
+      await s.enrichment.applyPhoneCallback(callbackFor('person-wren', [], 1), s.request());
+
+      // Act
+      const again = await enrichWren(s, { identity: { id: 'person-wren' }, revealPhoneNumber: true });
+
+      // Assess
+      expect(again).toMatchObject({ status: 'duplicate', phones: 'unavailable', credits_consumed: 0 });
+      expect(s.apollo.calls.enrichPerson).toBe(1);
+      expect(s.phoneReveals.started).toHaveLength(1);
     });
   });
 
