@@ -134,10 +134,13 @@ export class ContactConversion {
    */
   async deliver(people: readonly Person[], { deadline }: { deadline: number }): Promise<ConversionResult[]> {
     const results = await this.convert(people, { deadline });
-    const held = new Set(results.filter((result) => result.status === 'in_progress').map((r) => r.key));
-    if (held.size === 0) return results;
+    // One result per person: a batch naming a person twice shares that person's result object, and
+    // an id cannot tell people apart (a person still being resolved has none yet).
+    const persons = new Set(results);
+    const held = [...persons].filter((result) => result.status === 'in_progress');
+    if (held.length === 0) return results;
     throw new RetryLaterError(
-      `${held.size} of ${new Set(results.map((r) => r.key)).size} people held by another request`,
+      `${held.length} of ${persons.size} people held by another request`,
       this.deps.inProgressRetryAfterSeconds ?? DEFAULT_IN_PROGRESS_RETRY_AFTER_SECONDS,
       results,
       'in_progress',
@@ -357,7 +360,9 @@ export class ContactConversion {
       case 'rejected':
       case 'failed':
         return { ...this.result(person, record.status, null), reason: record.lastError ?? record.status };
-      default:
+      case 'created':
+      case 'verified':
+      case 'verification_failed':
         // Finished before. If that invocation died before starting the verification, start it now;
         // if the verification has waited too long for a verdict, re-drive it.
         if (record.contactId !== null && record.verificationStartedAt === null) {

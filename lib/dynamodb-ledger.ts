@@ -442,7 +442,7 @@ export class DynamoDbLedger
           ReturnValues: 'UPDATED_NEW',
         }),
       );
-      return (readItem(Attributes)?.verification_redrives as number | undefined) ?? null;
+      return readItem(Attributes)?.verification_redrives ?? null;
     } catch (error) {
       if (isConditionFailure(error)) return null;
       throw error;

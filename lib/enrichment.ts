@@ -163,7 +163,7 @@ export class PersonEnrichment {
     if (enrichment.person === null) {
       return {
         ...base,
-        key: null,
+        id: null,
         status: 'not_found',
         contact_id: null,
         credits_pending: 0,
@@ -209,20 +209,20 @@ export class PersonEnrichment {
       const held = await ledger.link({ alias, key, nowMs: this.now() });
       // A callback that came before the contact existed left its phones here: apply them now.
       if (held) {
-        const applied = await this.applyPhones(result.key, result.contact_id, held, alias, deadline);
+        const applied = await this.applyPhones(key, result.contact_id, held, alias, deadline);
         revealCreditsNow += applied.credits;
         if (applied.status !== 'unchanged') endedNow = applied.status;
       }
     }
     // The record decides whose reveal it follows: an earlier one (pending, applied, unavailable)
     // is never reopened by this request, and is reported as it stands.
-    const record = await ledger.get({ key: result.key });
+    const record = await ledger.get({ key });
     const ownReveal = enrichment.requestId !== null && record?.requestId === enrichment.requestId;
     const phones =
       endedNow ?? (ownReveal && phonesWanted ? 'pending' : (record?.phoneReveal ?? 'not_requested'));
     if (phones === 'pending' && ownReveal) {
       await this.deps.phoneReveals.start({
-        key: result.key,
+        key,
         request_id: enrichment.requestId as string,
         attempt: 0,
       });
@@ -307,7 +307,7 @@ export class PersonEnrichment {
 
   private reuse(kept: KeptEnrichment): PaidFor {
     return {
-      enrichment: { person: kept.person as MatchedPerson, requestId: kept.requestId },
+      enrichment: { person: kept.person, requestId: kept.requestId },
       credits: kept.creditsConsumed ?? 0,
       reuse: true,
       phonesRequested: kept.phonesRequested,

@@ -52,7 +52,8 @@ function parseWith<T>(schema: z.ZodMiniType<T>, value: unknown, location: string
  * the reason, and never written anywhere. The other people of the request are converted.
  */
 export interface InvalidPersonResult {
-  key: null;
+  /** No conversion id: nothing is written for an invalid person. */
+  id: null;
   status: 'invalid';
   contact_id: null;
   /** Where the problem is, e.g. `body.data.people[3].email`. */
@@ -69,7 +70,7 @@ export function isInvalidPerson(entry: PersonEntry): entry is InvalidPersonResul
 }
 
 function invalidPerson(error: InvalidRequestError): InvalidPersonResult {
-  return { key: null, status: 'invalid', contact_id: null, field: error.field, reason: error.reason };
+  return { id: null, status: 'invalid', contact_id: null, field: error.field, reason: error.reason };
 }
 
 /** One person of a list: validated, or the reason it is invalid. */

@@ -181,7 +181,7 @@ export async function startLocalStack(
     // gateway below. (Given ports, it would listen on every interface: the CLI passes them as
     // strings, which hapi takes for socket names and Node for ports without a host.)
     const socketDir = mkdtempSync(join(tmpdir(), 'converter-local-stack-'));
-    started.push(async () => rmSync(socketDir, { recursive: true, force: true }));
+    started.push(() => Promise.resolve(rmSync(socketDir, { recursive: true, force: true })));
     const httpSocket = join(socketDir, 'http.sock');
     const lambdaSocket = join(socketDir, 'lambda.sock');
     const concurrency = localConcurrency(env);

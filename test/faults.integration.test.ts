@@ -727,7 +727,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
         // Person records (with a status); the other items are identities naming them.
         const records = (await harness.ledgerItems())
-          .map((item) => unmarshall(item as Record<string, AttributeValue>))
+          .map((item) => unmarshall(item as Record<string, AttributeValue>) as Record<string, unknown>)
           .filter((item) => item.status !== undefined);
         expect(records).toHaveLength(100);
         const ids: string[] = [];

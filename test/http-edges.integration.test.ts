@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { pathParameter, type HttpRequest } from '../lib/http/api';
+import { CONVERSION_ID_PATTERN } from '../lib/identity';
 import { personRef, usePersonRefSecret } from '../lib/logger';
 import { phoneRevealExecutionName, verificationExecutionName } from '../lib/schedulers';
 import { signedWebhookHeaders, signWebhook } from '../lib/webhook-signature';
@@ -17,7 +18,9 @@ const harness = useServiceHarness();
 
 const ledgerKeys = async () =>
   (await harness.ledgerItems()).map((item) => (item.pk as { S: string }).S).sort();
-const personKeys = async () => (await ledgerKeys()).filter((key) => !key.startsWith('webhook:'));
+/** The keys of the conversion records (not identity links, not webhook ids). */
+const recordKeys = async () => (await ledgerKeys()).filter((key) => CONVERSION_ID_PATTERN.test(key));
+const idOf = (email: string) => harness.conversionIdOf(email);
 const creates = () =>
   harness.apollo.requests().filter((request) => request.method === 'POST' && request.path === '/contacts');
 
@@ -32,25 +35,25 @@ describe('Partial acceptance: a batch with invalid people', () => {
 
     expect(reply.status).toBe(200);
     expect(reply.body.results).toEqual([
-      { key: MARK_TWAIN.email, status: 'created', contact_id: expect.any(String) },
+      { id: await idOf(MARK_TWAIN.email), status: 'created', contact_id: expect.any(String) as unknown },
       {
-        key: null,
+        id: null,
         status: 'invalid',
         contact_id: null,
         field: 'body.data.people[1].email',
         reason: 'not an email address',
       },
-      { key: WALT.email, status: 'created', contact_id: expect.any(String) },
+      { id: await idOf(WALT.email), status: 'created', contact_id: expect.any(String) as unknown },
       {
-        key: null,
+        id: null,
         status: 'invalid',
         contact_id: null,
         field: 'body.data.people[3]',
-        reason: expect.stringMatching(/^no identity/),
+        reason: expect.stringMatching(/^no identity/) as unknown,
       },
     ]);
     expect(harness.apollo.contacts()).toHaveLength(2);
-    expect(await personKeys()).toEqual([MARK_TWAIN.email, WALT.email].sort());
+    expect(await recordKeys()).toEqual([await idOf(MARK_TWAIN.email), await idOf(WALT.email)].sort());
   });
 
   it('does the same for POST /contacts', async () => {
@@ -59,9 +62,9 @@ describe('Partial acceptance: a batch with invalid people', () => {
     expect(reply.status).toBe(200);
     expect(reply.body.results).toEqual([
       expect.objectContaining({ status: 'invalid', field: 'body.people[0].email' }),
-      expect.objectContaining({ key: MARK_TWAIN.email, status: 'created' }),
+      expect.objectContaining({ id: await idOf(MARK_TWAIN.email), status: 'created' }),
     ]);
-    expect(await personKeys()).toEqual([MARK_TWAIN.email]);
+    expect(await recordKeys()).toEqual([await idOf(MARK_TWAIN.email)]);
   });
 
   it('refuses a delivery without one usable person with 400 naming the field and reason, writing nothing', async () => {
@@ -86,7 +89,10 @@ describe('Partial acceptance: a batch with invalid people', () => {
     );
 
     expect(reply.status).toBe(200);
-    expect(reply.body.results[0]).toMatchObject({ key: 'walt@xn--bcher-kva.example', status: 'created' });
+    expect(reply.body.results[0]).toMatchObject({
+      id: await idOf('walt@xn--bcher-kva.example'),
+      status: 'created',
+    });
     expect(creates()[0]?.body).toMatchObject({ email: 'walt@xn--bcher-kva.example' });
   });
 });
@@ -98,15 +104,17 @@ describe('Path parameters: decoded once, by the gateway', () => {
     expect(pathParameter(request, 'key')).toBe('a%40b.example');
   });
 
-  it('finds a person whose key holds a percent sign', async () => {
+  it('finds a person whose identity holds a percent sign', async () => {
     const person = { first_name: 'Pat', last_name: 'Percent', organization_name: 'Per%40cent Co' };
     const created = await harness.createContacts(person);
-    const key = created.body.results[0].key as string;
+    const id = created.body.results[0]?.id ?? null;
+    expect(id).not.toBeNull();
 
-    const found = await harness.getConversion(key);
+    const found = await harness.getConversion(id as string);
 
     expect(found.status).toBe(200);
-    expect(found.body.key).toBe(key);
+    expect(found.body.id).toBe(id);
+    expect(await harness.conversionIdOf(person)).toBe(id);
   });
 });
 
@@ -148,7 +156,7 @@ describe('Webhook signature: over the raw bytes of the body', () => {
     const reply = await harness.webhook(body);
 
     expect(reply.status).toBe(200);
-    expect(reply.body.results[0]).toMatchObject({ key: MARK_TWAIN.email, status: 'created' });
+    expect(reply.body.results[0]).toMatchObject({ id: await idOf(MARK_TWAIN.email), status: 'created' });
   });
 });
 
@@ -181,12 +189,12 @@ describe('Webhook replays: one webhook-id, one answer', () => {
       expect(reply.body).toEqual(first.body);
     }
     expect(harness.apollo.requests()).toHaveLength(apolloCalls);
-    expect((await harness.getConversion(MARK_TWAIN.email)).body.free_lookups).toBe(0);
+    expect((await harness.lookupConversion({ email: MARK_TWAIN.email })).body.free_lookups).toBe(0);
 
     // Another delivery (another id) of the same person is a duplicate, counted once.
     const other = await deliver('msg_other');
     expect(other.body.results[0]).toMatchObject({ status: 'duplicate' });
-    expect((await harness.getConversion(MARK_TWAIN.email)).body.free_lookups).toBe(1);
+    expect((await harness.lookupConversion({ email: MARK_TWAIN.email })).body.free_lookups).toBe(1);
   });
 
   it('processes the retry of a delivery that failed (503), under the same webhook-id', async () => {
@@ -207,7 +215,7 @@ describe('Webhook replays: one webhook-id, one answer', () => {
       id: 'msg_reused',
     });
 
-    expect(reply.body.results[0]).toMatchObject({ key: WALT.email, status: 'created' });
+    expect(reply.body.results[0]).toMatchObject({ id: await idOf(WALT.email), status: 'created' });
   });
 
   it('remembers any webhook-id, however long', async () => {
@@ -253,11 +261,11 @@ describe('Keyed references: person references and execution names', () => {
   it('names the verification execution of a conversion with the keyed hash', async () => {
     await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
     await harness.verificationsSettled();
+    const id = await idOf(MARK_TWAIN.email);
 
     const names = harness.stepFunctions.executions().map((execution) => execution.name);
-    expect(names).toEqual([
-      verificationExecutionName(MARK_TWAIN.email, process.env.LOG_HASH_SECRET as string),
-    ]);
+    expect(names).toEqual([verificationExecutionName(id, process.env.LOG_HASH_SECRET as string)]);
     expect(names[0]).not.toContain(unkeyed(MARK_TWAIN.email));
+    expect(names[0]).not.toContain(unkeyed(id));
   });
 });

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { SandboxPersonSeed } from '../local/apollo-sandbox';
 import { SANDBOX_PEOPLE } from '../local/sandbox-people';
+import type { EnrichmentResult } from '../lib/enrichment';
 import { useServiceHarness, type HttpReply } from './support/service-harness';
 
 /** A fictional person in Apollo's directory, not yet a contact of the team, with one mobile phone. */
@@ -46,7 +47,7 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
     graceId = harness.apollo.addPerson(GRACE).id;
   });
 
-  const isRetryLater = (reply: HttpReply) =>
+  const isRetryLater = (reply: HttpReply<EnrichmentResult>) =>
     reply.status === 409 &&
     reply.body.error === 'in_progress' &&
     reply.body.status === 'in_progress' &&
@@ -67,9 +68,10 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
     expect(paidMatches(harness)).toHaveLength(1);
     expect(harness.apollo.contacts()).toHaveLength(1);
     const contactId = harness.apollo.contacts()[0]?.id;
+    const id = await harness.conversionIdOf(ADA.email);
     for (const reply of replies) {
       if (reply.status === 200) {
-        expect(reply.body).toMatchObject({ key: ADA.email, contact_id: contactId, apollo_person_id: adaId });
+        expect(reply.body).toMatchObject({ id, contact_id: contactId, apollo_person_id: adaId });
       } else {
         expect(isRetryLater(reply), JSON.stringify(reply)).toBe(true);
       }
@@ -90,7 +92,7 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
       expect(reply.body).toMatchObject({ status: 'duplicate', contact_id: contactId, credits_consumed: 0 });
     }
     expect(paidMatches(harness)).toHaveLength(1);
-    const record = (await harness.getConversion(ADA.email)).body;
+    const record = (await harness.lookupConversion({ email: ADA.email })).body;
     expect(record.credits_consumed).toBe(harness.apollo.creditsConsumed());
   });
 
@@ -113,7 +115,7 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
 
     // Act
     const reply = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
-    const atAnswer = (await harness.getConversion(ADA.email)).body;
+    const atAnswer = (await harness.lookupConversion({ email: ADA.email })).body;
 
     // Assess: charged so far 1 (the person), pending up to 8 (a mobile phone); record agrees.
     expect(reply.status).toBe(200);
@@ -125,7 +127,9 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
     });
     expect(harness.apollo.creditsConsumed()).toBe(9); // the sandbox charged the reveal up front
 
-    await eventually(async () => (await harness.getConversion(ADA.email)).body.phone_reveal === 'applied');
+    await eventually(
+      async () => (await harness.lookupConversion({ email: ADA.email })).body.phone_reveal === 'applied',
+    );
     await eventually(() => harness.apollo.callbacks().length === 1);
     const callback = harness.apollo.callbacks()[0]?.body;
     // Apollo may retry: a replayed callback counts nothing again.
@@ -133,7 +137,7 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
     await harness.verificationsSettled();
 
     expect(replay.status).toBe(200);
-    const settled = (await harness.getConversion(ADA.email)).body;
+    const settled = (await harness.lookupConversion({ email: ADA.email })).body;
     expect(settled).toMatchObject({ credits_consumed: 9, credits_pending: 0, phone_reveal: 'applied' });
     expect(settled.credits_consumed).toBe(harness.apollo.creditsConsumed());
   });
@@ -141,7 +145,9 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
   it('keeps a finished reveal and its request_id when a known person is enriched again', async () => {
     // Prepare: Ada enriched with phones, and the phones applied.
     const first = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
-    await eventually(async () => (await harness.getConversion(ADA.email)).body.phone_reveal === 'applied');
+    await eventually(
+      async () => (await harness.lookupConversion({ email: ADA.email })).body.phone_reveal === 'applied',
+    );
     await harness.verificationsSettled();
 
     // Act: the same person, asked for by name and company (a lookup the ledger does not hold yet).
@@ -151,19 +157,19 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
       organization_name: ADA.organization_name,
       reveal_phone_number: true,
     });
-    const record = (await harness.getConversion(ADA.email)).body;
+    const record = (await harness.lookupConversion({ email: ADA.email })).body;
     await harness.verificationsSettled();
 
     // Assess: the record still says applied, under the first request's id; the answer agrees.
     expect(record).toMatchObject({ phone_reveal: 'applied', request_id: first.body.request_id });
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({
-      key: ADA.email,
+      id: await harness.conversionIdOf(ADA.email),
       contact_id: first.body.contact_id,
       phones: 'applied',
     });
     expect(again.body.credits_pending).toBe(0);
-    expect((await harness.getConversion(ADA.email)).body).toMatchObject({
+    expect((await harness.lookupConversion({ email: ADA.email })).body).toMatchObject({
       phone_reveal: 'applied',
       request_id: first.body.request_id,
     });
@@ -183,14 +189,14 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
     // 'unavailable' already when the callback beat the contact (held, then applied at once).
     expect(reply.body).toMatchObject({
       apollo_person_id: graceId,
-      phones: expect.stringMatching(/^(pending|unavailable)$/),
+      phones: expect.stringMatching(/^(pending|unavailable)$/) as unknown,
     });
     expect(harness.apollo.callbacks()[0]?.body.people).toEqual([
       expect.objectContaining({ id: graceId, phone_numbers: [] }),
     ]);
-    expect((await harness.getConversion(GRACE.email)).body).toMatchObject({
+    expect((await harness.lookupConversion({ email: GRACE.email })).body).toMatchObject({
       phone_reveal: 'unavailable',
-      phone_reveal_note: expect.stringContaining('no phone found'),
+      phone_reveal_note: expect.stringContaining('no phone found') as unknown,
       credits_consumed: 1,
       credits_pending: 0,
     });
@@ -211,7 +217,7 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
 
     expect(first.body).toEqual({ results: [{ apollo_person_id: graceId, status: 'unavailable' }] });
     expect(replay.body).toEqual({ results: [{ apollo_person_id: graceId, status: 'unchanged' }] });
-    expect((await harness.getConversion(GRACE.email)).body).toMatchObject({
+    expect((await harness.lookupConversion({ email: GRACE.email })).body).toMatchObject({
       phone_reveal: 'unavailable',
       phone_reveal_note: 'no phone found',
       credits_consumed: 1,
@@ -230,9 +236,9 @@ describe('Enrichment pays Apollo once: claim before paying, credits counted once
     expect(reply.body.phones).toBe('pending');
     expect(harness.apollo.callbacks()).toHaveLength(0);
     expect(harness.apollo.countRequests('GET', /^\/webhook_result\//)).toBeGreaterThanOrEqual(1);
-    expect((await harness.getConversion(GRACE.email)).body).toMatchObject({
+    expect((await harness.lookupConversion({ email: GRACE.email })).body).toMatchObject({
       phone_reveal: 'unavailable',
-      phone_reveal_note: expect.stringContaining('no phone found'),
+      phone_reveal_note: expect.stringContaining('no phone found') as unknown,
     });
     const fallback = harness.stepFunctions.executions().find((e) => e.name.startsWith('phones-'));
     expect(fallback?.status).toBe('SUCCEEDED');

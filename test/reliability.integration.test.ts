@@ -3,6 +3,8 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DynamoDbLedger } from '../lib/dynamodb-ledger';
+import { IdentityResolution } from '../lib/identity-resolution';
+import { toPerson } from '../lib/person';
 import { lambdaContext } from '../local/lambda-events';
 import { LambdaServiceError } from '../local/step-functions-server';
 import { MARK_TWAIN } from './support/people';
@@ -25,12 +27,15 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
     vi.restoreAllMocks();
   });
 
-  const record = async () => (await harness.getConversion(KEY)).body as Record<string, unknown>;
+  const record = async () => (await harness.lookupConversion({ email: KEY })).body;
+  /** The conversion id of the record (its ledger key). */
+  const recordId = () => harness.conversionIdOf(KEY);
   const verifications = () =>
     harness.stepFunctions.executions().filter((execution) => execution.name.startsWith('verify-'));
 
   /** Moves the record's wait for a verdict back by `ms`, as if the sweep ran that much later. */
-  async function backdate(key: string, ms: number): Promise<void> {
+  async function backdate(ms: number): Promise<void> {
+    const key = await recordId();
     const stored = (await new DynamoDbLedger(harness.dynamo.client, harness.tableName).get({ key }))
       ?.awaitingVerdictSinceMs;
     await harness.dynamo.client.send(
@@ -50,7 +55,7 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
     const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
     await harness.verificationsSettled();
     expect(reply.status).toBe(200);
-    return reply.body.results[0].contact_id as string;
+    return reply.body.results[0]?.contact_id as string;
   }
 
   const healTasks = () => {
@@ -123,7 +128,7 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
 
     // Act
     const late = await handler(
-      { key: KEY, contact_id: 'c1', error: { Error: 'States.Timeout', Cause: '' } },
+      { key: await recordId(), contact_id: 'c1', error: { Error: 'States.Timeout', Cause: '' } },
       lambdaContext('recordVerificationFailure'),
     );
 
@@ -136,7 +141,7 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
     // Prepare: stuck, then the cause goes away, and the sweep runs an hour and a bit later.
     const contactId = await stuckConversion();
     healTasks();
-    await backdate(KEY, 61 * 60_000);
+    await backdate(61 * 60_000);
     const sent = vi.spyOn(DynamoDBClient.prototype, 'send');
 
     // Act
@@ -153,17 +158,17 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
       [false, 'FAILED'],
       [true, 'SUCCEEDED'],
     ]);
-    expect(verifications()[1]?.input).toEqual({ key: KEY, contact_id: contactId });
+    expect(verifications()[1]?.input).toEqual({ key: await recordId(), contact_id: contactId });
     expect(await record()).toMatchObject({ status: 'verified', contact_id: contactId });
     // Nothing is left waiting: the next sweep finds nothing.
-    await backdate(KEY, 61 * 60_000);
+    await backdate(61 * 60_000);
     expect(await harness.sweepVerifications()).toMatchObject({ found: 0 });
   });
 
   it('the sweep leaves a record alone until it has waited VERIFICATION_SWEEP_AFTER_MINUTES', async () => {
     // Prepare
     await stuckConversion();
-    await backdate(KEY, 59 * 60_000);
+    await backdate(59 * 60_000);
 
     // Act
     const report = await harness.sweepVerifications();
@@ -177,10 +182,10 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
     // Prepare: the record never gets a verdict from its executions.
     await harness.reset({ VERIFICATION_MAX_REDRIVES: '1' });
     await stuckConversion();
-    await backdate(KEY, 61 * 60_000);
+    await backdate(61 * 60_000);
     const first = await harness.sweepVerifications();
     await harness.verificationsSettled();
-    await backdate(KEY, 61 * 60_000);
+    await backdate(61 * 60_000);
 
     // Act
     const second = await harness.sweepVerifications();
@@ -203,7 +208,7 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
     // Prepare
     const contactId = await stuckConversion();
     healTasks();
-    await backdate(KEY, 61 * 60_000);
+    await backdate(61 * 60_000);
 
     // Act
     const again = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
@@ -211,7 +216,9 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
 
     // Assess
     expect(again.status).toBe(200);
-    expect(again.body.results).toEqual([{ key: KEY, status: 'duplicate', contact_id: contactId }]);
+    expect(again.body.results).toEqual([
+      { id: await recordId(), status: 'duplicate', contact_id: contactId },
+    ]);
     expect(verifications().map((execution) => execution.status)).toEqual(['FAILED', 'SUCCEEDED']);
     expect(await record()).toMatchObject({ status: 'verified' });
   });
@@ -234,17 +241,18 @@ describe('Reliability: in_progress is never an answer a sender can drop', () => 
 
     // Assess
     expect(holder.status).toBe(200);
-    const contactId = holder.body.results[0].contact_id as string;
-    expect(holder.body.results).toEqual([{ key: KEY, status: 'created', contact_id: contactId }]);
+    const contactId = holder.body.results[0]?.contact_id as string;
+    const id = await harness.conversionIdOf(KEY);
+    expect(holder.body.results).toEqual([{ id, status: 'created', contact_id: contactId }]);
     expect(second.status).toBe(503);
     expect(second.headers['retry-after']).toBe('2');
     expect(second.body).toMatchObject({
       error: 'retry_later',
       retry_after_seconds: 2,
-      results: [{ key: KEY, status: 'in_progress', contact_id: null }],
+      results: [{ id, status: 'in_progress', contact_id: null }],
     });
     expect(retry.status).toBe(200);
-    expect(retry.body.results).toEqual([{ key: KEY, status: 'duplicate', contact_id: contactId }]);
+    expect(retry.body.results).toEqual([{ id, status: 'duplicate', contact_id: contactId }]);
     expect(harness.apollo.contacts()).toHaveLength(1);
   });
 
@@ -252,9 +260,16 @@ describe('Reliability: in_progress is never an answer a sender can drop', () => 
     // Prepare: an invocation claimed the person and died; its lock lapses in a second and a half.
     await harness.reset({ IN_PROGRESS_RETRY_AFTER_SECONDS: '1' });
     const ledger = new DynamoDbLedger(harness.dynamo.client, harness.tableName);
+    // It had resolved who the person is (the record's id, linked to the email) before claiming.
+    const resolution = await new IdentityResolution({ ledger }).resolve(
+      toPerson(MARK_TWAIN, 'body', { defaultPhoneCountry: 'US' }),
+      { deadline: Date.now() + 10_000 },
+    );
+    if (resolution.kind !== 'record') throw new Error(`resolved as ${resolution.kind}`);
+    const id = resolution.key;
     const lapsesAt = Date.now() + 1500;
     await ledger.claim({
-      key: KEY,
+      key: id,
       token: 'dead-invocation',
       lockExpiresAtMs: lapsesAt,
       nowMs: Date.now(),
@@ -274,13 +289,13 @@ describe('Reliability: in_progress is never an answer a sender can drop', () => 
     // Assess
     expect(replies[0]?.status).toBe(503);
     expect(replies[0]?.headers['retry-after']).toBe('1');
-    expect(replies[0]?.body.results).toEqual([{ key: KEY, status: 'in_progress', contact_id: null }]);
+    expect(replies[0]?.body.results).toEqual([{ id, status: 'in_progress', contact_id: null }]);
     const last = replies.at(-1);
     expect(last?.status).toBe(200);
     expect(last?.body.results).toEqual([
-      { key: KEY, status: 'created', contact_id: harness.apollo.contacts()[0]?.id },
+      { id, status: 'created', contact_id: harness.apollo.contacts()[0]?.id },
     ]);
     expect(harness.apollo.contacts()).toHaveLength(1);
-    expect(await harness.getConversion(KEY)).toMatchObject({ body: { status: 'verified' } });
+    expect(await harness.getConversion(id)).toMatchObject({ body: { status: 'verified' } });
   });
 });

@@ -19,6 +19,15 @@ interface ResourceProperties {
   Policies?: Array<{ PolicyDocument: { Statement: unknown[] } }>;
   /** AWS::CloudWatch::Alarm */
   MetricName?: string;
+  Namespace?: string;
+  Dimensions?: Array<{ Name: string; Value: unknown }>;
+  AlarmActions?: unknown[];
+  ComparisonOperator?: string;
+  Threshold?: number;
+  /** AWS::DynamoDB::Table */
+  GlobalSecondaryIndexes?: unknown[];
+  /** AWS::Events::Rule */
+  ScheduleExpression?: string;
 }
 
 describe('Deployment: serverless package', () => {
@@ -142,7 +151,7 @@ describe('Deployment: serverless package', () => {
 
   it('indexes the records waiting for a verdict, and sweeps them every 15 minutes through that index only', () => {
     const table = template.Resources.LedgerTable?.Properties;
-    expect(table.GlobalSecondaryIndexes).toEqual([
+    expect(table?.GlobalSecondaryIndexes).toEqual([
       expect.objectContaining({
         IndexName: 'awaiting-verdict',
         KeySchema: [
@@ -154,7 +163,7 @@ describe('Deployment: serverless package', () => {
     const schedules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
     expect(schedules).toEqual([expect.objectContaining({ ScheduleExpression: 'rate(15 minutes)' })]);
     const sweep = template.Resources.SweepVerificationsLambdaFunction?.Properties;
-    expect(sweep.Role).toEqual({ 'Fn::GetAtt': ['SweepVerificationsRole', 'Arn'] });
+    expect(sweep?.Role).toEqual({ 'Fn::GetAtt': ['SweepVerificationsRole', 'Arn'] });
     const statements = JSON.stringify(template.Resources.SweepVerificationsRole?.Properties.Policies);
     expect(statements).not.toContain('dynamodb:Scan');
     expect(statements).toMatch(/"dynamodb:Query"\],"Resource":\{"Fn::Sub":"[^"]*\/index\/awaiting-verdict"/);

@@ -95,15 +95,15 @@ describe('State machine: verification', () => {
       const pollRetry = (phoneReveal.definition as StatesJson).States['PollResult']?.Retry;
       expect(pollRetry).toEqual([
         expect.objectContaining({
-          ErrorEquals: expect.arrayContaining(['ApolloAuthError', 'ContactMismatchError']),
+          ErrorEquals: expect.arrayContaining(['ApolloAuthError', 'ContactMismatchError']) as unknown,
           MaxAttempts: 0,
         }),
         expect.objectContaining({
-          ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']),
+          ErrorEquals: expect.arrayContaining(['ApolloRateLimitError', 'Lambda.ServiceException']) as unknown,
           MaxAttempts: 5,
         }),
         expect.objectContaining({
-          ErrorEquals: expect.arrayContaining(['States.Timeout', 'States.TaskFailed']),
+          ErrorEquals: expect.arrayContaining(['States.Timeout', 'States.TaskFailed']) as unknown,
         }),
       ]);
       expect(states['VerifyContact']?.Retry).toContainEqual(pollRetry?.[0]);
@@ -188,7 +188,7 @@ describe('State machine: verification', () => {
       expect(execution.stopDate).toBeInstanceOf(Date);
     });
 
-    it('gives every task a timeout and retries for Lambda timeouts and service errors', async () => {
+    it('gives every task a timeout and retries for Lambda timeouts and service errors', () => {
       // Prepare
       const phoneReveal = loadStateMachineDefinition({ stateMachine: 'phoneReveal' })
         .definition as StatesJson;
@@ -216,7 +216,7 @@ describe('State machine: verification', () => {
 
       // Assess
       for (const [name, task] of Object.entries(tasks)) {
-        expect(task, name).toMatchObject({ TimeoutSeconds: expect.any(Number) });
+        expect(task, name).toMatchObject({ TimeoutSeconds: expect.any(Number) as unknown });
         const errors = retried[name] ?? [];
         const covered = errors.includes('States.ALL')
           ? lambdaErrors
@@ -304,7 +304,7 @@ describe('State machine: verification', () => {
 
       // Assess
       expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([
-        expect.objectContaining({ error: expect.objectContaining({ Error: 'Sandbox.Timedout' }) }),
+        expect.objectContaining({ error: expect.objectContaining({ Error: 'Sandbox.Timedout' }) as unknown }),
       ]);
       expect(execution.status).toBe('FAILED');
       expect(execution.error).toBe('VerificationFailed');

@@ -49,7 +49,7 @@ export interface ConversionsBody {
   /** The event type of a webhook delivery that converts nobody. */
   ignored?: string;
 }
-/** What GET /conversions/{key} answers: the ledger record as `conversionView` shows it. */
+/** What GET /conversions/{id} and POST /conversions/lookup answer: the ledger record as `conversionView` shows it. */
 export type ConversionViewBody = ReturnType<typeof conversionView>;
 /** A route's reply, its body as the handler writes it, or an error reply's fields. */
 export type HttpReply<Body = ConversionsBody> = LambdaReply<Body & ErrorBody>;
@@ -80,7 +80,9 @@ export type TaskFunction = 'verifyContact' | 'recordVerificationFailure' | 'poll
  */
 export type TaskFault = (call: number, payload: unknown) => Error | undefined;
 
-const toReply = (result: APIGatewayProxyStructuredResultV2): HttpReply => toHttpReply(result, undefined);
+// The routes always answer with a JSON body: no empty body to stand in for.
+const toReply = <Body>(result: APIGatewayProxyStructuredResultV2): HttpReply<Body> =>
+  toHttpReply(result, undefined as never);
 
 export interface SignOptions {
   secret?: string;
@@ -205,7 +207,7 @@ export class ServiceHarness {
   }
 
   /** Sends a body to the webhook handler, signed unless `headers` replace the signature. */
-  async webhook(body: unknown, options: SignOptions = {}): Promise<HttpReply> {
+  async webhook(body: unknown, options: SignOptions = {}): Promise<HttpReply<ConversionsBody>> {
     const raw = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
     const headers = options.headers ?? {
       'content-type': 'application/json',
@@ -222,12 +224,10 @@ export class ServiceHarness {
           isBase64Encoded: true,
         }
       : httpEvent('POST', '/webhooks/enrichment-completed', raw, headers);
-    return toReply(
-      (await handler(event, lambdaContext('enrichmentWebhook'))) as APIGatewayProxyStructuredResultV2,
-    );
+    return toReply(await handler(event, lambdaContext('enrichmentWebhook')));
   }
 
-  async createContacts(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+  async createContacts(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply<ConversionsBody>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.createContacts();
@@ -268,9 +268,7 @@ export class ServiceHarness {
     const handler = await handlers.getConversion();
     // As API Gateway hands it over: the path percent-encoded, its parameter decoded once.
     const event = httpEvent('GET', `/conversions/${encodeURIComponent(id)}`, '', headers, { id });
-    return toReply(
-      (await handler(event, lambdaContext('getConversion'))) as APIGatewayProxyStructuredResultV2,
-    );
+    return toReply(await handler(event, lambdaContext('getConversion')));
   }
 
   /** Makes a state machine task fail as `fault` decides, until the next `reset`. */
@@ -288,16 +286,19 @@ export class ServiceHarness {
   }
 
   /** `POST /conversions/lookup`: the record by an identity (`{email}`, name + company, ...). */
-  async lookupConversion(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply> {
+  async lookupConversion(
+    body: unknown,
+    apiKey: string | null = API_KEY,
+  ): Promise<HttpReply<ConversionViewBody>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.lookupConversion();
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
     return toReply(
-      (await handler(
+      await handler(
         httpEvent('POST', '/conversions/lookup', raw, headers),
         lambdaContext('lookupConversion'),
-      )) as APIGatewayProxyStructuredResultV2,
+      ),
     );
   }
 
