@@ -83,7 +83,7 @@ describe('Deployment: serverless package', () => {
       expect(variables).not.toContain('API_KEY');
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
-    expect(roles.size).toBe(8);
+    expect(roles.size).toBe(9);
   });
 
   it('grants no IAM action on "*"', () => {
