@@ -74,7 +74,7 @@ export class IdentityResolution {
    */
   async resolve(person: Pick<Person, 'identities'>, { deadline }: { deadline: number }): Promise<Resolution> {
     const weak = person.identities.filter(isWeak).map(identityKey);
-    const waitUntil = Math.min(deadline - 1000, this.now() + (this.deps.lockWaitMs ?? 3000));
+    const waitUntil = Math.min(deadline - 1000, this.now() + (this.deps.lockWaitMs ?? 1000));
     for (let attempt = 0; ; attempt += 1) {
       const decided = this.decide(await this.read(person.identities));
       if (decided !== undefined) return decided;

@@ -37,17 +37,22 @@ export function stripInvisible(value: string): string {
 
 /** Apostrophes join a word (`O'Brien` = `OBrien`); dots join abbreviations (`S.A.` = `SA`). */
 const JOINERS = /['\u2019\u02bc\u2018`´.]/g;
-/** Letters, marks and digits: everything else (punctuation, symbols, spaces) separates words. */
-const WORD = /[\p{L}\p{M}\p{N}]+/gu;
+/** Punctuation, symbols, spaces and controls separate words; anything else (even an unassigned code point) is part of one. */
+const WORD = /[^\s\p{P}\p{S}\p{Cc}\p{Cf}]+/gu;
 
 /**
  * The words of a text as two spellings of one name share them: invisible characters dropped,
  * NFKC (full-width and ligature forms folded), lower case, apostrophes and dots joined,
- * punctuation, symbols and whitespace as separators. `  Smith-Jones ` → `['smith', 'jones']`.
+ * punctuation, symbols and whitespace as separators. `  Smith-Jones ` → `['smith', 'jones']`. A text
+ * made only of punctuation and symbols is one word, as it is.
  */
 export function words(value: string): string[] {
-  const folded = stripInvisible(value).normalize('NFKC').toLowerCase().replace(JOINERS, '');
-  return folded.match(WORD) ?? [];
+  const folded = stripInvisible(value).normalize('NFKC').toLowerCase();
+  const found = folded.replace(JOINERS, '').match(WORD);
+  if (found) return found;
+  // Only punctuation and symbols (`!`, `&`): kept whole, so the name still identifies someone.
+  const whole = folded.replace(/\s+/g, ' ').trim();
+  return whole === '' ? [] : [whole];
 }
 
 /** A folded name part: its words, single-spaced. */

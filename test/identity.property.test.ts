@@ -105,6 +105,22 @@ describe('Identity keys (lib/identity.ts)', () => {
     );
   });
 
+  it('gives every name and company that has something visible an identity (punctuation, unassigned code points)', () => {
+    expect(
+      toPerson({ first_name: '\u{3347a}', last_name: '!', organization_name: '&' }, 'b', options).identities,
+    ).toEqual([['name_org', '\u{3347a}', '!', '&']]);
+    const visible = fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }).filter((text) => {
+      const cleaned = text.toWellFormed().replace(/[\p{Cc}\p{Cf}\p{Default_Ignorable_Code_Point}\s]/gu, '');
+      return cleaned !== '';
+    });
+    fc.assert(
+      fc.property(visible, visible, visible, (first_name, last_name, organization_name) => {
+        expect(() => toPerson({ first_name, last_name, organization_name }, 'b', options)).not.toThrow();
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('makes keys of a fixed length far below the 2,048-byte partition key limit, whatever the names', () => {
     fc.assert(
       fc.property(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 200 }), (text) => {

@@ -33,7 +33,8 @@ const BLANK_OR_CONTROL = /[\u0000-\u001f\u007f-\u009f\s]/g;
 const LOOSE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
-export const isBlank = (text: string) => text.replace(BLANK_OR_CONTROL, '') === '';
+/** Blank as the service sees it: nothing left once whitespace, controls and invisible characters are gone. */
+export const isBlank = (text: string) => stripInvisible(text).replace(BLANK_OR_CONTROL, '') === '';
 /** What a text field comes to once control characters and surrounding whitespace are gone. */
 /** As the service cleans text: invisible characters (`stripInvisible`) dropped, blanks and controls as spaces. */
 const cleaned = (text: string) =>
