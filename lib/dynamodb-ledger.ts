@@ -640,7 +640,8 @@ export class DynamoDbLedger
       if (item?.kept_enrichment !== undefined || live) {
         return {
           claimed: false,
-          kept: item?.kept_enrichment ?? null,
+          // A payment still held by its payer is not taken over: the caller is told to retry.
+          kept: live ? null : (item?.kept_enrichment ?? null),
           lockExpiresAtMs: item?.lock_expires_at ?? null,
         };
       }
@@ -659,9 +660,22 @@ export class DynamoDbLedger
           ExpressionAttributeValues: marshall({ ':token': token }),
         }),
       )
-      .catch((error: unknown) => {
-        // Lost or lapsed: whoever holds it now is not disturbed.
+      .catch(async (error: unknown) => {
         if (!isConditionFailure(error)) throw error;
+        // A kept payment stays; only the payer's lock goes. Lost or lapsed: nobody is disturbed.
+        await this.client
+          .send(
+            new UpdateItemCommand({
+              TableName: this.tableName,
+              Key: marshall({ pk: `enrichment:${lookup}` }),
+              ConditionExpression: 'lock_token = :token',
+              UpdateExpression: 'REMOVE lock_token, lock_expires_at',
+              ExpressionAttributeValues: marshall({ ':token': token }),
+            }),
+          )
+          .catch((lockError: unknown) => {
+            if (!isConditionFailure(lockError)) throw lockError;
+          });
       });
   }
 
@@ -679,8 +693,9 @@ export class DynamoDbLedger
           Key: marshall({ pk: `enrichment:${keep.lookup}` }),
           ConditionExpression: 'lock_token = :token',
           UpdateExpression:
-            'SET kept_enrichment = :kept, updated_at = :now_iso, expires_at = :expires_at ' +
-            'REMOVE lock_token, lock_expires_at',
+            // The payer keeps its lock until it has converted the person (`releaseEnrichment`), so
+            // nobody else converts its payment under it and answers in its place.
+            'SET kept_enrichment = :kept, updated_at = :now_iso, expires_at = :expires_at',
           ExpressionAttributeValues: marshall(
             {
               ':kept': keep.kept,
@@ -699,8 +714,17 @@ export class DynamoDbLedger
     }
   }
 
-  async keptEnrichment({ lookup }: { lookup: string }): Promise<KeptEnrichment | null> {
-    return (await this.getItem(`enrichment:${lookup}`))?.kept_enrichment ?? null;
+  async keptEnrichment({
+    lookup,
+    nowMs,
+  }: {
+    lookup: string;
+    nowMs?: number;
+  }): Promise<KeptEnrichment | null> {
+    const item = await this.getItem(`enrichment:${lookup}`);
+    if (nowMs !== undefined && item?.lock_expires_at !== undefined && item.lock_expires_at >= nowMs)
+      return null;
+    return item?.kept_enrichment ?? null;
   }
 
   async recordEnrichment(enrichment: {

@@ -70,6 +70,8 @@ interface PaidFor {
   reuse: boolean;
   /** Whether that people/match asked Apollo to reveal phones. */
   phonesRequested: boolean;
+  /** The payer's claim on the lookup, held until the person is converted; given back by this. */
+  releaseClaim?: () => Promise<void>;
 }
 
 /** The longest `Retry-After` told to a request that found another one enriching the same person. */
@@ -151,6 +153,26 @@ export class PersonEnrichment {
     }
 
     const paid = await this.payOnce(request, lookups[0] as string, deadline);
+    try {
+      return await this.convertPaidFor(request, paid, lookups, deadline);
+    } finally {
+      // Converted (or failed): the payment is kept, and the next request may convert it now.
+      await paid.releaseClaim?.().catch((error: unknown) => {
+        logger.warn('could not give back an enrichment claim; it lapses at the deadline', {
+          error: error instanceof Error ? error.message : String(error),
+        });
+      });
+    }
+  }
+
+  /** Converts what `payOnce` paid for (or reused) into the person's one contact. */
+  private async convertPaidFor(
+    request: EnrichmentRequest,
+    paid: PaidFor,
+    lookups: readonly string[],
+    deadline: number,
+  ): Promise<EnrichmentResult> {
+    const { ledger } = this.deps;
     const { enrichment, reuse } = paid;
     const credits = reuse ? 0 : paid.credits;
     const base = {
@@ -244,7 +266,7 @@ export class PersonEnrichment {
    */
   private async payOnce(request: EnrichmentRequest, lookup: string, deadline: number): Promise<PaidFor> {
     const { ledger, apollo } = this.deps;
-    const kept = await ledger.keptEnrichment({ lookup });
+    const kept = await ledger.keptEnrichment({ lookup, nowMs: this.now() });
     if (kept !== null) return this.reuse(kept);
 
     const webhookUrl = request.revealPhoneNumber ? await this.deps.callbackUrl() : undefined;
@@ -302,7 +324,13 @@ export class PersonEnrichment {
       // Only when this invocation outlived its own deadline: the person is still converted below.
       logger.warn('enrichment claim lapsed before the payment was kept', { person: personRef(lookup) });
     }
-    return { enrichment, credits, reuse: false, phonesRequested: request.revealPhoneNumber };
+    return {
+      enrichment,
+      credits,
+      reuse: false,
+      phonesRequested: request.revealPhoneNumber,
+      releaseClaim: () => ledger.releaseEnrichment({ lookup, token }),
+    };
   }
 
   private reuse(kept: KeptEnrichment): PaidFor {

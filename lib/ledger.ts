@@ -274,7 +274,11 @@ export interface PaidEnrichments {
     expiresAtSeconds: number;
   }): Promise<boolean>;
   /** The enrichment kept under `lookup`, if any. */
-  keptEnrichment(query: { lookup: string }): Promise<KeptEnrichment | null>;
+  /**
+   * The enrichment kept for `lookup`. With `nowMs`, null while its payer still holds the lookup (it
+   * is converting the person right now): only a payer that finished or died is taken over.
+   */
+  keptEnrichment(query: { lookup: string; nowMs?: number }): Promise<KeptEnrichment | null>;
   /**
    * Remembers what an enrichment learned: Apollo's ids, credits, whether phones are coming.
    * Credits are added once per `requestId` however often it is recorded. A record's phone reveal

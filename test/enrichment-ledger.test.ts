@@ -77,10 +77,38 @@ describe('Class: DynamoDbLedger, the enrichment payment ports (against dynalite)
       }),
     ).toBe(true);
 
+    // While the payer still holds the lookup (it is converting), nobody takes its payment over.
+    const meanwhile = await ledger.claimEnrichment(claimOf('b', NOW + 1_000));
     const later = await ledger.claimEnrichment(claimOf('b', NOW + 60_000));
 
-    expect(later).toEqual({ claimed: false, kept: KEPT, lockExpiresAtMs: null });
+    expect(meanwhile).toEqual({ claimed: false, kept: null, lockExpiresAtMs: NOW + 20_000 });
+    expect(await ledger.keptEnrichment({ lookup: LOOKUP, nowMs: NOW + 1_000 })).toBeNull();
+    expect(later).toEqual({ claimed: false, kept: KEPT, lockExpiresAtMs: NOW + 20_000 });
     expect(await ledger.keptEnrichment({ lookup: LOOKUP })).toEqual(KEPT);
+    expect(await ledger.keptEnrichment({ lookup: LOOKUP, nowMs: NOW + 60_000 })).toEqual(KEPT);
+  });
+
+  it("gives the payer's lock back after the conversion, keeping the payment for the next request", async () => {
+    await ledger.claimEnrichment(claimOf('a'));
+    await ledger.keepEnrichment({
+      lookup: LOOKUP,
+      token: 'a',
+      kept: KEPT,
+      nowMs: NOW,
+      expiresAtSeconds: TTL,
+    });
+
+    await ledger.releaseEnrichment({ lookup: LOOKUP, token: 'b' });
+    const stillHeld = await ledger.keptEnrichment({ lookup: LOOKUP, nowMs: NOW + 1_000 });
+    await ledger.releaseEnrichment({ lookup: LOOKUP, token: 'a' });
+
+    expect(stillHeld).toBeNull();
+    expect(await ledger.keptEnrichment({ lookup: LOOKUP, nowMs: NOW + 1_000 })).toEqual(KEPT);
+    expect(await ledger.claimEnrichment(claimOf('c', NOW + 1_000))).toEqual({
+      claimed: false,
+      kept: KEPT,
+      lockExpiresAtMs: null,
+    });
   });
 
   it('hands a lapsed claim over; the lapsed holder can neither keep nor release it', async () => {

@@ -482,11 +482,15 @@ describe('Class: PersonEnrichment', () => {
         nowMs: s.clock.now(),
         expiresAtSeconds: s.clock.epochSeconds() + HELD_TTL_SECONDS,
       });
+      // While the rival still holds the lookup (converting its payment), this request must wait.
+      const whileHeld = await enrichWren(s).catch((error: unknown) => error);
+      await s.ledger.releaseEnrichment({ lookup: EMAIL_LOOKUP, token: 'rival' });
 
       // Act
       const result = await enrichWren(s);
 
       // Assess: a keep without the claim wrote nothing; the rival's kept enrichment is converted
+      expect(whileHeld).toBeInstanceOf(EnrichmentInProgressError);
       expect(claim).toEqual({ claimed: true });
       expect(result).toMatchObject({
         status: 'created',

@@ -604,9 +604,10 @@ export class InMemoryLedger
       );
       if (claimed) return { claimed: true } as const;
       const item = this.items.get(pk);
+      const live = item?.lockExpiresAtMs !== undefined && item.lockExpiresAtMs >= claim.nowMs;
       return {
         claimed: false,
-        kept: item?.keptEnrichment === undefined ? null : structuredClone(item.keptEnrichment),
+        kept: live || item?.keptEnrichment === undefined ? null : structuredClone(item.keptEnrichment),
         lockExpiresAtMs: item?.lockExpiresAtMs ?? null,
       } as const;
     });
@@ -617,7 +618,12 @@ export class InMemoryLedger
       // DeleteItem, 'lock_token = :token AND attribute_not_exists(kept_enrichment)'.
       const pk = `enrichment:${lookup}`;
       const item = this.items.get(pk);
-      if (item?.lockToken === token && item.keptEnrichment === undefined) this.items.delete(pk);
+      if (item?.lockToken !== token) return;
+      if (item.keptEnrichment === undefined) this.items.delete(pk);
+      else {
+        delete item.lockToken;
+        delete item.lockExpiresAtMs;
+      }
     });
   }
 
@@ -636,16 +642,17 @@ export class InMemoryLedger
           item.keptEnrichment = stored(keep.kept);
           item.updatedAt = iso(keep.nowMs);
           item.expiresAtSeconds = keep.expiresAtSeconds;
-          delete item.lockToken;
-          delete item.lockExpiresAtMs;
         },
       ),
     );
   }
 
-  keptEnrichment({ lookup }: { lookup: string }): Promise<KeptEnrichment | null> {
+  keptEnrichment({ lookup, nowMs }: { lookup: string; nowMs?: number }): Promise<KeptEnrichment | null> {
     return settle(() => {
-      const kept = this.items.get(`enrichment:${lookup}`)?.keptEnrichment;
+      const item = this.items.get(`enrichment:${lookup}`);
+      if (nowMs !== undefined && item?.lockExpiresAtMs !== undefined && item.lockExpiresAtMs >= nowMs)
+        return null;
+      const kept = item?.keptEnrichment;
       return kept === undefined ? null : structuredClone(kept);
     });
   }
