@@ -95,7 +95,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(9);
+    expect(functions).toHaveLength(10);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -106,7 +106,7 @@ describe('Deployment: serverless package', () => {
       expect(variables).not.toContain('API_KEY');
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
-    expect(roles.size).toBe(9);
+    expect(roles.size).toBe(10);
   });
 
   it('grants no IAM action on "*"', () => {

@@ -146,12 +146,12 @@ describe('Property: webhook handler', () => {
           .requests()
           .filter((request) => request.method === 'POST' && request.path === '/contacts')
           .map((request) => (request.body as { email?: string }).email);
-        const writes = await takeWrites();
-
         const valid = delivery.expected.flatMap((position) => ('valid' in position ? [position.valid] : []));
+        expect(reply.status, JSON.stringify(reply.body)).toBe(200);
         const ids = new Map<string, string>();
+        // Read before `takeWrites`, which resets the ledger.
         for (const email of valid) ids.set(email, await harness.conversionIdOf(email));
-        expect(reply.status).toBe(200);
+        const writes = await takeWrites();
         expect(reply.body.results).toEqual(
           delivery.expected.map((position) =>
             'valid' in position
