@@ -245,10 +245,10 @@ describe('Partial acceptance: a list of people with invalid ones', () => {
 
     expect(parsed.kind).toBe('people');
     const entries = parsed.kind === 'people' ? parsed.people : [];
-    expect(entries.map((entry) => (isInvalidPerson(entry) ? entry : entry.key))).toEqual([
+    expect(entries.map((entry) => (isInvalidPerson(entry) ? entry : entry.fields.email))).toEqual([
       'a@b.example',
       {
-        key: null,
+        id: null,
         status: 'invalid',
         contact_id: null,
         field: 'body.data.people[1].email',
@@ -271,7 +271,7 @@ describe('Partial acceptance: a list of people with invalid ones', () => {
       options,
     );
 
-    expect(entries[0]).toMatchObject({ key: 'ok@b.example' });
+    expect(entries[0]).toMatchObject({ fields: { email: 'ok@b.example' } });
     expect(entries[1]).toMatchObject({
       status: 'invalid',
       field: 'body.people[1].email',
