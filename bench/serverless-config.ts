@@ -17,7 +17,7 @@ export interface DeployedFunction {
  * serverless-esbuild's own keys: it removes them before handing `custom.esbuild` to esbuild
  * (node_modules/serverless-esbuild/dist/bundle.js); every other key is an esbuild option.
  */
-const PLUGIN_OPTIONS = new Set([
+export const PLUGIN_OPTIONS: ReadonlySet<string> = new Set([
   'concurrency',
   'zipConcurrency',
   'exclude',

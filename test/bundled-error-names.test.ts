@@ -14,6 +14,7 @@ import type { Context } from 'aws-lambda';
 import { build, type BuildOptions } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { PLUGIN_OPTIONS } from '../bench/serverless-config';
 import type * as Errors from '../lib/errors';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -27,36 +28,10 @@ const serverlessYml = parse(readFileSync(join(ROOT, 'serverless.yml'), 'utf8'), 
   logLevel: 'error',
 }) as ServerlessYml;
 
-/**
- * serverless-esbuild's own keys, which it removes from `custom.esbuild` before calling esbuild
- * (node_modules/serverless-esbuild/dist/bundle.js); it also makes `exclude` external.
- */
-const PLUGIN_KEYS = new Set([
-  'concurrency',
-  'zipConcurrency',
-  'exclude',
-  'nativeZip',
-  'packager',
-  'packagePath',
-  'watch',
-  'keepOutputDirectory',
-  'packagerOptions',
-  'installExtraArgs',
-  'outputFileExtension',
-  'outputBuildFolder',
-  'outputWorkFolder',
-  'nodeExternals',
-  'skipBuild',
-  'skipRebuild',
-  'skipBuildExcludeFns',
-  'stripEntryResolveExtensions',
-  'disposeContext',
-]);
-
 function deployedEsbuildOptions(custom: Record<string, unknown>): BuildOptions {
   const exclude = (custom.exclude as string[] | undefined) ?? ['aws-sdk'];
   return {
-    ...Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_KEYS.has(key))),
+    ...Object.fromEntries(Object.entries(custom).filter(([key]) => !PLUGIN_OPTIONS.has(key))),
     external: [
       ...((custom.external as string[] | undefined) ?? []),
       ...(exclude.includes('*') ? [] : exclude),
