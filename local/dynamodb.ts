@@ -33,9 +33,25 @@ export async function startLocalDynamoDb(
   };
 }
 
+/** What the `by-status` index carries besides its keys (serverless.yml declares the same list). */
+const BY_STATUS_ATTRIBUTES = [
+  'contact_id',
+  'outcome',
+  'last_error',
+  'attempts',
+  'created_at',
+  'converted_at',
+  'verified_at',
+  'credits_consumed',
+  'free_lookups',
+  'phone_reveal',
+  'phone_reveal_note',
+] as const;
+
 /**
  * Creates the ledger table with the key schema serverless.yml declares (`pk`, a string) and its
- * sparse `awaiting-verdict` index. dynalite has no TTL API, so the TTL setting is not applied
+ * sparse `awaiting-verdict` index, and the `by-status` index (records by status, oldest
+ * change first). dynalite has no TTL API, so the TTL setting is not applied
  * locally: records simply never expire there.
  */
 export async function createLedgerTable(client: DynamoDBClient, tableName: string): Promise<void> {
@@ -47,6 +63,8 @@ export async function createLedgerTable(client: DynamoDBClient, tableName: strin
         { AttributeName: 'pk', AttributeType: 'S' },
         { AttributeName: 'awaiting_verdict_shard', AttributeType: 'S' },
         { AttributeName: 'awaiting_verdict_since', AttributeType: 'N' },
+        { AttributeName: 'status', AttributeType: 'S' },
+        { AttributeName: 'updated_at', AttributeType: 'S' },
       ],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
       GlobalSecondaryIndexes: [
@@ -60,6 +78,14 @@ export async function createLedgerTable(client: DynamoDBClient, tableName: strin
             ProjectionType: 'INCLUDE',
             NonKeyAttributes: ['status', 'contact_id', 'verification_redrives'],
           },
+        },
+        {
+          IndexName: 'by-status',
+          KeySchema: [
+            { AttributeName: 'status', KeyType: 'HASH' },
+            { AttributeName: 'updated_at', KeyType: 'RANGE' },
+          ],
+          Projection: { ProjectionType: 'INCLUDE', NonKeyAttributes: [...BY_STATUS_ATTRIBUTES] },
         },
       ],
     }),

@@ -159,6 +159,13 @@ describe('Deployment: serverless package', () => {
           { AttributeName: 'awaiting_verdict_since', KeyType: 'RANGE' },
         ],
       }),
+      expect.objectContaining({
+        IndexName: 'by-status',
+        KeySchema: [
+          { AttributeName: 'status', KeyType: 'HASH' },
+          { AttributeName: 'updated_at', KeyType: 'RANGE' },
+        ],
+      }),
     ]);
     const schedules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
     expect(schedules).toEqual([expect.objectContaining({ ScheduleExpression: 'rate(15 minutes)' })]);
