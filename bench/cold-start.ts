@@ -13,6 +13,9 @@ const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
   // Converts, then starts the phone-reveal state machine.
   enrichPerson: 'dynamodb-sfn',
   getConversion: 'dynamodb',
+  lookupConversion: 'dynamodb',
+  // Queries the ledger, then starts verification executions.
+  sweepVerifications: 'dynamodb-sfn',
   // Ledger and Apollo (fetch) only.
   apolloPhoneCallback: 'dynamodb',
   pollPhoneResult: 'dynamodb',

@@ -4,6 +4,7 @@ import { identityKey } from '../../../lib/identity';
 import { IdentityResolution } from '../../../lib/identity-resolution';
 import type { Person } from '../../../lib/person';
 import { ContactVerification } from '../../../lib/verification';
+import { VerificationFailureRecorder } from '../../../lib/verification-failure';
 import { VerificationSweep } from '../../../lib/verification-sweep';
 import { WebhookDeliveryMemory } from '../../../lib/webhook-deliveries';
 import { FakeApollo } from './apollo';
@@ -107,6 +108,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     defaultPhoneCountry: DEFAULT_PHONE_COUNTRY,
     now: clock.now,
   });
+  const verificationFailures = new VerificationFailureRecorder({ ledger, now: clock.now });
   const webhookDeliveries = new WebhookDeliveryMemory({
     ledger,
     rememberSeconds: settings.webhookReplayWindowSeconds,
@@ -124,6 +126,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     conversion,
     enrichment,
     verification,
+    verificationFailures,
     verificationSweep,
     webhookDeliveries,
     /** Call options for one request starting now. */
