@@ -28,7 +28,8 @@ interface GetParameterOutput {
 /**
  * Reads parameters through the extension's local HTTP endpoint, as AWS documents it: the
  * function's session token in `X-Aws-Parameters-Secrets-Token` proves the request comes from
- * inside the execution environment. `env` is read at each call (the token is the runtime's).
+ * inside the execution environment. `env` is read at each call: the runtime sets the token in
+ * `AWS_SESSION_TOKEN` (AWS suggests the SDK's credential chain only for SnapStart, not used here).
  */
 export function parametersExtensionReader(env: Env, fetchFrom: typeof fetch = fetch): ParameterReader {
   return async (name) => {

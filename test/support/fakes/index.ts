@@ -19,7 +19,7 @@ export * from './ledger';
 export * from './people';
 export * from './schedulers';
 
-/** The settings `lib/services.ts` reads from the config, at values the tests reason about. */
+/** The settings the composition roots (`lib/roots/`) read from the config, at values the tests reason about. */
 export interface FakeSettings {
   concurrency: number;
   rejectedRecordTtlSeconds: number;
@@ -56,7 +56,7 @@ export const FAKE_SETTINGS: FakeSettings = {
 export const REQUEST_MS = 20_000;
 
 /**
- * The use cases wired as `lib/services.ts` wires them, each port an in-memory fake: one ledger,
+ * The use cases wired as `lib/services.ts` and the roots wire them, each port an in-memory fake: one ledger,
  * one Apollo, the schedulers, a clock the test moves and tokens `token-1`, `token-2`, ...
  * (conversion claims) and `enrichment-1`, ... (enrichment claims). Identity resolution makes new
  * conversion ids at random, as in production (`newConversionId`).
