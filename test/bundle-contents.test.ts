@@ -98,9 +98,33 @@ describe('Function bundles (deployed esbuild options)', () => {
     '%s bundles exactly the AWS SDK clients its role may use',
     (name) => {
       const clients = packagesOf(name).filter((p) => Object.values(CLIENT_OF_SERVICE).includes(p));
+      if (projectFiles.get(name)?.includes('lib/services.ts')) {
+        // No root of its own yet: getServices() builds, and bundles, every client (README).
+        expect(clients.sort()).toEqual(Object.values(CLIENT_OF_SERVICE).sort());
+        return;
+      }
       expect(clients.sort()).toEqual(clientsAllowed(name));
     },
   );
+
+  it.each([
+    'enrichmentWebhook',
+    'createContacts',
+    'getConversion',
+    'lookupConversion',
+    'enrichPerson',
+    'apolloPhoneCallback',
+    'pollPhoneResult',
+    'verifyContact',
+    'recordVerificationFailure',
+    'sweepVerifications',
+  ])('%s has a composition root of its own kind (lib/roots/), not getServices()', (name) => {
+    const files = projectFiles.get(name) ?? [];
+    expect(
+      files.filter((file) => file.startsWith('lib/roots/') && !file.startsWith('lib/roots/shared/')),
+    ).toHaveLength(1);
+    expect(files).not.toContain('lib/services.ts');
+  });
 
   it.each(service.functions.map((fn) => fn.name))(
     '%s reads SSM through the extension: its role may, its bundle holds no SSM client',
