@@ -23,6 +23,7 @@ import { FLOOR_OF_FUNCTION, timeOneLoad, type LoadSample } from './cold-start';
 import { table } from './report';
 import { readServerlessYml } from './serverless-config';
 import { median, round } from './stats';
+import { seededRandom } from '../local/seeded-random';
 
 const BEFORE = 'before-';
 
@@ -35,18 +36,6 @@ function parseArgs(argv: string[]): { rounds: number; before?: string } {
   if (!Number.isInteger(rounds) || rounds < 1)
     throw new Error(`rounds must be a positive integer, not ${rest[0]}`);
   return { rounds, ...(before !== undefined && { before: resolve(before) }) };
-}
-
-/** A small seeded generator (mulberry32): the same shuffles in every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 function shuffled<T>(items: readonly T[], random: () => number): T[] {
