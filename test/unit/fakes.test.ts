@@ -242,6 +242,31 @@ describe('Class: InMemoryLedger', () => {
       expect(ledger.item('person:p1')?.expiresAtSeconds).toBeUndefined();
     });
 
+    it('keeps phones held under a linked alias without an expiry, and those held for nobody with one', async () => {
+      // Prepare
+      const held = { phones: [{ e164: '+12025550188', type: 'mobile' }], creditsConsumed: 8 };
+      await ledger.link({ alias: 'person:p1', key: KEY, nowMs: NOW });
+
+      // Act
+      const linked = await ledger.holdRevealedPhones({
+        alias: 'person:p1',
+        held,
+        nowMs: NOW,
+        expiresAtSeconds: 99,
+      });
+      const unknown = await ledger.holdRevealedPhones({
+        alias: 'person:p2',
+        held,
+        nowMs: NOW,
+        expiresAtSeconds: 99,
+      });
+
+      // Assess
+      expect([linked, unknown]).toEqual([KEY, null]);
+      expect(ledger.item('person:p1')?.expiresAtSeconds).toBeUndefined();
+      expect(ledger.item('person:p2')?.expiresAtSeconds).toBe(99);
+    });
+
     it('throws, as DynamoDB does, when phones are held under a person key', async () => {
       // Prepare
       await ledger.claim(claimRequest());
