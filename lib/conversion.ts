@@ -173,7 +173,15 @@ export class ContactConversion {
     if (resolution.kind === 'ambiguous') {
       return { ...this.result(delivered, 'rejected', null), id: null, reason: resolution.reason };
     }
-    return this.convertRecord({ ...delivered, key: resolution.key }, deadline);
+    const person = { ...delivered, key: resolution.key };
+    return this.convertRecord(person, deadline).catch((error: unknown) => {
+      // The claim lapsed and another request took it over before this one could record the end
+      // (failed, rejected, or the contact the last look found): that request answers for the
+      // person now. The rest of the batch goes on; this person is in progress, not a failed batch.
+      if (!isError(error, 'LockLostError')) throw error;
+      logger.warn('claim lapsed and was taken over', { person: personRef(person.key) });
+      return this.result(person, 'in_progress', null);
+    });
   }
 
   /** `person.key` is the record's key (the conversion id) from here on. */

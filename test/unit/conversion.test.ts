@@ -965,6 +965,64 @@ describe('Class: ContactConversion', () => {
       });
     });
 
+    describe('a claim lost while recording the end (failed, rejected, or found by the last look)', () => {
+      /** Before the next `method` call, this request's claim lapses and another request takes wren. */
+      const takeOverBefore = (method: 'createContact' | 'findContactsByEmail') => ({
+        before: async () => {
+          s.clock.advance(REQUEST_MS + 1);
+          await claimElsewhere(s, wren());
+        },
+        method,
+      });
+
+      it.each([
+        ['the last look finds the contact (complete)', { afterEffect: true }],
+        ['the last look finds nothing (fail)', { afterEffect: false }],
+      ])(
+        'answers in_progress for that person and converts the rest of the batch when %s',
+        async (_, { afterEffect }) => {
+          // Prepare
+          s = fakeServices({ maxAttempts: 1 });
+          s.apollo.failNext('createContact', unknownOutcome(), { afterEffect });
+          await rejectionOf(s.conversion.convert([wren()], s.request()));
+          const { before, method } = takeOverBefore('findContactsByEmail');
+          s.apollo.beforeNext(method, before);
+
+          // Act
+          const results = await s.conversion.convert([wren(), juno()], s.request());
+
+          // Assess
+          expect(results).toEqual([
+            { id: s.keyOf(wren()), status: 'in_progress', contact_id: null },
+            { id: s.keyOf(juno()), status: 'created', contact_id: expect.any(String) as unknown },
+          ]);
+          expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
+            status: 'creating',
+            lockToken: 'rival',
+          });
+        },
+      );
+
+      it('answers in_progress for that person and converts the rest of the batch when Apollo rejects it', async () => {
+        // Prepare
+        const { before } = takeOverBefore('createContact');
+        s.apollo.failNext('createContact', new ApolloRejectedError('title: is too long (422)'), { before });
+
+        // Act
+        const results = await s.conversion.convert([wren(), juno()], s.request());
+
+        // Assess
+        expect(results).toEqual([
+          { id: s.keyOf(wren()), status: 'in_progress', contact_id: null },
+          { id: s.keyOf(juno()), status: 'created', contact_id: expect.any(String) as unknown },
+        ]);
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
+          status: 'creating',
+          lockToken: 'rival',
+        });
+      });
+    });
+
     describe('starting the verification', () => {
       it('leaves the record created without verificationStartedAt, and fails the request, when the start fails', async () => {
         // Prepare
