@@ -1198,6 +1198,30 @@ describe('Apollo sandbox', () => {
       ]);
     });
 
+    it('scripts faults as inject() does, and clears them', async () => {
+      // Act
+      const scripted = await callAdmin('POST', 'faults', {
+        method: 'POST',
+        path: '/people/match',
+        status: 503,
+        times: 2,
+      });
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await callApollo('POST', '/people/match', { email: 'x@apollo.example' })).status);
+      await callAdmin('POST', 'faults', { path: '/people/match', times: 5 });
+      const cleared = await callAdmin('DELETE', 'faults');
+      const afterClear = await callApollo('POST', '/people/match', { email: 'x@apollo.example' });
+      const refused = await callAdmin('POST', 'faults', { path: /x/.source, action: 'explode' });
+
+      // Assess
+      expect(scripted.status).toBe(200);
+      expect(statuses).toEqual([503, 503, 200]);
+      expect(cleared.status).toBe(200);
+      expect(afterClear.status).toBe(200);
+      expect(refused.status).toBe(422);
+    });
+
     it('refuses a wrong key (401), a person without names (422) and unknown paths (404)', async () => {
       // Act
       const statuses = [
