@@ -300,7 +300,11 @@ export class ContactConversion {
     deadline: number,
     onCreateSent: () => void,
   ): Promise<{ contactId: string; outcome: ConversionOutcome }> {
-    const found = await this.findExisting(person, deadline);
+    // Apollo's answer of a moment ago holds unless an earlier create of ours may have happened since.
+    const found =
+      person.apolloContact !== undefined && !createMayHaveHappened
+        ? (person.apolloContact.id ?? undefined)
+        : await this.findExisting(person, deadline);
     // An earlier attempt of ours may have made it; then it counts as created by this service.
     if (found) return { contactId: found, outcome: createMayHaveHappened ? 'created' : 'existing' };
     if (this.now() < quietUntil) {

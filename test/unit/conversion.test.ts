@@ -965,6 +965,38 @@ describe('Class: ContactConversion', () => {
       });
     });
 
+    describe("Apollo's answer of a moment ago (apolloContact, from a paid enrichment)", () => {
+      it('takes it instead of asking Apollo again: no people/match for a person without email', async () => {
+        // Act
+        const results = await s.conversion.convert(
+          [{ ...ottilie(), apolloContact: { id: null } }],
+          s.request(),
+        );
+
+        // Assess
+        expect(results).toEqual([{ id: s.keyOf(ottilie()), status: 'created', contact_id: 'contact-1' }]);
+        expect(s.apollo.received.matchPerson).toEqual([]);
+      });
+
+      it('looks again when an earlier create of this person may have happened since', async () => {
+        // Prepare
+        s.apollo.failNext('createContact', unknownOutcome(), { afterEffect: true });
+        await rejectionOf(s.conversion.convert([ottilie()], s.request()));
+        s.clock.advance(QUIET_SECONDS * 1000 + 1);
+
+        // Act
+        const results = await s.conversion.convert(
+          [{ ...ottilie(), apolloContact: { id: null } }],
+          s.request(),
+        );
+
+        // Assess
+        expect(results).toEqual([{ id: s.keyOf(ottilie()), status: 'created', contact_id: 'contact-1' }]);
+        expect(s.apollo.received.matchPerson).toEqual([ottilie().match, ottilie().match]);
+        expect(s.apollo.calls.createContact).toBe(1);
+      });
+    });
+
     describe('a claim lost while recording the end (failed, rejected, or found by the last look)', () => {
       /** Before the next `method` call, this request's claim lapses and another request takes wren. */
       const takeOverBefore = (method: 'createContact' | 'findContactsByEmail') => ({
