@@ -14,7 +14,12 @@ import {
 import { checkLogs } from './leaks';
 import { loadOf100, nothingStuck, verificationsDuringAnOutage } from './load';
 import { separatorsDoNotCollide, variantsMakeOneContact } from './one-contact';
-import { concurrentEnrichments, reEnrichByOtherIdentities, revealWithoutPhones } from './paid-once';
+import {
+  concurrentEnrichments,
+  concurrentEnrichmentsByName,
+  reEnrichByOtherIdentities,
+  revealWithoutPhones,
+} from './paid-once';
 import { newRunTag } from './people';
 import { ProbeReport } from './report';
 import { SandboxDoor } from './sandbox-door';
@@ -47,6 +52,7 @@ async function main(): Promise<void> {
 
   const known = await concurrentEnrichments(context);
   if (known) await reEnrichByOtherIdentities(context, known);
+  await concurrentEnrichmentsByName(context);
   await revealWithoutPhones(context);
   await requestIdSpellings(context);
   await variantsMakeOneContact(context);

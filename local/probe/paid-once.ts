@@ -148,3 +148,58 @@ export async function revealWithoutPhones(context: ProbeContext): Promise<void> 
       record.phone_reveal_note === 'no phone found',
   );
 }
+
+/**
+ * Issue 10, 1, for a person without email: twenty concurrent enrichments by name + organisation,
+ * spelled four ways (case, spaces, legal form), pay Apollo once.
+ */
+export async function concurrentEnrichmentsByName(context: ProbeContext): Promise<void> {
+  const { service, sandbox, report, tag } = context;
+  service.probe = 'concurrent enrichments by name';
+  const person = probePerson('isolde', tag);
+  await sandbox.addPerson({ ...person, email: null });
+  const spellings = [
+    {
+      first_name: person.first_name,
+      last_name: person.last_name,
+      organization_name: 'Analytical Engines Ltd',
+    },
+    {
+      first_name: person.first_name.toUpperCase(),
+      last_name: person.last_name,
+      organization_name: 'analytical engines',
+    },
+    {
+      first_name: ` ${person.first_name} `,
+      last_name: person.last_name.toLowerCase(),
+      organization_name: 'Analytical Engines, Ltd.',
+    },
+    {
+      first_name: person.first_name,
+      last_name: ` ${person.last_name}`,
+      organization_name: 'ANALYTICAL  ENGINES LIMITED',
+    },
+  ];
+  const before = (await sandbox.state()).requests.length;
+  const sent = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      service.withRetries(() => service.post('/enrichments', spellings[i % spellings.length])),
+    ),
+  );
+  for (const { answer } of sent) collectIds(context, answer);
+  const answers = sent.map(({ answer }) => answer.json as EnrichmentAnswer);
+  const paid = (await sandbox.state()).requests
+    .slice(before)
+    .filter(
+      (request) => request.path === '/people/match' && mentions(request, person) && isPaidMatch(request),
+    );
+  report.check(
+    '20 concurrent POST /enrichments of one new person without email, by name + organisation spelled 4 ways',
+    'one paid people/match; every sender 200, one conversion id',
+    `${paid.length} paid people/match; HTTP ${tally(sent.map(({ answer }) => answer.status))}; ` +
+      `status ${tally(answers.map((a) => a.status))}; ${new Set(answers.map((a) => a.id)).size} id(s)`,
+    paid.length === 1 &&
+      sent.every(({ answer }) => answer.status === 200) &&
+      new Set(answers.map((a) => a.id)).size === 1,
+  );
+}
