@@ -280,7 +280,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       });
     });
 
-    it('created, then 502, for a person without email: the re-delivery finds it by name and company (people/match), no second create', async () => {
+    it('created, then 502, for a person without email: the re-delivery finds it by name and company (contacts search, not people/match), no second create', async () => {
       // Prepare
       harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 502 });
       let createdBeforeRetry: string[] = [];
@@ -303,7 +303,14 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'created', contact_id: contact?.id },
       ]);
       expect(creates(harness).map((request) => request.status)).toEqual([502]);
-      expect(searches(harness)).toHaveLength(0); // no email to search for
+      // Searched by name before each create (free), never people/match (a credit for anyone Apollo
+      // knows who is not a contact yet): people/match came only after, to verify.
+      expect(searches(harness).map((request) => request.body)).toEqual([
+        { q_keywords: `${EMILY.first_name} ${EMILY.last_name}`, page: 1, per_page: 100 },
+        { q_keywords: `${EMILY.first_name} ${EMILY.last_name}`, page: 1, per_page: 100 },
+      ]);
+      const firstCreateAt = creates(harness)[0]?.at ?? 0;
+      expect(matches(harness).filter((request) => request.at <= firstCreateAt)).toEqual([]);
       expect(matches(harness)[0]?.body).toEqual({
         first_name: EMILY.first_name,
         last_name: EMILY.last_name,
@@ -549,8 +556,10 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
   describe('Faults: batches, order and concurrency', () => {
     it('a batch cut short by a fault: the 503 carries what finished, the re-delivery converts the rest once', async () => {
-      // Prepare: one person at a time; Emily (no email, no search) converts, Walt's search keeps failing.
+      // Prepare: one person at a time; Emily (no email) converts, Walt's search keeps failing.
       await harness.reset(quick({ CONVERSION_CONCURRENCY: '1' }));
+      // Emily's search by name goes through (a rule that changes nothing takes it), Walt's fails.
+      harness.apollo.inject({ method: 'POST', path: '/contacts/search', action: 'delay', delayMs: 0 });
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 503, times: 3 });
 
       // Act
@@ -663,7 +672,9 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
       // Assess
       expect(sent.statuses).toEqual([503, 200]);
-      // Found by people/match on name + domain; run_dedupe would not have matched a website.
+      // Found by people/match on name + domain after the search by name (whose results show a
+      // company's domain only when Apollo resolved its organisation); run_dedupe would not have
+      // matched a website.
       expect(runDedupeFlags(harness)).toEqual([false]);
       const [contact, ...others] = harness.apollo.contacts();
       expect(others).toHaveLength(0);

@@ -392,7 +392,7 @@ describe('Class: FakeApollo', () => {
     });
   });
 
-  describe('findContactsByEmail and matchPerson', () => {
+  describe('findContactsByEmail, findContactsByName and matchPerson', () => {
     it('finds saved contacts by exact email, in any case, and by name and company', async () => {
       // Prepare
       apollo.addContact({ ...JUNO_INPUT, email: 'juno.marshall@brackenridge.example' });
@@ -406,6 +406,27 @@ describe('Class: FakeApollo', () => {
       // Assess
       expect(byEmail.map((contact) => contact.id)).toEqual(['contact-2']);
       expect(byName).toMatchObject({ contact_id: 'contact-3', contact: { id: 'contact-3' } });
+    });
+
+    it('finds saved contacts by name with their organisation or website, as folded identities, and no others', async () => {
+      // Prepare
+      apollo.addContact({
+        ...ottilie().fields,
+        first_name: 'OTTILIE',
+        organization_name: 'Cobblestone Cartography Ltd',
+      });
+      apollo.addContact({ ...ottilie().fields, organization_name: 'Another Atlas' });
+      apollo.addContact(juno().fields);
+
+      // Act
+      const found = await apollo.findContactsByName(
+        { first_name: 'Ottilie', last_name: 'Fenwick', identities: ottilie().identities },
+        CALL,
+      );
+
+      // Assess
+      expect(found.map((contact) => contact.id)).toEqual(['contact-1']);
+      expect(apollo.received.findContactsByName).toHaveLength(1);
     });
 
     it('matches a directory person to the contact linked by person_id, and to no contact without one', async () => {
