@@ -19,6 +19,7 @@ import {
   concurrentEnrichmentsByName,
   reEnrichByOtherIdentities,
   revealWithoutPhones,
+  webhookPersonApolloKnows,
 } from './paid-once';
 import { newRunTag } from './people';
 import { ProbeReport } from './report';
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const known = await concurrentEnrichments(context);
   if (known) await reEnrichByOtherIdentities(context, known);
   await concurrentEnrichmentsByName(context);
+  await webhookPersonApolloKnows(context);
   await revealWithoutPhones(context);
   await requestIdSpellings(context);
   await variantsMakeOneContact(context);

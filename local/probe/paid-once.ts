@@ -1,4 +1,4 @@
-import { collectIds, type ProbeContext } from './context';
+import { collectIds, enrichmentCompleted, type ProbeContext } from './context';
 import { probePerson, type ProbePerson } from './people';
 import { tally } from './report';
 import { isPaidMatch, mentions } from './sandbox-door';
@@ -188,18 +188,66 @@ export async function concurrentEnrichmentsByName(context: ProbeContext): Promis
   );
   for (const { answer } of sent) collectIds(context, answer);
   const answers = sent.map(({ answer }) => answer.json as EnrichmentAnswer);
+  const id = answers.find((answer) => answer.id)?.id ?? null;
+  const record = id === null ? null : await service.recordUntil(id, (r) => r.status !== 'created');
+  const convertedAtMs = Date.parse(String(record?.converted_at));
   const paid = (await sandbox.state()).requests
     .slice(before)
     .filter(
       (request) => request.path === '/people/match' && mentions(request, person) && isPaidMatch(request),
     );
+  const beforeConversion = paid.filter((request) => request.at <= convertedAtMs);
   report.check(
     '20 concurrent POST /enrichments of one new person without email, by name + organisation spelled 4 ways',
     'one paid people/match; every sender 200, one conversion id',
-    `${paid.length} paid people/match; HTTP ${tally(sent.map(({ answer }) => answer.status))}; ` +
+    `${beforeConversion.length} paid people/match; HTTP ${tally(sent.map(({ answer }) => answer.status))}; ` +
       `status ${tally(answers.map((a) => a.status))}; ${new Set(answers.map((a) => a.id)).size} id(s)`,
-    paid.length === 1 &&
+    beforeConversion.length === 1 &&
       sent.every(({ answer }) => answer.status === 200) &&
       new Set(answers.map((a) => a.id)).size === 1,
+  );
+  report.check(
+    'the verification of that person (people/match by name, no reveal flag)',
+    'verified; no credit spent',
+    `${String(record?.status)}${record?.last_error ? ` (${JSON.stringify(record.last_error)})` : ''}; ` +
+      `${paid.length - beforeConversion.length} people/match charged (${paid
+        .slice(beforeConversion.length)
+        .reduce((sum, request) => sum + request.creditsConsumed, 0)} credits) after the conversion`,
+    record?.status === 'verified' && paid.length === beforeConversion.length,
+  );
+}
+
+/**
+ * A webhook converts, it never enriches: a person without email whom Apollo's database knows (but
+ * not as a contact of the team) is converted and verified without a credit spent.
+ */
+export async function webhookPersonApolloKnows(context: ProbeContext): Promise<void> {
+  const { service, sandbox, report, tag } = context;
+  service.probe = 'webhook person Apollo knows';
+  const person = probePerson('rowena', tag);
+  await sandbox.addPerson({ ...person, email: null });
+  const before = (await sandbox.state()).requests.length;
+  const { answer } = await service.withRetries(() =>
+    service.webhook(
+      enrichmentCompleted({
+        person: {
+          first_name: person.first_name,
+          last_name: person.last_name,
+          organization_name: person.organization_name,
+        },
+      }),
+    ),
+  );
+  const [result] = collectIds(context, answer);
+  const record = result?.id ? await service.recordUntil(result.id, (r) => r.status !== 'created') : null;
+  const charged = (await sandbox.state()).requests
+    .slice(before)
+    .filter((request) => mentions(request, person) && request.creditsConsumed > 0);
+  report.check(
+    'a webhook person without email whom Apollo knows (not a contact): conversion and verification',
+    'created, verified; no credit spent',
+    `HTTP ${answer.status} ${String(result?.status)}; record ${String(record?.status)}; ` +
+      `${charged.length} people/match charged (${charged.reduce((sum, r) => sum + r.creditsConsumed, 0)} credits)`,
+    answer.status === 200 && record?.status === 'verified' && charged.length === 0,
   );
 }
