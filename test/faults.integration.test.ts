@@ -303,19 +303,11 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'created', contact_id: contact?.id },
       ]);
       expect(creates(harness).map((request) => request.status)).toEqual([502]);
-      // Searched by name before each create (free), never people/match (a credit for anyone Apollo
-      // knows who is not a contact yet): people/match came only after, to verify.
-      expect(searches(harness).map((request) => request.body)).toEqual([
-        { q_keywords: `${EMILY.first_name} ${EMILY.last_name}`, page: 1, per_page: 100 },
-        { q_keywords: `${EMILY.first_name} ${EMILY.last_name}`, page: 1, per_page: 100 },
-      ]);
-      const firstCreateAt = creates(harness)[0]?.at ?? 0;
-      expect(matches(harness).filter((request) => request.at <= firstCreateAt)).toEqual([]);
-      expect(matches(harness)[0]?.body).toEqual({
-        first_name: EMILY.first_name,
-        last_name: EMILY.last_name,
-        organization_name: EMILY.organization_name,
-      });
+      // Searched by name (free) before each create and to verify, never through people/match (a
+      // credit for anyone Apollo knows who is not a contact yet).
+      const byName = { q_keywords: `${EMILY.first_name} ${EMILY.last_name}`, page: 1, per_page: 100 };
+      expect(searches(harness).map((request) => request.body)).toEqual([byName, byName, byName]);
+      expect(matches(harness)).toEqual([]);
       expect((await harness.lookupConversion(EMILY_LOOKUP)).body).toMatchObject({
         status: 'verified',
         outcome: 'created',
@@ -556,32 +548,43 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
   describe('Faults: batches, order and concurrency', () => {
     it('a batch cut short by a fault: the 503 carries what finished, the re-delivery converts the rest once', async () => {
-      // Prepare: one person at a time; Emily (no email) converts, Walt's search keeps failing.
+      // Prepare: one person at a time; Ishmael (no email, a website: looked for by name, then
+      // people/match, and verified through people/match) converts, Walt's search keeps failing.
       await harness.reset(quick({ CONVERSION_CONCURRENCY: '1' }));
-      // Emily's search by name goes through (a rule that changes nothing takes it), Walt's fails.
+      const ishmael = { first_name: 'Ishmael', last_name: 'Sailor', website_url: 'https://pequod.example' };
+      const ishmaelLookup = { first_name: 'Ishmael', last_name: 'Sailor', website_url: 'pequod.example' };
+      // Ishmael's search by name goes through (a rule that changes nothing takes it), Walt's fails.
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', action: 'delay', delayMs: 0 });
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 503, times: 3 });
 
       // Act
-      const sent = await send(harness, enrichmentCompleted({ people: [EMILY, WALT] }));
+      const sent = await send(harness, enrichmentCompleted({ people: [ishmael, WALT] }));
       await harness.verificationsSettled();
 
       // Assess
       expect(sent.statuses).toEqual([503, 200]);
-      const emily = harness.apollo.contacts().find((contact) => contact.last_name === 'Dickinson');
+      const ishmaelContact = harness.apollo.contacts().find((contact) => contact.last_name === 'Sailor');
       const walt = harness.apollo.contacts().find((contact) => contact.last_name === 'Whitman');
       expect(harness.apollo.contacts()).toHaveLength(2);
       expect(sent.replies[0]?.body.results).toEqual([
-        { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'created', contact_id: emily?.id },
+        {
+          id: await harness.conversionIdOf(ishmaelLookup),
+          status: 'created',
+          contact_id: ishmaelContact?.id,
+        },
       ]);
       expect(sent.last.body.results).toEqual([
-        { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'duplicate', contact_id: emily?.id },
+        {
+          id: await harness.conversionIdOf(ishmaelLookup),
+          status: 'duplicate',
+          contact_id: ishmaelContact?.id,
+        },
         { id: await harness.conversionIdOf(WALT.email), status: 'created', contact_id: walt?.id },
       ]);
       expect(creates(harness)).toHaveLength(2);
       // Only a failed create makes the next one an upsert; a failed search does not.
       expect(runDedupeFlags(harness)).toEqual([false, false]);
-      expect((await harness.lookupConversion(EMILY_LOOKUP)).body).toMatchObject({
+      expect((await harness.lookupConversion(ishmaelLookup)).body).toMatchObject({
         status: 'verified',
         attempts: 1,
       });
