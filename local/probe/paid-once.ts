@@ -208,7 +208,7 @@ export async function concurrentEnrichmentsByName(context: ProbeContext): Promis
       new Set(answers.map((a) => a.id)).size === 1,
   );
   report.check(
-    'the verification of that person (people/match by name, no reveal flag)',
+    'the verification of that person (by name and organisation)',
     'verified; no credit spent',
     `${String(record?.status)}${record?.last_error ? ` (${JSON.stringify(record.last_error)})` : ''}; ` +
       `${paid.length - beforeConversion.length} people/match charged (${paid
