@@ -8,6 +8,7 @@ import {
   isError,
   isTransientApolloError,
 } from './errors';
+import { isNameIdentity } from './identity';
 import { IdentityResolution } from './identity-resolution';
 import type { ConversionLedger, ConversionOutcome, ConversionRecord, PersonIdentities } from './ledger';
 import { logger, personRef } from './logger';
@@ -173,7 +174,15 @@ export class ContactConversion {
     if (resolution.kind === 'ambiguous') {
       return { ...this.result(delivered, 'rejected', null), id: null, reason: resolution.reason };
     }
-    return this.convertRecord({ ...delivered, key: resolution.key }, deadline);
+    const person = { ...delivered, key: resolution.key };
+    return this.convertRecord(person, deadline).catch((error: unknown) => {
+      // The claim lapsed and another request took it over before this one could record the end
+      // (failed, rejected, or the contact the last look found): that request answers for the
+      // person now. The rest of the batch goes on; this person is in progress, not a failed batch.
+      if (!isError(error, 'LockLostError')) throw error;
+      logger.warn('claim lapsed and was taken over', { person: personRef(person.key) });
+      return this.result(person, 'in_progress', null);
+    });
   }
 
   /** `person.key` is the record's key (the conversion id) from here on. */
@@ -258,10 +267,11 @@ export class ContactConversion {
   }
 
   /**
-   * The contact Apollo already holds for this person, if it can tell. With an email, Apollo's search
-   * (fuzzy) filtered to the exact email. Without one, people/match by name and company (free for
-   * saved contacts, no reveal flags): the person may have been converted under another spelling,
-   * or by someone else.
+   * The contact Apollo already holds for this person, if it can tell, through Apollo's contacts
+   * search (free, fuzzy): with an email, filtered to the exact email; without one, by the names,
+   * filtered to the contacts whose name and company fold to the person's (the person may have been
+   * converted under another spelling, or by someone else); for a person known by name and website
+   * only, then people/match (free for saved contacts).
    */
   private async findExisting(person: Person, deadline: number): Promise<string | undefined> {
     const { apollo } = this.deps;
@@ -276,6 +286,22 @@ export class ContactConversion {
       }
       return found?.id;
     }
+    // Without email, by name and company: a contacts search, free (people/match would charge a
+    // credit for anyone Apollo knows who is not a contact of the team yet).
+    const { first_name: firstName = '', last_name: lastName = '' } = person.fields;
+    const [found, ...more] = await apollo.findContactsByName(
+      { first_name: firstName, last_name: lastName, identities: person.identities.filter(isNameIdentity) },
+      { deadline },
+    );
+    if (more.length > 0) {
+      logger.warn('Apollo holds several contacts with one name at one company', {
+        person: personRef(person.key),
+        contacts: more.length + 1,
+      });
+    }
+    if (found !== undefined || person.identities.some(([kind]) => kind === 'name_org')) return found?.id;
+    // Known by name and website only: a contact shows its company's domain in a search only when
+    // Apollo resolved its organisation, so people/match by name and domain has the last word.
     const matched = await apollo.matchPerson(person.match, { deadline });
     return matched?.contact_id ?? matched?.contact?.id ?? undefined;
   }
@@ -292,7 +318,11 @@ export class ContactConversion {
     deadline: number,
     onCreateSent: () => void,
   ): Promise<{ contactId: string; outcome: ConversionOutcome }> {
-    const found = await this.findExisting(person, deadline);
+    // Apollo's answer of a moment ago holds unless an earlier create of ours may have happened since.
+    const found =
+      person.apolloContact !== undefined && !createMayHaveHappened
+        ? (person.apolloContact.id ?? undefined)
+        : await this.findExisting(person, deadline);
     // An earlier attempt of ours may have made it; then it counts as created by this service.
     if (found) return { contactId: found, outcome: createMayHaveHappened ? 'created' : 'existing' };
     if (this.now() < quietUntil) {

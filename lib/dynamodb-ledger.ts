@@ -565,23 +565,37 @@ export class DynamoDbLedger
     nowMs: number;
     expiresAtSeconds: number;
   }): Promise<string | null> {
-    const { Attributes } = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.tableName,
-        Key: marshall({ pk: hold.alias }),
-        ConditionExpression: 'attribute_not_exists(#status)',
-        // Held phones expire unless applied: `releaseHeldPhones` (and `link`) remove the TTL.
-        UpdateExpression: 'SET held_phones = :held, updated_at = :now_iso, expires_at = :expires_at',
-        ExpressionAttributeNames: STATUS,
-        ExpressionAttributeValues: marshall({
-          ':held': hold.held,
-          ':now_iso': iso(hold.nowMs),
-          ':expires_at': hold.expiresAtSeconds,
+    const write = (linked: boolean) =>
+      this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: hold.alias }),
+          // Phones held for nobody expire unless applied (`releaseHeldPhones` and `link` remove the
+          // TTL). A linked alias never expires: TTL deletes the whole item, and the link with it.
+          ConditionExpression: linked
+            ? 'attribute_not_exists(#status) AND attribute_exists(alias_of)'
+            : 'attribute_not_exists(#status) AND attribute_not_exists(alias_of)',
+          UpdateExpression: linked
+            ? 'SET held_phones = :held, updated_at = :now_iso REMOVE expires_at'
+            : 'SET held_phones = :held, updated_at = :now_iso, expires_at = :expires_at',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({
+            ':held': hold.held,
+            ':now_iso': iso(hold.nowMs),
+            ...(linked ? {} : { ':expires_at': hold.expiresAtSeconds }),
+          }),
+          ReturnValues: 'ALL_NEW',
         }),
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return readItem(Attributes)?.alias_of ?? null;
+      );
+    let reply;
+    try {
+      reply = await write(false);
+    } catch (error) {
+      // Linked already (an alias is never unlinked), or a record: then this write fails as well.
+      if (!isConditionFailure(error)) throw error;
+      reply = await write(true);
+    }
+    return readItem(reply.Attributes)?.alias_of ?? null;
   }
 
   async releaseHeldPhones({ alias, nowMs }: { alias: string; nowMs: number }): Promise<void> {

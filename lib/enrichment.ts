@@ -195,6 +195,12 @@ export class PersonEnrichment {
     }
 
     const person = this.toConvertible(enrichment.person);
+    // The people/match just paid for says whether Apollo holds this person as a contact. For a
+    // person without email the conversion would ask the same by name: a second people/match,
+    // charged again. (With an email it searches the contacts, which is free and exact.)
+    if (!reuse && person.fields.email === undefined) {
+      person.apolloContact = { id: enrichment.person.contact_id ?? enrichment.person.contact?.id ?? null };
+    }
     const [result] = await this.deps.conversion.convert([person], { deadline });
     if (result?.status === 'in_progress') {
       // Another request is converting this very person: its answer will be in the ledger.

@@ -160,6 +160,11 @@ export function isWeak(identity: Identity): boolean {
   return (WEAK_KINDS as readonly string[]).includes(identity[0]);
 }
 
+/** A name with an organisation or a website's domain: what a contact's own fields can show. */
+export function isNameIdentity(identity: Identity): boolean {
+  return identity[0] === 'name_org' || identity[0] === 'name_domain';
+}
+
 /**
  * A conversion id: the ledger key of a person's record and the id the API shows. Random, so it
  * says nothing about the person: `c_` + 22 base64url characters (128 bits).

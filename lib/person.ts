@@ -91,6 +91,11 @@ export interface Person {
   droppedPhones: PhoneField[];
   /** Hash of `fields`: tells a changed re-delivery of a rejected person from a replay. */
   fingerprint: string;
+  /**
+   * What Apollo answered about this person a moment ago (a paid people/match): its saved
+   * contact's id, or null when it holds none. The conversion takes it instead of asking again.
+   */
+  apolloContact?: { id: string | null };
 }
 
 export interface PersonOptions {

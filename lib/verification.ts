@@ -1,5 +1,11 @@
 import type { Apollo, MatchedPerson } from './apollo/apollo';
-import { ContactMismatchError, ContactNotVisibleError } from './errors';
+import {
+  ContactMismatchError,
+  ContactNotVisibleError,
+  VerdictNotRecordedError,
+  errorMessage,
+} from './errors';
+import { identitiesOf, isNameIdentity } from './identity';
 import type { VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164 } from './person';
@@ -27,7 +33,8 @@ function phonesShown(person: MatchedPerson, defaultCountry: CountryCode): Set<st
 
 /**
  * Checks that Apollo returns a converted contact through `POST /people/match`, which is free for
- * saved contacts as long as no reveal or waterfall flag is sent (and none is).
+ * saved contacts as long as no reveal or waterfall flag is sent (and none is); a person without
+ * email known by name and organisation through the contacts search (free).
  */
 export class ContactVerification {
   private readonly now: () => number;
@@ -50,8 +57,26 @@ export class ContactVerification {
     if (record === null) throw new ContactMismatchError('the ledger has no record for this key');
     if (record.status === 'verified') return { status: 'verified' };
 
-    const person = await apollo.matchPerson(record.match, { deadline });
-    if (person === null) throw new ContactNotVisibleError('people/match does not find the person yet');
+    const { match } = record;
+    let person: MatchedPerson | null;
+    if ('email' in match || match.organization_name === undefined) {
+      person = await apollo.matchPerson(match, { deadline });
+      if (person === null) throw new ContactNotVisibleError('people/match does not find the person yet');
+    } else {
+      // A person without email, by name and organisation: people/match would not return a contact
+      // made from raw data (no person id, no email to link it) and would charge a credit at each
+      // attempt for anyone Apollo knows. The contacts search (free) shows the contact itself.
+      const identities = identitiesOf(match).filter(isNameIdentity);
+      const found = await apollo.findContactsByName(
+        { first_name: match.first_name, last_name: match.last_name, identities },
+        { deadline },
+      );
+      const contact = found.find((candidate) => candidate.id === request.contact_id);
+      if (contact === undefined) {
+        throw new ContactNotVisibleError('the contacts search does not show the contact by its name yet');
+      }
+      person = { contact_id: contact.id, contact };
+    }
     const contactId = person.contact_id ?? person.contact?.id ?? null;
     if (contactId === null) {
       throw new ContactNotVisibleError('people/match finds the person, but not as a saved contact yet');

@@ -16,6 +16,12 @@ import type { AddressInfo } from 'node:net';
  *   once `maxQueued` are waiting.
  * - Exposure: serverless-offline listens on a Unix socket in a private directory (`upstreamSocket`),
  *   not on a TCP port; only the gateway, bound to `host`, is reachable.
+ * - Bodies: API Gateway's HTTP API hands a Lambda the body as UTF-8 text only for text content
+ *   types (`text/*`, `application/json`, `application/xml`, `application/javascript`) and
+ *   base64-encodes every other body (`isBase64Encoded`), one without a content type included.
+ *   serverless-offline base64-encodes only `application/octet-stream` and `multipart/form-data`
+ *   and decodes the rest as UTF-8, replacing bytes that are not UTF-8: so the gateway forwards a
+ *   body of any other content type as `application/octet-stream`, and the handler gets its bytes.
  */
 export interface LocalGatewayOptions {
   host: string;
@@ -142,6 +148,19 @@ function forward(
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length']);
 
+/** Content types whose bodies API Gateway's HTTP API passes to a Lambda as text, not base64. */
+const TEXT_CONTENT_TYPE = /^\s*(?:text\/[^;\s]+|application\/(?:json|xml|javascript))\s*(?:;|$)/i;
+
+/**
+ * The headers to forward so that serverless-offline passes the body as API Gateway would: as text
+ * for a text content type, base64-encoded (it does that for `application/octet-stream`) otherwise.
+ */
+export function upstreamHeaders(headers: IncomingHttpHeaders, body: Buffer): IncomingHttpHeaders {
+  const type = headers['content-type'];
+  if (body.byteLength === 0 || (type !== undefined && TEXT_CONTENT_TYPE.test(type))) return headers;
+  return { ...headers, 'content-type': 'application/octet-stream' };
+}
+
 export async function startLocalGateway(options: LocalGatewayOptions): Promise<LocalGateway> {
   const limiter = new Limiter(options.maxConcurrent, options.maxQueued);
   const server: Server = createServer((request, response) => {
@@ -158,6 +177,7 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
         answer(404, { message: 'Not Found' });
         return;
       }
+      const body = Buffer.concat(chunks);
       void limiter
         .acquire()
         .then(async (release) => {
@@ -166,8 +186,8 @@ export async function startLocalGateway(options: LocalGatewayOptions): Promise<L
               options.upstreamSocket,
               request.method ?? 'GET',
               request.url ?? '/',
-              request.headers,
-              Buffer.concat(chunks),
+              upstreamHeaders(request.headers, body),
+              body,
             );
             const failure = offlineLambdaError(reply);
             if (failure) {

@@ -254,6 +254,16 @@ describe('Apollo client: contract', () => {
         act: (client) => client.findContactsByEmail(SEED_EMAIL, callOptions()),
       },
       {
+        name: 'searching contacts by name (a person without email)',
+        endpoint: '/contacts/search',
+        act: (client) =>
+          client.findContactsByName(
+            { first_name: 'Mark', last_name: 'Twain', identities: nameAndCompanyOnly.identities },
+            callOptions(),
+          ),
+        expectedBody: { q_keywords: 'Mark Twain', page: 1, per_page: 100 },
+      },
+      {
         name: 'matching a person by email',
         endpoint: '/people/match',
         act: (client) => client.matchPerson(seed.match, callOptions()),
@@ -420,6 +430,61 @@ describe('Apollo client: contract', () => {
 
       // Assess
       expect(found.map((contact) => contact.id)).toEqual([example.id]);
+    });
+
+    it('keeps the contacts whose name and company fold to the person searched by name, and no fuzzy near miss', async () => {
+      // Prepare: the documented reply's first contact, as this person and as three near misses.
+      const documented = documentedReply('/contacts/search', 200);
+      const body = documented.json as { contacts: Array<Record<string, unknown>> };
+      const [example] = body.contacts;
+      if (example === undefined) return expect.unreachable('the documented search reply has no contact');
+      const as = (id: string, fields: Record<string, unknown>) => ({
+        ...example,
+        id,
+        email: null,
+        ...fields,
+      });
+      const contacts = [
+        as('same', {
+          first_name: 'MARK',
+          last_name: 'twain',
+          organization_name: 'Great American Writers, Inc.',
+        }),
+        as('by-website', {
+          first_name: 'Mark',
+          last_name: 'Twain',
+          organization_name: null,
+          website_url: 'https://www.greatamericanwriters.example',
+        }),
+        as('other-company', { first_name: 'Mark', last_name: 'Twain', organization_name: 'Other Writers' }),
+        as('other-name', {
+          first_name: 'Marko',
+          last_name: 'Twain',
+          organization_name: 'Great American Writers Co.',
+        }),
+      ];
+      const { fetch } = recordingFetch({ ...reply(documented), body: JSON.stringify({ ...body, contacts }) });
+      const searched = toPerson(
+        {
+          first_name: 'Mark',
+          last_name: 'Twain',
+          organization_name: 'Great American Writers Co.',
+          website_url: 'greatamericanwriters.example',
+        },
+        'body',
+        { defaultPhoneCountry: 'US' },
+      );
+
+      // Act
+      const found = await resolved(
+        clientWith(fetch).findContactsByName(
+          { first_name: 'Mark', last_name: 'Twain', identities: searched.identities },
+          callOptions(),
+        ),
+      );
+
+      // Assess
+      expect(found.map((contact) => contact.id)).toEqual(['same', 'by-website']);
     });
 
     it('returns no contact when search answers the documented 200 for another email', async () => {

@@ -280,14 +280,12 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       expect(first.status).toBe(503);
       expect(retry.body.results[0]?.status).toBe('created');
       expect(harness.apollo.contacts()).toHaveLength(1);
-      // The retry asked people/match (free for a saved contact) instead of creating again.
+      // The retry searched the contacts by name (free) instead of creating again; no people/match,
+      // which charges a credit for anyone Apollo knows who is not a contact yet.
       expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
-      const lookups = harness.apollo.requests().filter((r) => r.path === '/people/match');
-      expect(lookups[0]?.body).toEqual({
-        first_name: 'Emily',
-        last_name: 'Dickinson',
-        organization_name: 'Amherst Poets',
-      });
+      const lookups = harness.apollo.requests().filter((r) => r.path === '/contacts/search');
+      expect(lookups[1]?.body).toEqual({ q_keywords: 'Emily Dickinson', page: 1, per_page: 100 });
+      expect(harness.apollo.countRequests('POST', '/people/match')).toBe(0);
       expect((await harness.lookupConversion(EMILY_LOOKUP)).body.status).toBe('verified');
     });
 

@@ -171,9 +171,11 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     expect(others).toHaveLength(0);
     expect(redelivery).toEqual({ id: await idOf(EMILY), status: 'created', contact_id: contact?.id });
     expect(apolloSandbox.countRequests('POST', '/contacts')).toBe(1);
-    // Asked before the first create (nobody yet: a person without email is looked up by name and
-    // company before creating), and on the redelivery, which finds the contact.
-    expect(apolloSandbox.countRequests('POST', '/people/match')).toBe(2);
+    // Searched before the first create (nobody yet: a person without email is looked up by name and
+    // company before creating), and on the redelivery, which finds the contact; never through
+    // people/match, which charges a credit for anyone Apollo knows who is not a contact yet.
+    expect(apolloSandbox.countRequests('POST', '/contacts/search')).toBe(2);
+    expect(apolloSandbox.countRequests('POST', '/people/match')).toBe(0);
   });
 
   it('after the claim, for a person without email whom Apollo cannot match: the redelivery creates with run_dedupe', async () => {

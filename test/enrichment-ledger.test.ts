@@ -1,3 +1,5 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DynamoDbLedger } from '../lib/dynamodb-ledger';
 import type { KeptEnrichment } from '../lib/ledger';
@@ -222,5 +224,45 @@ describe('Class: DynamoDbLedger, the enrichment payment ports (against dynalite)
 
     expect(counted).toEqual([true, false]);
     expect((await ledger.get({ key: KEY }))?.creditsConsumed).toBe(8);
+  });
+
+  it('never gives a linked alias an expiry when phones are held there: the link outlives phones never applied', async () => {
+    // Prepare: the Apollo person id links to the record; a callback then holds its phones there.
+    await convertedRecord();
+    await ledger.link({ alias: 'person:p1', key: KEY, nowMs: NOW });
+    const held = { phones: [{ e164: '+12025550188', type: 'mobile' }], creditsConsumed: 8 };
+
+    // Act: the phones are held (and, say, writing them to the contact fails: nothing releases them).
+    const pointsAt = await ledger.holdRevealedPhones({
+      alias: 'person:p1',
+      held,
+      nowMs: NOW,
+      expiresAtSeconds: TTL,
+    });
+
+    // Assess: DynamoDB's TTL would delete the whole item, the link with it.
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: `enrichment-ledger-${table}`, Key: marshall({ pk: 'person:p1' }) }),
+    );
+    expect(pointsAt).toBe(KEY);
+    expect(Item && unmarshall(Item)).toMatchObject({ alias_of: KEY, held_phones: held });
+    expect(Item && unmarshall(Item).expires_at).toBeUndefined();
+  });
+
+  it('still lets phones held for an unknown Apollo person expire', async () => {
+    const held = { phones: [{ e164: '+12025550188', type: 'mobile' }], creditsConsumed: 8 };
+
+    const pointsAt = await ledger.holdRevealedPhones({
+      alias: 'person:p2',
+      held,
+      nowMs: NOW,
+      expiresAtSeconds: TTL,
+    });
+
+    const { Item } = await dynamo.client.send(
+      new GetItemCommand({ TableName: `enrichment-ledger-${table}`, Key: marshall({ pk: 'person:p2' }) }),
+    );
+    expect(pointsAt).toBeNull();
+    expect(Item && unmarshall(Item)).toMatchObject({ held_phones: held, expires_at: TTL });
   });
 });

@@ -280,7 +280,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       });
     });
 
-    it('created, then 502, for a person without email: the re-delivery finds it by name and company (people/match), no second create', async () => {
+    it('created, then 502, for a person without email: the re-delivery finds it by name and company (contacts search, not people/match), no second create', async () => {
       // Prepare
       harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 502 });
       let createdBeforeRetry: string[] = [];
@@ -303,12 +303,11 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'created', contact_id: contact?.id },
       ]);
       expect(creates(harness).map((request) => request.status)).toEqual([502]);
-      expect(searches(harness)).toHaveLength(0); // no email to search for
-      expect(matches(harness)[0]?.body).toEqual({
-        first_name: EMILY.first_name,
-        last_name: EMILY.last_name,
-        organization_name: EMILY.organization_name,
-      });
+      // Searched by name (free) before each create and to verify, never through people/match (a
+      // credit for anyone Apollo knows who is not a contact yet).
+      const byName = { q_keywords: `${EMILY.first_name} ${EMILY.last_name}`, page: 1, per_page: 100 };
+      expect(searches(harness).map((request) => request.body)).toEqual([byName, byName, byName]);
+      expect(matches(harness)).toEqual([]);
       expect((await harness.lookupConversion(EMILY_LOOKUP)).body).toMatchObject({
         status: 'verified',
         outcome: 'created',
@@ -549,30 +548,43 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
   describe('Faults: batches, order and concurrency', () => {
     it('a batch cut short by a fault: the 503 carries what finished, the re-delivery converts the rest once', async () => {
-      // Prepare: one person at a time; Emily (no email, no search) converts, Walt's search keeps failing.
+      // Prepare: one person at a time; Ishmael (no email, a website: looked for by name, then
+      // people/match, and verified through people/match) converts, Walt's search keeps failing.
       await harness.reset(quick({ CONVERSION_CONCURRENCY: '1' }));
+      const ishmael = { first_name: 'Ishmael', last_name: 'Sailor', website_url: 'https://pequod.example' };
+      const ishmaelLookup = { first_name: 'Ishmael', last_name: 'Sailor', website_url: 'pequod.example' };
+      // Ishmael's search by name goes through (a rule that changes nothing takes it), Walt's fails.
+      harness.apollo.inject({ method: 'POST', path: '/contacts/search', action: 'delay', delayMs: 0 });
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 503, times: 3 });
 
       // Act
-      const sent = await send(harness, enrichmentCompleted({ people: [EMILY, WALT] }));
+      const sent = await send(harness, enrichmentCompleted({ people: [ishmael, WALT] }));
       await harness.verificationsSettled();
 
       // Assess
       expect(sent.statuses).toEqual([503, 200]);
-      const emily = harness.apollo.contacts().find((contact) => contact.last_name === 'Dickinson');
+      const ishmaelContact = harness.apollo.contacts().find((contact) => contact.last_name === 'Sailor');
       const walt = harness.apollo.contacts().find((contact) => contact.last_name === 'Whitman');
       expect(harness.apollo.contacts()).toHaveLength(2);
       expect(sent.replies[0]?.body.results).toEqual([
-        { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'created', contact_id: emily?.id },
+        {
+          id: await harness.conversionIdOf(ishmaelLookup),
+          status: 'created',
+          contact_id: ishmaelContact?.id,
+        },
       ]);
       expect(sent.last.body.results).toEqual([
-        { id: await harness.conversionIdOf(EMILY_LOOKUP), status: 'duplicate', contact_id: emily?.id },
+        {
+          id: await harness.conversionIdOf(ishmaelLookup),
+          status: 'duplicate',
+          contact_id: ishmaelContact?.id,
+        },
         { id: await harness.conversionIdOf(WALT.email), status: 'created', contact_id: walt?.id },
       ]);
       expect(creates(harness)).toHaveLength(2);
       // Only a failed create makes the next one an upsert; a failed search does not.
       expect(runDedupeFlags(harness)).toEqual([false, false]);
-      expect((await harness.lookupConversion(EMILY_LOOKUP)).body).toMatchObject({
+      expect((await harness.lookupConversion(ishmaelLookup)).body).toMatchObject({
         status: 'verified',
         attempts: 1,
       });
@@ -663,7 +675,9 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
       // Assess
       expect(sent.statuses).toEqual([503, 200]);
-      // Found by people/match on name + domain; run_dedupe would not have matched a website.
+      // Found by people/match on name + domain after the search by name (whose results show a
+      // company's domain only when Apollo resolved its organisation); run_dedupe would not have
+      // matched a website.
       expect(runDedupeFlags(harness)).toEqual([false]);
       const [contact, ...others] = harness.apollo.contacts();
       expect(others).toHaveLength(0);

@@ -185,12 +185,13 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 401 });
       const refusedKey = await harness.webhook(enrichmentCompleted({ person: CAST.herman }));
 
-      // Apollo never shows the contact: verification fails.
+      // Apollo never shows the contact (Edgar has no email: his contact is looked for by a
+      // contacts search by name): verification fails.
       harness.apollo.inject({
         method: 'POST',
-        path: '/people/match',
+        path: '/contacts/search',
         status: 200,
-        body: { person: null },
+        body: { contacts: [] },
         times: 100,
       });
       const unverified = await harness.webhook(enrichmentCompleted({ person: CAST.edgar }));

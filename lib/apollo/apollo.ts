@@ -1,3 +1,4 @@
+import type { Identity } from '../identity';
 import type { ContactFields, MatchIdentity } from '../person';
 
 /**
@@ -12,6 +13,16 @@ export interface Apollo {
   ): Promise<ApolloContact>;
   /** Saved contacts whose email equals `email` exactly (search is fuzzy, so this filters). */
   findContactsByEmail(email: string, options: CallOptions): Promise<ApolloContact[]>;
+  /**
+   * Saved contacts that are this person by name and company: a contacts search (free) by the
+   * names, keeping the contacts whose names with their organisation or website fold to one of
+   * `identities` (`name_org`, `name_domain`: `lib/identity.ts`). For a person without email:
+   * people/match by name would charge a credit for anyone Apollo knows who is not a contact yet.
+   */
+  findContactsByName(
+    search: { first_name: string; last_name: string; identities: readonly Identity[] },
+    options: CallOptions,
+  ): Promise<ApolloContact[]>;
   /** `POST /people/match` without any reveal or waterfall flag: free for saved contacts. Null when not found. */
   matchPerson(identity: MatchIdentity, options: CallOptions): Promise<MatchedPerson | null>;
   /**
@@ -40,6 +51,13 @@ export interface ApolloPhoneNumber {
 /** A saved Apollo contact (only the fields this service reads). */
 export interface ApolloContact {
   id: string;
+  first_name?: string | null;
+  last_name?: string | null;
+  organization_name?: string | null;
+  website_url?: string | null;
+  /** Search results carry the contact's organisation and account (with the company's domain). */
+  organization?: { website_url?: string | null; primary_domain?: string | null } | null;
+  account?: { domain?: string | null } | null;
   email?: string | null;
   person_id?: string | null;
   phone_numbers?: ApolloPhoneNumber[] | null;

@@ -8,6 +8,7 @@ import {
   ConfigurationError,
   isError,
 } from '../errors';
+import { identitiesOf, identityKey, type Identity } from '../identity';
 import type { ContactFields, MatchIdentity } from '../person';
 import type {
   Apollo,
@@ -109,17 +110,49 @@ export class ApolloHttpClient implements Apollo {
 
   async findContactsByEmail(email: string, options: CallOptions): Promise<ApolloContact[]> {
     const wanted = email.trim().toLowerCase();
+    return this.searchContacts(wanted, (contact) => contact.email?.trim().toLowerCase() === wanted, options);
+  }
+
+  async findContactsByName(
+    search: { first_name: string; last_name: string; identities: readonly Identity[] },
+    options: CallOptions,
+  ): Promise<ApolloContact[]> {
+    const wanted = new Set(search.identities.map(identityKey));
+    return this.searchContacts(
+      `${search.first_name} ${search.last_name}`,
+      (contact) =>
+        identitiesOf({
+          first_name: contact.first_name ?? undefined,
+          last_name: contact.last_name ?? undefined,
+          organization_name: contact.organization_name ?? undefined,
+          website_url:
+            contact.website_url ??
+            contact.organization?.website_url ??
+            contact.organization?.primary_domain ??
+            contact.account?.domain ??
+            undefined,
+        }).some((identity) => wanted.has(identityKey(identity))),
+      options,
+    );
+  }
+
+  /** `POST /contacts/search` by keywords (fuzzy), page after page, keeping what `keep` accepts. */
+  private async searchContacts(
+    keywords: string,
+    keep: (contact: ApolloContact) => boolean,
+    options: CallOptions,
+  ): Promise<ApolloContact[]> {
     const found: ApolloContact[] = [];
     for (let page = 1; page <= MAX_SEARCH_PAGES; page++) {
       const reply = await this.call(
         'POST',
         '/contacts/search',
-        { q_keywords: wanted, page, per_page: SEARCH_PAGE_SIZE },
+        { q_keywords: keywords, page, per_page: SEARCH_PAGE_SIZE },
         options,
         { idempotent: true },
       );
       const { contacts, pagination } = this.read(searchReplySchema, reply, 'POST /contacts/search');
-      found.push(...contacts.filter((contact) => contact.email?.trim().toLowerCase() === wanted));
+      found.push(...contacts.filter(keep));
       if (contacts.length < SEARCH_PAGE_SIZE || page >= (pagination?.total_pages ?? page)) break;
     }
     return found;

@@ -15,6 +15,19 @@ const phoneNumberSchema = z.looseObject({
 
 const contactSchema = z.looseObject({
   id: z.string(),
+  first_name: z.optional(z.nullable(z.string())),
+  last_name: z.optional(z.nullable(z.string())),
+  organization_name: z.optional(z.nullable(z.string())),
+  website_url: z.optional(z.nullable(z.string())),
+  organization: z.optional(
+    z.nullable(
+      z.looseObject({
+        website_url: z.optional(z.nullable(z.string())),
+        primary_domain: z.optional(z.nullable(z.string())),
+      }),
+    ),
+  ),
+  account: z.optional(z.nullable(z.looseObject({ domain: z.optional(z.nullable(z.string())) }))),
   email: z.optional(z.nullable(z.string())),
   person_id: z.optional(z.nullable(z.string())),
   phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),

@@ -11,7 +11,8 @@
  *
  * Modules: `types` (the public types), `state` (the in-memory store), `routes/` (one per endpoint
  * group), `serializers` and `replies` (Apollo's shapes and error bodies), `callbacks` (scripted
- * phone-reveal deliveries), `server` (HTTP wiring, auth, rate limits, faults).
+ * phone-reveal deliveries), `server` (HTTP wiring, auth, rate limits, faults), `admin` (the same
+ * handle over HTTP under `/_sandbox/`, for `npm run probe` against `npm start`).
  *
  * @example
  * const apollo = await startApolloSandbox();

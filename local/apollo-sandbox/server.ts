@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ADMIN_PREFIX, answerAdmin } from './admin';
 import { checkCallbackBehaviour } from './callbacks';
 import { parseRequestId } from './ids';
 import { mergeQueryAndBody, type Params } from './params';
@@ -104,6 +105,7 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
     url: URL,
     path: string | undefined,
     body: ParsedBody,
+    record: SandboxRequest,
   ): Promise<Reply | typeof CONNECTION_RESET> {
     if (latencyMs > 0) await sleep(latencyMs, undefined, { signal: closing.signal });
     if (req.headers['x-api-key'] !== apiKey) return { status: 401, body: INVALID_API_KEY_MESSAGE };
@@ -133,7 +135,10 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
     let reply: Reply;
     try {
       const params = routeParams(body, url.searchParams);
+      // The handler runs in one go, so the credits it adds are this request's own.
+      const creditsBefore = state.creditsConsumed;
       reply = route.handle(state, { params, pathId, now: new Date().toISOString() });
+      record.creditsConsumed = state.creditsConsumed - creditsBefore;
     } catch (error) {
       if (!(error instanceof ApolloReplyError)) throw error;
       reply = error.reply;
@@ -150,6 +155,17 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
     let outcome: string;
     try {
       const body = parseBody(await readBody(req));
+      if (url.pathname.startsWith(ADMIN_PREFIX)) {
+        const reply =
+          req.headers['x-api-key'] !== apiKey
+            ? { status: 401, body: INVALID_API_KEY_MESSAGE }
+            : body.valid
+              ? answerAdmin(state, method, url.pathname, body.value)
+              : { status: 422, body: { error: 'The request body is not valid JSON.' } };
+        send(res, reply);
+        options.log?.(`${method} ${url.pathname} ${reply.status} ${Date.now() - receivedAt}ms`);
+        return;
+      }
       const record: SandboxRequest = {
         method,
         path: path ?? url.pathname,
@@ -157,9 +173,10 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
         body: body.valid ? body.value : body.raw,
         status: 0,
         at: receivedAt,
+        creditsConsumed: 0,
       };
       state.requests.push(record);
-      const reply = await answer(req, url, path, body);
+      const reply = await answer(req, url, path, body, record);
       if (reply === CONNECTION_RESET) {
         req.socket.resetAndDestroy();
         outcome = 'reset';

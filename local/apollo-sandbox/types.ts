@@ -76,6 +76,8 @@ export interface SandboxRequest {
   /** Status answered; 0 while still pending or when the connection was reset without an answer. */
   status: number;
   at: number;
+  /** Credits this request used (people/match: 1 for a person who is not a contact, 8 per mobile reveal). */
+  creditsConsumed: number;
 }
 
 export interface FaultRule {

@@ -1155,6 +1155,87 @@ describe('Apollo sandbox', () => {
     });
   });
 
+  describe('its own door, /_sandbox/ (for a process that did not start it)', () => {
+    function callAdmin(method: string, path: string, body?: unknown, key = sandbox.apiKey) {
+      return fetch(`${new URL(sandbox.url).origin}/_sandbox/${path}`, {
+        method,
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    }
+
+    it('adds a directory person, and shows the credits each request used without recording itself', async () => {
+      // Act
+      const added = await callAdmin('POST', 'people', {
+        first_name: 'Tim',
+        last_name: 'Zheng',
+        email: 'tim@apollo.example',
+      });
+      await callApollo('POST', '/people/match', { email: 'tim@apollo.example' });
+      await callApollo('POST', '/contacts', {
+        first_name: 'Tim',
+        last_name: 'Zheng',
+        email: 'tim@apollo.example',
+      });
+      await callApollo('POST', '/people/match', { email: 'tim@apollo.example' });
+      const state = (await (await callAdmin('GET', 'state')).json()) as {
+        credits_consumed: number;
+        contacts: Array<{ email: string }>;
+        requests: Array<{ method: string; path: string; creditsConsumed: number }>;
+      };
+
+      // Assess
+      expect(added.status).toBe(200);
+      expect(((await added.json()) as { id: string }).id).toMatch(APOLLO_ID);
+      expect(state.credits_consumed).toBe(1);
+      expect(state.contacts.map((contact) => contact.email)).toEqual(['tim@apollo.example']);
+      expect(
+        state.requests.map(({ method, path, creditsConsumed }) => [method, path, creditsConsumed]),
+      ).toEqual([
+        ['POST', '/people/match', 1],
+        ['POST', '/contacts', 0],
+        ['POST', '/people/match', 0],
+      ]);
+    });
+
+    it('scripts faults as inject() does, and clears them', async () => {
+      // Act
+      const scripted = await callAdmin('POST', 'faults', {
+        method: 'POST',
+        path: '/people/match',
+        status: 503,
+        times: 2,
+      });
+      const statuses = [];
+      for (let i = 0; i < 3; i++)
+        statuses.push((await callApollo('POST', '/people/match', { email: 'x@apollo.example' })).status);
+      await callAdmin('POST', 'faults', { path: '/people/match', times: 5 });
+      const cleared = await callAdmin('DELETE', 'faults');
+      const afterClear = await callApollo('POST', '/people/match', { email: 'x@apollo.example' });
+      const refused = await callAdmin('POST', 'faults', { path: /x/.source, action: 'explode' });
+
+      // Assess
+      expect(scripted.status).toBe(200);
+      expect(statuses).toEqual([503, 503, 200]);
+      expect(cleared.status).toBe(200);
+      expect(afterClear.status).toBe(200);
+      expect(refused.status).toBe(422);
+    });
+
+    it('refuses a wrong key (401), a person without names (422) and unknown paths (404)', async () => {
+      // Act
+      const statuses = [
+        (await callAdmin('GET', 'state', undefined, 'wrong-key')).status,
+        (await callAdmin('POST', 'people', { email: 'tim@apollo.example' })).status,
+        (await callAdmin('GET', 'nothing-here')).status,
+      ];
+
+      // Assess
+      expect(statuses).toEqual([401, 422, 404]);
+      expect(sandbox.people()).toEqual([]);
+    });
+  });
+
   describe('request_id', () => {
     it('is a bare negative 19-digit integer in the raw reply text, beyond what a JS number holds', async () => {
       // Act

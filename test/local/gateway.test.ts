@@ -21,6 +21,8 @@ describe('Local gateway: answers like API Gateway, in bounded concurrency', () =
   let inFlight = 0;
   let maxInFlight = 0;
   const logged: string[] = [];
+  /** What serverless-offline received: content type and body bytes. */
+  const forwarded: Array<{ type: string | undefined; body: Buffer }> = [];
 
   async function start(options: { maxConcurrent?: number; maxQueued?: number } = {}) {
     gateway = await startLocalGateway({
@@ -39,15 +41,21 @@ describe('Local gateway: answers like API Gateway, in bounded concurrency', () =
     maxInFlight = 0;
     logged.length = 0;
     answer = () => ({ status: 200, body: { ok: true } });
+    forwarded.length = 0;
     upstream = createServer((request, response) => {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
-      const reply = answer(request.url ?? '/');
-      setTimeout(() => {
-        inFlight -= 1;
-        response.writeHead(reply.status, { 'content-type': 'application/json', 'x-custom': 'kept' });
-        response.end(JSON.stringify(reply.body));
-      }, reply.delayMs ?? 0);
+      const chunks: Buffer[] = [];
+      request.on('data', (chunk: Buffer) => chunks.push(chunk));
+      request.on('end', () => {
+        forwarded.push({ type: request.headers['content-type'], body: Buffer.concat(chunks) });
+        const reply = answer(request.url ?? '/');
+        setTimeout(() => {
+          inFlight -= 1;
+          response.writeHead(reply.status, { 'content-type': 'application/json', 'x-custom': 'kept' });
+          response.end(JSON.stringify(reply.body));
+        }, reply.delayMs ?? 0);
+      });
     });
     await new Promise<void>((resolve) => upstream.listen(join(dir, 'http.sock'), resolve));
   });
@@ -73,6 +81,42 @@ describe('Local gateway: answers like API Gateway, in bounded concurrency', () =
     expect(response.status).toBe(201);
     expect(response.headers.get('x-custom')).toBe('kept');
     expect(await response.json()).toEqual({ results: [] });
+  });
+
+  it('forwards text bodies as they are and any other body as bytes (octet-stream), as API Gateway passes them to a Lambda', async () => {
+    await start();
+    // Not UTF-8: serverless-offline would replace 0xFF with U+FFFD unless it base64-encodes the body.
+    const bytes = Buffer.from([0x7b, 0xff, 0x7d]);
+    const types = [
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/xml',
+      undefined,
+      'application/x-www-form-urlencoded',
+      'application/vnd.api+json',
+      'application/octet-stream',
+    ];
+
+    for (const type of types) {
+      await fetch(`${gateway.url}/webhooks/enrichment-completed`, {
+        method: 'POST',
+        headers: type === undefined ? {} : { 'content-type': type },
+        body: bytes,
+      });
+    }
+
+    expect(forwarded.map(({ type }) => type)).toEqual([
+      'application/json',
+      'application/json; charset=utf-8',
+      'text/plain',
+      'application/xml',
+      'application/octet-stream',
+      'application/octet-stream',
+      'application/octet-stream',
+      'application/octet-stream',
+    ]);
+    for (const { body } of forwarded) expect(body).toEqual(bytes);
   });
 
   it("turns a handler's unhandled error (200 with a stack trace) into API Gateway's 500", async () => {

@@ -7,7 +7,7 @@ import {
   ApolloUnavailableError,
   RetryLaterError,
 } from '../../lib/errors';
-import { identityKey } from '../../lib/identity';
+import { identityKey, isNameIdentity } from '../../lib/identity';
 import type { ConversionRecord } from '../../lib/ledger';
 import { phoneHash, type Person } from '../../lib/person';
 import {
@@ -39,6 +39,13 @@ const REJECTED_TTL_SECONDS = FAKE_SETTINGS.rejectedRecordTtlSeconds;
  * outage (`unavailableRetryAfterSeconds`), 30 s in these tests.
  */
 const QUIET_SECONDS = FAKE_SETTINGS.unavailableRetryAfterSeconds;
+
+/** What the conversion asks Apollo's contacts search for a person without email. */
+const byName = (searched: Person) => ({
+  first_name: searched.fields.first_name,
+  last_name: searched.fields.last_name,
+  identities: searched.identities.filter(isNameIdentity),
+});
 
 /** Another request resolves and claims `person` now, as `ContactConversion` would. */
 async function claimElsewhere(s: FakeServices, claimed: Person, token = 'rival') {
@@ -164,7 +171,7 @@ describe('Class: ContactConversion', () => {
         expect(s.apollo.calls.createContact).toBe(0);
       });
 
-      it('looks a person without email up by name and company (people/match), then creates it without runDedupe', async () => {
+      it('looks a person without email up by name and company (contacts search, never people/match, which charges for anyone Apollo knows), then creates it without runDedupe', async () => {
         // Prepare
         const ottiliePerson = ottilie();
 
@@ -174,7 +181,8 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([{ id: s.keyOf(ottiliePerson), status: 'created', contact_id: 'contact-1' }]);
         expect(s.apollo.calls.findContactsByEmail).toBe(0);
-        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match]);
+        expect(s.apollo.received.findContactsByName).toEqual([byName(ottiliePerson)]);
+        expect(s.apollo.received.matchPerson).toEqual([]);
         expect(s.apollo.received.createContact).toEqual([{ fields: ottiliePerson.fields, runDedupe: false }]);
         expect(await s.ledger.get({ key: s.keyOf(ottiliePerson) })).toMatchObject({
           status: 'created',
@@ -723,7 +731,7 @@ describe('Class: ContactConversion', () => {
         });
       });
 
-      it('finds a person without email by name and company (people/match) and records it as created', async () => {
+      it('finds a person without email by name and company (contacts search) and records it as created', async () => {
         // Prepare
         const ottiliePerson = ottilie();
         s.apollo.failNext('createContact', unknownOutcome(), { afterEffect: true });
@@ -736,13 +744,13 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([{ id: s.keyOf(ottiliePerson), status: 'created', contact_id: 'contact-1' }]);
         // The first attempt looked too, before its create.
-        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match, ottiliePerson.match]);
+        expect(s.apollo.received.findContactsByName).toEqual([byName(ottiliePerson), byName(ottiliePerson)]);
         expect(s.apollo.calls.findContactsByEmail).toBe(0);
         expect(s.apollo.calls.createContact).toBe(1);
         expect(await s.ledger.get({ key: s.keyOf(ottiliePerson) })).toMatchObject({ outcome: 'created' });
       });
 
-      it('creates a person without email with runDedupe when people/match does not find it after the quiet period', async () => {
+      it('creates a person without email with runDedupe when the contacts search does not find it after the quiet period', async () => {
         // Prepare
         const ottiliePerson = ottilie();
         s.apollo.failNext('createContact', unknownOutcome());
@@ -754,7 +762,7 @@ describe('Class: ContactConversion', () => {
 
         // Assess
         expect(results).toEqual([{ id: s.keyOf(ottiliePerson), status: 'created', contact_id: 'contact-1' }]);
-        expect(s.apollo.received.matchPerson).toEqual([ottiliePerson.match, ottiliePerson.match]);
+        expect(s.apollo.received.findContactsByName).toEqual([byName(ottiliePerson), byName(ottiliePerson)]);
         expect(s.apollo.received.createContact.at(-1)).toEqual({
           fields: ottiliePerson.fields,
           runDedupe: true,
@@ -906,7 +914,7 @@ describe('Class: ContactConversion', () => {
         expect(s.verifications.started).toEqual([{ key: s.keyOf(wren()), contact_id: 'contact-1' }]);
       });
 
-      it('takes the last look for a person without email through people/match', async () => {
+      it('takes the last look for a person without email through the contacts search', async () => {
         // Prepare
         s = fakeServices({ maxAttempts: 1 });
         s.apollo.failNext('createContact', unknownOutcome(), { afterEffect: true });
@@ -918,7 +926,7 @@ describe('Class: ContactConversion', () => {
         // Assess
         expect(results).toEqual([{ id: s.keyOf(ottilie()), status: 'created', contact_id: 'contact-1' }]);
         // The first attempt's look before creating, then the last look.
-        expect(s.apollo.received.matchPerson).toEqual([ottilie().match, ottilie().match]);
+        expect(s.apollo.received.findContactsByName).toEqual([byName(ottilie()), byName(ottilie())]);
         expect(s.apollo.calls.createContact).toBe(1);
       });
 
@@ -962,6 +970,96 @@ describe('Class: ContactConversion', () => {
           },
         ]);
         expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({ status: 'failed' });
+      });
+    });
+
+    describe("Apollo's answer of a moment ago (apolloContact, from a paid enrichment)", () => {
+      it('takes it instead of asking Apollo again', async () => {
+        // Act
+        const results = await s.conversion.convert(
+          [{ ...ottilie(), apolloContact: { id: null } }],
+          s.request(),
+        );
+
+        // Assess
+        expect(results).toEqual([{ id: s.keyOf(ottilie()), status: 'created', contact_id: 'contact-1' }]);
+        expect(s.apollo.totalCalls).toBe(1); // the create
+      });
+
+      it('looks again when an earlier create of this person may have happened since', async () => {
+        // Prepare
+        s.apollo.failNext('createContact', unknownOutcome(), { afterEffect: true });
+        await rejectionOf(s.conversion.convert([ottilie()], s.request()));
+        s.clock.advance(QUIET_SECONDS * 1000 + 1);
+
+        // Act
+        const results = await s.conversion.convert(
+          [{ ...ottilie(), apolloContact: { id: null } }],
+          s.request(),
+        );
+
+        // Assess
+        expect(results).toEqual([{ id: s.keyOf(ottilie()), status: 'created', contact_id: 'contact-1' }]);
+        expect(s.apollo.received.findContactsByName).toEqual([byName(ottilie()), byName(ottilie())]);
+        expect(s.apollo.calls.createContact).toBe(1);
+      });
+    });
+
+    describe('a claim lost while recording the end (failed, rejected, or found by the last look)', () => {
+      /** Before the next `method` call, this request's claim lapses and another request takes wren. */
+      const takeOverBefore = (method: 'createContact' | 'findContactsByEmail') => ({
+        before: async () => {
+          s.clock.advance(REQUEST_MS + 1);
+          await claimElsewhere(s, wren());
+        },
+        method,
+      });
+
+      it.each([
+        ['the last look finds the contact (complete)', { afterEffect: true }],
+        ['the last look finds nothing (fail)', { afterEffect: false }],
+      ])(
+        'answers in_progress for that person and converts the rest of the batch when %s',
+        async (_, { afterEffect }) => {
+          // Prepare
+          s = fakeServices({ maxAttempts: 1 });
+          s.apollo.failNext('createContact', unknownOutcome(), { afterEffect });
+          await rejectionOf(s.conversion.convert([wren()], s.request()));
+          const { before, method } = takeOverBefore('findContactsByEmail');
+          s.apollo.beforeNext(method, before);
+
+          // Act
+          const results = await s.conversion.convert([wren(), juno()], s.request());
+
+          // Assess
+          expect(results).toEqual([
+            { id: s.keyOf(wren()), status: 'in_progress', contact_id: null },
+            { id: s.keyOf(juno()), status: 'created', contact_id: expect.any(String) as unknown },
+          ]);
+          expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
+            status: 'creating',
+            lockToken: 'rival',
+          });
+        },
+      );
+
+      it('answers in_progress for that person and converts the rest of the batch when Apollo rejects it', async () => {
+        // Prepare
+        const { before } = takeOverBefore('createContact');
+        s.apollo.failNext('createContact', new ApolloRejectedError('title: is too long (422)'), { before });
+
+        // Act
+        const results = await s.conversion.convert([wren(), juno()], s.request());
+
+        // Assess
+        expect(results).toEqual([
+          { id: s.keyOf(wren()), status: 'in_progress', contact_id: null },
+          { id: s.keyOf(juno()), status: 'created', contact_id: expect.any(String) as unknown },
+        ]);
+        expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
+          status: 'creating',
+          lockToken: 'rival',
+        });
       });
     });
 

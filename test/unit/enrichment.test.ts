@@ -396,6 +396,53 @@ describe('Class: PersonEnrichment', () => {
     });
   });
 
+  describe('enrich: a person without email', () => {
+    /** Ottilie as Apollo's database knows her: no email, so the conversion would look her up by name. */
+    const OTTILIE_IN_APOLLO = {
+      id: 'person-ottilie',
+      first_name: 'Ottilie',
+      last_name: 'Fenwick',
+      email: null,
+      organization: { name: 'Cobblestone Cartography', website_url: null, primary_domain: null },
+    };
+    const BY_NAME: EnrichmentQuery = {
+      first_name: 'Ottilie',
+      last_name: 'Fenwick',
+      organization_name: 'Cobblestone Cartography',
+    };
+
+    it('converts on what the paid people/match said (not a contact yet): no second people/match, which Apollo would charge again', async () => {
+      // Prepare
+      s.apollo.addPerson(OTTILIE_IN_APOLLO);
+
+      // Act
+      const result = await s.enrichment.enrich({ identity: BY_NAME, revealPhoneNumber: false }, s.request());
+
+      // Assess
+      expect(result).toMatchObject({ status: 'created', contact_id: 'contact-1', credits_consumed: 1 });
+      expect(s.apollo.received.enrichPerson).toHaveLength(1);
+      expect(s.apollo.received.matchPerson).toEqual([]);
+      expect(s.apollo.received.createContact).toHaveLength(1);
+    });
+
+    it('links the saved contact the paid people/match returned, creating nothing', async () => {
+      // Prepare
+      s.apollo.addPerson(OTTILIE_IN_APOLLO);
+      const saved = s.apollo.addContact(
+        { first_name: 'Ottilie', last_name: 'Fenwick', organization_name: 'Cobblestone Cartography' },
+        { person_id: 'person-ottilie' },
+      );
+
+      // Act
+      const result = await s.enrichment.enrich({ identity: BY_NAME, revealPhoneNumber: false }, s.request());
+
+      // Assess
+      expect(result).toMatchObject({ status: 'existing', contact_id: saved.id, credits_consumed: 0 });
+      expect(s.apollo.received.matchPerson).toEqual([]);
+      expect(s.apollo.received.createContact).toEqual([]);
+    });
+  });
+
   describe('enrich: the claim on paying', () => {
     it('refuses a concurrent enrichment of the same lookup with EnrichmentInProgressError, paying nothing', async () => {
       // Prepare: a second request arrives while the first is paying Apollo

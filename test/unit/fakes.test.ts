@@ -242,6 +242,31 @@ describe('Class: InMemoryLedger', () => {
       expect(ledger.item('person:p1')?.expiresAtSeconds).toBeUndefined();
     });
 
+    it('keeps phones held under a linked alias without an expiry, and those held for nobody with one', async () => {
+      // Prepare
+      const held = { phones: [{ e164: '+12025550188', type: 'mobile' }], creditsConsumed: 8 };
+      await ledger.link({ alias: 'person:p1', key: KEY, nowMs: NOW });
+
+      // Act
+      const linked = await ledger.holdRevealedPhones({
+        alias: 'person:p1',
+        held,
+        nowMs: NOW,
+        expiresAtSeconds: 99,
+      });
+      const unknown = await ledger.holdRevealedPhones({
+        alias: 'person:p2',
+        held,
+        nowMs: NOW,
+        expiresAtSeconds: 99,
+      });
+
+      // Assess
+      expect([linked, unknown]).toEqual([KEY, null]);
+      expect(ledger.item('person:p1')?.expiresAtSeconds).toBeUndefined();
+      expect(ledger.item('person:p2')?.expiresAtSeconds).toBe(99);
+    });
+
     it('throws, as DynamoDB does, when phones are held under a person key', async () => {
       // Prepare
       await ledger.claim(claimRequest());
@@ -367,7 +392,7 @@ describe('Class: FakeApollo', () => {
     });
   });
 
-  describe('findContactsByEmail and matchPerson', () => {
+  describe('findContactsByEmail, findContactsByName and matchPerson', () => {
     it('finds saved contacts by exact email, in any case, and by name and company', async () => {
       // Prepare
       apollo.addContact({ ...JUNO_INPUT, email: 'juno.marshall@brackenridge.example' });
@@ -381,6 +406,27 @@ describe('Class: FakeApollo', () => {
       // Assess
       expect(byEmail.map((contact) => contact.id)).toEqual(['contact-2']);
       expect(byName).toMatchObject({ contact_id: 'contact-3', contact: { id: 'contact-3' } });
+    });
+
+    it('finds saved contacts by name with their organisation or website, as folded identities, and no others', async () => {
+      // Prepare
+      apollo.addContact({
+        ...ottilie().fields,
+        first_name: 'OTTILIE',
+        organization_name: 'Cobblestone Cartography Ltd',
+      });
+      apollo.addContact({ ...ottilie().fields, organization_name: 'Another Atlas' });
+      apollo.addContact(juno().fields);
+
+      // Act
+      const found = await apollo.findContactsByName(
+        { first_name: 'Ottilie', last_name: 'Fenwick', identities: ottilie().identities },
+        CALL,
+      );
+
+      // Assess
+      expect(found.map((contact) => contact.id)).toEqual(['contact-1']);
+      expect(apollo.received.findContactsByName).toHaveLength(1);
     });
 
     it('matches a directory person to the contact linked by person_id, and to no contact without one', async () => {

@@ -75,7 +75,7 @@ describe('Class: ContactVerification', () => {
       });
     });
 
-    it('verifies a person without email by name and company, comparing no email', async () => {
+    it('verifies a person without email by name and company through the contacts search (free), comparing no email', async () => {
       // Prepare
       const request = await converted(s, ottilie());
 
@@ -84,10 +84,45 @@ describe('Class: ContactVerification', () => {
 
       // Assess
       expect(outcome).toEqual({ status: 'verified' });
-      expect(s.apollo.received.matchPerson).toEqual([
-        { first_name: 'Ottilie', last_name: 'Fenwick', organization_name: 'Cobblestone Cartography' },
+      expect(s.apollo.received.findContactsByName).toEqual([
+        { first_name: 'Ottilie', last_name: 'Fenwick', identities: ottilie().identities },
       ]);
+      expect(s.apollo.received.matchPerson).toEqual([]);
       expect(await s.ledger.get({ key: request.key })).toMatchObject({ status: 'verified' });
+    });
+
+    it('verifies a person without email whom Apollo knows, never through people/match (a credit at each attempt)', async () => {
+      // Prepare: Apollo's database knows Ottilie; the contact made from raw data is not linked to her.
+      s.apollo.addPerson({
+        id: 'person-ottilie',
+        first_name: 'Ottilie',
+        last_name: 'Fenwick',
+        organization: { name: 'Cobblestone Cartography' },
+      });
+      const request = await converted(s, ottilie());
+
+      // Act
+      const outcome = await s.verification.verify(request, s.request());
+
+      // Assess
+      expect(outcome).toEqual({ status: 'verified' });
+      expect(s.apollo.received.matchPerson).toEqual([]);
+    });
+
+    it('throws ContactNotVisibleError when the contacts search does not show the contact of a person without email', async () => {
+      // Prepare: another Ottilie Fenwick at the same company is a contact; this record's is not visible.
+      s.apollo.addContact(ottilie().fields);
+      const request = await recordConverted(s, ottilie(), 'contact-9');
+
+      // Act
+      const failure = await rejectionOf(s.verification.verify(request, s.request()));
+
+      // Assess
+      expect(failure).toBeInstanceOf(ContactNotVisibleError);
+      expect(failure).toMatchObject({
+        message: 'the contacts search does not show the contact by its name yet',
+      });
+      expect(await s.ledger.get({ key: request.key })).toMatchObject({ status: 'created' });
     });
 
     it('counts the phones Apollo shows on the person as well as those on the contact', async () => {

@@ -10,6 +10,7 @@ import type {
   WebhookResult,
 } from '../../../lib/apollo/apollo';
 import { ConfigurationError } from '../../../lib/errors';
+import { identitiesOf, identityKey, type Identity } from '../../../lib/identity';
 import { PHONE_FIELDS, type ContactFields, type MatchIdentity, type PhoneField } from '../../../lib/person';
 
 export type ApolloMethod = keyof Apollo;
@@ -33,6 +34,7 @@ export interface DirectoryPerson extends Omit<MatchedPerson, 'contact' | 'contac
 export interface ApolloReceived {
   createContact: Array<{ fields: ContactFields; runDedupe: boolean }>;
   findContactsByEmail: string[];
+  findContactsByName: Array<{ first_name: string; last_name: string; identities: readonly Identity[] }>;
   matchPerson: MatchIdentity[];
   enrichPerson: Array<{ query: EnrichmentQuery; webhookUrl: string | undefined }>;
   updateContact: Array<{ contactId: string; fields: ContactFields }>;
@@ -97,6 +99,7 @@ export class FakeApollo implements Apollo {
   readonly received: ApolloReceived = {
     createContact: [],
     findContactsByEmail: [],
+    findContactsByName: [],
     matchPerson: [],
     enrichPerson: [],
     updateContact: [],
@@ -124,6 +127,7 @@ export class FakeApollo implements Apollo {
     return {
       createContact: this.received.createContact.length,
       findContactsByEmail: this.received.findContactsByEmail.length,
+      findContactsByName: this.received.findContactsByName.length,
       matchPerson: this.received.matchPerson.length,
       enrichPerson: this.received.enrichPerson.length,
       updateContact: this.received.updateContact.length,
@@ -201,6 +205,22 @@ export class FakeApollo implements Apollo {
     return this.run('findContactsByEmail', () =>
       this.contacts
         .filter((contact) => sameText(contact.fields.email, email))
+        .map((contact) => this.toApolloContact(contact)),
+    );
+  }
+
+  /** Like the HTTP adapter: the contacts whose names with organisation or website fold to one of `identities`. */
+  async findContactsByName(
+    search: { first_name: string; last_name: string; identities: readonly Identity[] },
+    _options: CallOptions,
+  ): Promise<ApolloContact[]> {
+    this.received.findContactsByName.push(structuredClone(search));
+    const wanted = new Set(search.identities.map(identityKey));
+    return this.run('findContactsByName', () =>
+      this.contacts
+        .filter((contact) =>
+          identitiesOf(contact.fields).some((identity) => wanted.has(identityKey(identity))),
+        )
         .map((contact) => this.toApolloContact(contact)),
     );
   }
@@ -401,6 +421,10 @@ export class FakeApollo implements Apollo {
     }
     return {
       id: contact.id,
+      first_name: contact.fields.first_name ?? null,
+      last_name: contact.fields.last_name ?? null,
+      organization_name: contact.fields.organization_name ?? null,
+      website_url: contact.fields.website_url ?? null,
       email: contact.fields.email ?? null,
       person_id: contact.person_id,
       phone_numbers: phoneNumbers,

@@ -555,7 +555,9 @@ export class InMemoryLedger
         (item) => {
           item.heldPhones = stored(hold.held);
           item.updatedAt = iso(hold.nowMs);
-          item.expiresAtSeconds = hold.expiresAtSeconds;
+          // A linked alias never expires (TTL would delete the link); phones held for nobody do.
+          if (item.aliasOf === undefined) item.expiresAtSeconds = hold.expiresAtSeconds;
+          else delete item.expiresAtSeconds;
           aliasOf = item.aliasOf ?? null;
         },
       );
