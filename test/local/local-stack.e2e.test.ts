@@ -128,6 +128,10 @@ describe('Local stack: npm start', () => {
     expect(output).toContain(LOCAL_DEFAULTS.WEBHOOK_SECRET);
     expect(output).toContain(LOCAL_DEFAULTS.API_KEY);
     expect(output).toContain('npm run send -- events/enrichment-completed.json');
+    expect(output).toContain(`SQS              http://127.0.0.1:${ports[5]}`);
+    expect(output).toContain(
+      `http://127.0.0.1:${ports[5]}/000000000000/apollo-contact-converter-local-conversions   -> apollo-contact-converter-local-convertQueued: batches of up to 100 within 2 s, 2 at once`,
+    );
   });
 
   it('creates, then answers duplicates, and verifies the contact within 10 seconds', async () => {
