@@ -17,6 +17,15 @@ export interface Config {
   verificationStateMachineArn?: string;
   /** Set locally (the local Step Functions endpoint); unset in AWS. */
   stepFunctionsEndpoint?: string;
+  /** The conversion queue (SQS): required by the functions that send to it or consume it. */
+  conversionQueueUrl?: string;
+  /** Set locally (the local SQS server); unset in AWS. */
+  sqsEndpoint?: string;
+  /**
+   * Receives of one conversion message before SQS moves it to the dead-letter queue (the queue's
+   * redrive policy, passed by serverless.yml): the consumer's last chance to record why it failed.
+   */
+  conversionMaxReceiveCount: number;
   apolloBaseUrl: string;
   apolloTimeoutMs: number;
   apolloMaxRetryWaitSeconds: number;
@@ -181,6 +190,9 @@ export function loadConfig(
     dynamoDbEndpoint: url(env, 'DYNAMODB_ENDPOINT'),
     verificationStateMachineArn: text(env, 'VERIFICATION_STATE_MACHINE_ARN'),
     stepFunctionsEndpoint: url(env, 'STEP_FUNCTIONS_ENDPOINT'),
+    conversionQueueUrl: url(env, 'CONVERSION_QUEUE_URL'),
+    sqsEndpoint: url(env, 'SQS_ENDPOINT'),
+    conversionMaxReceiveCount: integer(env, 'CONVERSION_MAX_RECEIVE_COUNT', 5, 1, 1000),
     apolloBaseUrl: apolloBaseUrl(env, 'APOLLO_BASE_URL'),
     apolloTimeoutMs: integer(env, 'APOLLO_TIMEOUT_MS', 8000, 100, 60_000),
     apolloMaxRetryWaitSeconds: integer(env, 'APOLLO_MAX_RETRY_WAIT_SECONDS', 2, 0, 20),

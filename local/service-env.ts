@@ -1,6 +1,6 @@
 import { LOCAL_AWS_CREDENTIALS } from './dynamodb';
 
-/** Where a copy of the service finds its ledger, Apollo and Step Functions, and the secrets it checks. */
+/** Where a copy of the service finds its ledger, Apollo, Step Functions and queue, and the secrets it checks. */
 export interface ServiceEnvOptions {
   dynamoDbEndpoint: string;
   stepFunctionsEndpoint: string;
@@ -18,6 +18,9 @@ export interface ServiceEnvOptions {
   phoneRevealStateMachineArn?: string;
   apolloCallbackToken?: string;
   publicApiUrl?: string;
+  /** The conversion queue's URL, and the SQS server that holds it (local-aws-sqs). */
+  conversionQueueUrl?: string;
+  sqsEndpoint?: string;
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
@@ -43,6 +46,8 @@ export function serviceEnv(
     PHONE_REVEAL_STATE_MACHINE_ARN: options.phoneRevealStateMachineArn,
     APOLLO_CALLBACK_TOKEN: options.apolloCallbackToken,
     PUBLIC_API_URL: options.publicApiUrl,
+    CONVERSION_QUEUE_URL: options.conversionQueueUrl,
+    SQS_ENDPOINT: options.sqsEndpoint,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
   };
   return {

@@ -10,6 +10,9 @@ import { SANDBOX_PEOPLE } from './sandbox-people';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { Limiter, startLocalGateway } from './gateway';
 import { serviceEnv } from './service-env';
+import { loadSqsEventSource } from './sqs-event-source';
+import { startSqsPoller } from './sqs-poller';
+import { startLocalSqs, type LocalSqs } from './sqs-server';
 import { loadStateMachineDefinition } from './state-machine-definition';
 import {
   invokeLambdaOverHttp,
@@ -37,6 +40,17 @@ export interface LocalStackPorts {
   dynamoDb: number;
   apollo: number;
   stepFunctions: number;
+  sqs: number;
+}
+
+/** The conversion queue as the local stack runs it, with the consumer settings read from serverless.yml. */
+export interface LocalConversionQueue {
+  url: string;
+  deadLetterQueueUrl?: string;
+  functionName: string;
+  batchSize: number;
+  maximumBatchingWindowSeconds: number;
+  maximumConcurrency: number;
 }
 
 export interface LocalStack {
@@ -46,6 +60,7 @@ export interface LocalStack {
   apolloUrl: string;
   /** True when the service talks to the local sandbox, false for a real (or other) Apollo. */
   apolloIsSandbox: boolean;
+  conversionQueue: LocalConversionQueue;
   env: Record<string, string>;
   /** Resolves once, when serverless-offline exits (or is stopped). */
   exited: Promise<number | null>;
@@ -66,6 +81,8 @@ export function localPorts(env: NodeJS.ProcessEnv = process.env): LocalStackPort
     dynamoDb: port(env, 'DYNAMODB_PORT', 8000),
     apollo: port(env, 'APOLLO_SANDBOX_PORT', 4010),
     stepFunctions: port(env, 'STEP_FUNCTIONS_PORT', 8083),
+    // ElasticMQ's port, which SQS tools expect locally.
+    sqs: port(env, 'SQS_PORT', 9324),
   };
 }
 
@@ -76,6 +93,8 @@ function handlerEnvironment(
     apolloUrl: string;
     apolloApiKey: string;
     stepFunctions: LocalStepFunctions;
+    sqs: LocalSqs;
+    conversionQueueUrl: string;
   },
   env: NodeJS.ProcessEnv,
 ): Record<string, string> {
@@ -83,6 +102,9 @@ function handlerEnvironment(
     {
       dynamoDbEndpoint: stack.dynamo.endpoint,
       stepFunctionsEndpoint: stack.stepFunctions.url,
+      sqsEndpoint: stack.sqs.endpoint,
+      // serverless.yml's `local` params read it back for the functions (`${env:CONVERSION_QUEUE_URL}`).
+      conversionQueueUrl: stack.conversionQueueUrl,
       apolloBaseUrl: stack.apolloUrl,
       apolloApiKey: stack.apolloApiKey,
       webhookSecret: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
@@ -134,8 +156,9 @@ async function waitForSocket(socketPath: string, timeoutMs: number, exited: Prom
 /**
  * Starts the whole service on this machine: dynalite with the ledger table, the Apollo sandbox
  * (unless APOLLO_BASE_URL names another Apollo), the verification state machine from
- * serverless.yml on a local Step Functions endpoint, and the HTTP API through serverless-offline,
- * which runs the same bundled handlers as AWS.
+ * serverless.yml on a local Step Functions endpoint, the conversion queue and its dead-letter
+ * queue on an SQS server with a poller that feeds them to the consumer as Lambda would, and the
+ * HTTP API through serverless-offline, which runs the same bundled handlers as AWS.
  */
 export async function startLocalStack(
   options: { env?: NodeJS.ProcessEnv; log?: Log } = {},
@@ -159,6 +182,14 @@ export async function startLocalStack(
     const dynamo = await startLocalDynamoDb({ host, port: ports.dynamoDb });
     started.push(() => dynamo.close());
     await createLedgerTable(dynamo.client, tableName);
+
+    // The queues of serverless.yml (visibility timeout, retention, redrive policy), created as AWS
+    // would create them, and the consumer's event source settings.
+    const conversions = loadSqsEventSource({ functionKey: 'convertQueued', stage: LOCAL_STAGE });
+    const sqs = await startLocalSqs({ host, port: ports.sqs, queues: conversions.queues });
+    started.push(() => sqs.close());
+    const conversionQueueUrl = sqs.queueUrl(conversions.queueName);
+    const deadLetterQueue = conversions.queues.find((queue) => queue.QueueName !== conversions.queueName);
 
     let sandbox: ApolloSandbox | undefined;
     const externalApollo = env.APOLLO_BASE_URL?.trim();
@@ -208,6 +239,8 @@ export async function startLocalStack(
         apolloUrl,
         apolloApiKey: env.APOLLO_API_KEY?.trim() || LOCAL_DEFAULTS.APOLLO_SANDBOX_KEY,
         stepFunctions,
+        sqs,
+        conversionQueueUrl,
       },
       env,
     );
@@ -258,6 +291,23 @@ export async function startLocalStack(
     started.push(() => gateway.close());
     const apiUrl = gateway.url;
 
+    // Lambda's event source mapping: real SQSEvents to the bundled consumer, through the same
+    // Invoke API as the state machines' tasks; its own concurrency bound (maximumConcurrency).
+    const poller = startSqsPoller({
+      client: sqs.client,
+      queueUrl: conversionQueueUrl,
+      queueArn: sqs.queueArn(conversions.queueName),
+      region: sqs.region,
+      functionName: conversions.functionName,
+      invokeLambda: invokeLambdaOverHttp('http://serverless-offline', { socketPath: lambdaSocket }),
+      batchSize: conversions.batchSize,
+      maximumBatchingWindowSeconds: conversions.maximumBatchingWindowSeconds,
+      maximumConcurrency: conversions.maximumConcurrency,
+      reportBatchItemFailures: conversions.reportBatchItemFailures,
+      log,
+    });
+    started.push(() => poller.stop());
+
     let stopping: Promise<void> | undefined;
     return {
       host,
@@ -265,6 +315,14 @@ export async function startLocalStack(
       apiUrl,
       apolloUrl,
       apolloIsSandbox: sandbox !== undefined,
+      conversionQueue: {
+        url: conversionQueueUrl,
+        deadLetterQueueUrl: deadLetterQueue && sqs.queueUrl(deadLetterQueue.QueueName),
+        functionName: conversions.functionName,
+        batchSize: conversions.batchSize,
+        maximumBatchingWindowSeconds: conversions.maximumBatchingWindowSeconds,
+        maximumConcurrency: conversions.maximumConcurrency,
+      },
       env: handlerEnv,
       exited,
       stop: () => (stopping ??= stopStarted()),

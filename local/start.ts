@@ -10,6 +10,7 @@ import { LOCAL_DEFAULTS, PROJECT_ROOT, startLocalStack, type LocalStack } from '
 function banner(stack: LocalStack): string {
   const secretNote = (name: 'WEBHOOK_SECRET' | 'API_KEY') =>
     process.env[name] ? '(from your environment)' : `${LOCAL_DEFAULTS[name]}   (local default)`;
+  const queue = stack.conversionQueue;
   const apollo = stack.apolloIsSandbox
     ? `${stack.apolloUrl}   (sandbox; set APOLLO_BASE_URL and APOLLO_API_KEY to use another Apollo)`
     : `${stack.apolloUrl}   (from APOLLO_BASE_URL: real calls, real credits)`;
@@ -25,6 +26,8 @@ function banner(stack: LocalStack): string {
     `  Apollo           ${apollo}`,
     `  DynamoDB         ${stack.env.DYNAMODB_ENDPOINT}   (dynalite, in memory)`,
     `  Step Functions   ${stack.env.STEP_FUNCTIONS_ENDPOINT}   (verification state machine from serverless.yml, waits shortened to 1 s)`,
+    `  SQS              ${stack.env.SQS_ENDPOINT}   (local-aws-sqs: the conversion queue and its dead-letter queue)`,
+    `    ${queue.url}   -> ${queue.functionName}: batches of up to ${queue.batchSize} within ${queue.maximumBatchingWindowSeconds} s, ${queue.maximumConcurrency} at once`,
     `  WEBHOOK_SECRET   ${secretNote('WEBHOOK_SECRET')}`,
     `  API_KEY          ${secretNote('API_KEY')}`,
     '',
@@ -51,7 +54,9 @@ function writeEnvFile(stack: LocalStack): string | undefined {
 async function main(): Promise<void> {
   // The SDK warns that its 2027 releases will need Node 22; the versions pinned here run on Node 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  console.log('Starting the local stack (dynalite, Apollo sandbox, Step Functions, serverless-offline)...');
+  console.log(
+    'Starting the local stack (dynalite, Apollo sandbox, Step Functions, SQS, serverless-offline)...',
+  );
   const stack = await startLocalStack();
   const envFile = writeEnvFile(stack);
   console.log(banner(stack));

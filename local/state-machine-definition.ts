@@ -5,18 +5,13 @@ import { parse, type CollectionTag, type ScalarTag } from 'yaml';
 /**
  * Reads a Step Functions state machine out of the real serverless.yml and resolves what the
  * Serverless Framework and serverless-step-functions would resolve at deploy time, so the local
- * stack runs the very definition that AWS runs.
+ * stack runs the very definition that AWS runs. `loadServerlessConfig` gives the rest of the file
+ * (the queue consumer's event source, for one) with the same variable resolution.
  */
 
-export interface LoadStateMachineDefinitionOptions {
-  serverlessYmlPath?: string;
+export interface LoadStateMachineDefinitionOptions extends LoadServerlessConfigOptions {
   /** Key under `stepFunctions.stateMachines`. */
   stateMachine?: string;
-  /** Overrides of `params.default` (and of `params.<stage>`). */
-  params?: Record<string, string | number>;
-  /** Overrides the `service` of serverless.yml. */
-  service?: string;
-  stage?: string;
 }
 
 export interface LoadedStateMachineDefinition {
@@ -28,16 +23,40 @@ export interface LoadedStateMachineDefinition {
   resolve: (text: string) => unknown;
 }
 
-type Yaml = null | boolean | number | string | Yaml[] | { [key: string]: Yaml };
-type YamlObject = { [key: string]: Yaml };
+export type Yaml = null | boolean | number | string | Yaml[] | { [key: string]: Yaml };
+export type YamlObject = { [key: string]: Yaml };
 
 const defaultServerlessYmlPath = fileURLToPath(new URL('../serverless.yml', import.meta.url));
 
-export function loadStateMachineDefinition(
-  options: LoadStateMachineDefinitionOptions = {},
-): LoadedStateMachineDefinition {
+export interface LoadServerlessConfigOptions {
+  serverlessYmlPath?: string;
+  /** Overrides of `params.default` (and of `params.<stage>`). */
+  params?: Record<string, string | number>;
+  /** Overrides the `service` of serverless.yml. */
+  service?: string;
+  stage?: string;
+  /** What `${env:NAME, 'fallback'}` reads; without it, such a variable takes its fallback. */
+  env?: Record<string, string | undefined>;
+}
+
+export interface LoadedServerlessConfig {
+  /** serverless.yml as parsed: variables unresolved, CloudFormation short tags in their long form. */
+  config: YamlObject;
+  serverlessYmlPath: string;
+  /** Serverless function key -> deployed Lambda name (`${service}-${stage}-${key}` unless the function sets `name`). */
+  lambdaFunctionNames: Record<string, string>;
+  /** Resolves the `${...}` variables of a string, e.g. `${self:custom.ledgerTable}`; `where` names it in errors. */
+  resolve: (text: string, where?: string) => Yaml;
+  /**
+   * Resolves the variables of every string inside `node` (a piece of `config`); CloudFormation
+   * intrinsics (`{ 'Fn::GetAtt': ... }`) are left as they are, for the caller to interpret.
+   */
+  resolveNode: (node: Yaml, where: string) => Yaml;
+}
+
+/** Reads serverless.yml and resolves its variables the way the Serverless Framework does, on demand. */
+export function loadServerlessConfig(options: LoadServerlessConfigOptions = {}): LoadedServerlessConfig {
   const serverlessYmlPath = options.serverlessYmlPath ?? defaultServerlessYmlPath;
-  const stateMachineKey = options.stateMachine ?? 'verification';
   const stage = options.stage ?? 'dev';
 
   const config = asObject(
@@ -55,7 +74,14 @@ export function loadStateMachineDefinition(
     ...(isObject(paramSets[stage]) ? paramSets[stage] : {}),
     ...options.params,
   };
-  const resolveVariables = variableResolver({ config, service, stage, params, serverlessYmlPath });
+  const resolveVariables = variableResolver({
+    config,
+    service,
+    stage,
+    params,
+    env: options.env ?? {},
+    serverlessYmlPath,
+  });
 
   const functions = isObject(config['functions']) ? config['functions'] : {};
   const lambdaFunctionNames: Record<string, string> = {};
@@ -72,6 +98,31 @@ export function loadStateMachineDefinition(
     }
     lambdaFunctionNames[functionKey] = String(deployedName);
   }
+
+  const resolveNode = (node: Yaml, where: string): Yaml => {
+    if (typeof node === 'string') return resolveVariables(node, where);
+    if (Array.isArray(node)) return node.map((item, index) => resolveNode(item, `${where}[${index}]`));
+    if (!isObject(node)) return node;
+    return Object.fromEntries(
+      Object.entries(node).map(([key, value]) => [key, resolveNode(value, `${where}.${key}`)]),
+    );
+  };
+
+  return {
+    config,
+    serverlessYmlPath,
+    lambdaFunctionNames,
+    resolve: (text, where = 'resolve()') => resolveVariables(text, where),
+    resolveNode,
+  };
+}
+
+export function loadStateMachineDefinition(
+  options: LoadStateMachineDefinitionOptions = {},
+): LoadedStateMachineDefinition {
+  const stateMachineKey = options.stateMachine ?? 'verification';
+  const { config, lambdaFunctionNames, resolve } = loadServerlessConfig(options);
+  const resolveVariables: ResolveVariables = (text, where) => resolve(text, where);
 
   const stateMachines = asObject(
     isObject(config['stepFunctions']) ? config['stepFunctions']['stateMachines'] : undefined,
@@ -91,7 +142,7 @@ export function loadStateMachineDefinition(
   return {
     definition: asObject(definition, definitionPath),
     lambdaFunctionNames,
-    resolve: (text) => resolveVariables(text, 'resolve()'),
+    resolve: (text) => resolve(text),
   };
 }
 
@@ -168,6 +219,7 @@ interface VariableSources {
   service: string;
   stage: string;
   params: YamlObject;
+  env: Record<string, string | undefined>;
   serverlessYmlPath: string;
 }
 
@@ -186,11 +238,19 @@ function variableResolver(sources: VariableSources): ResolveVariables {
     if (source === 'param' && Object.hasOwn(sources.params, address)) return sources.params[address] ?? null;
     if (source === 'sls' && address === 'stage') return sources.stage;
     if (source === 'self' && address === 'service') return sources.service;
+    if (source === 'env') {
+      // `${env:NAME, 'fallback'}`: the variable when set (even to ''), else the fallback, as osls does.
+      const [name = '', fallback] = splitOnce(address, ',');
+      const value = sources.env[name.trim()];
+      if (value !== undefined) return value;
+      const quoted = fallback === undefined ? undefined : /^\s*(['"])(.*)\1\s*$/.exec(fallback);
+      if (quoted) return quoted[2] ?? '';
+    }
     const value = source === 'self' ? valueAtPath(sources.config, address) : undefined;
     if (value !== undefined) return value;
     throw new Error(
       `${sources.serverlessYmlPath}: ${where}: cannot resolve \${${variable}}. ` +
-        'Supported: ${param:NAME} (params.default or params.<stage>), ${sls:stage}, ${self:service}, ${self:<path>}.',
+        "Supported: ${param:NAME} (params.default or params.<stage>), ${sls:stage}, ${self:service}, ${self:<path>}, ${env:NAME, 'fallback'}.",
     );
   };
 

@@ -51,6 +51,37 @@ describe('Function: loadConfig', () => {
     });
   });
 
+  describe('the conversion queue', () => {
+    it('reads the queue URL, the local SQS endpoint and the receives before the dead-letter queue', () => {
+      const config = loadConfig({
+        ...base,
+        CONVERSION_QUEUE_URL: 'https://sqs.eu-west-1.amazonaws.com/123456789012/converter-prod-conversions',
+        SQS_ENDPOINT: 'http://127.0.0.1:9324/',
+        CONVERSION_MAX_RECEIVE_COUNT: '7',
+      });
+
+      expect(config.conversionQueueUrl).toBe(
+        'https://sqs.eu-west-1.amazonaws.com/123456789012/converter-prod-conversions',
+      );
+      expect(config.sqsEndpoint).toBe('http://127.0.0.1:9324');
+      expect(config.conversionMaxReceiveCount).toBe(7);
+    });
+
+    it("leaves the queue unset where no function uses it, with serverless.yml's five receives", () => {
+      const config = loadConfig(base);
+
+      expect(config.conversionQueueUrl).toBeUndefined();
+      expect(config.sqsEndpoint).toBeUndefined();
+      expect(config.conversionMaxReceiveCount).toBe(5);
+    });
+
+    it('names a queue URL that is not a URL', () => {
+      expect(() => loadConfig({ ...base, CONVERSION_QUEUE_URL: 'conversions' })).toThrow(
+        'CONVERSION_QUEUE_URL must be a URL, not "conversions"',
+      );
+    });
+  });
+
   it('names a missing required variable', () => {
     expect(() => loadConfig({})).toThrow('LEDGER_TABLE must be set');
   });

@@ -14,6 +14,7 @@ interface ResourceProperties {
   /** AWS::Lambda::Function */
   Runtime?: string;
   Role?: unknown;
+  Timeout?: number;
   Environment?: { Variables: Record<string, unknown> };
   Layers?: unknown[];
   /** AWS::IAM::Role */
@@ -29,6 +30,24 @@ interface ResourceProperties {
   GlobalSecondaryIndexes?: unknown[];
   /** AWS::Events::Rule */
   ScheduleExpression?: string;
+  /** AWS::SQS::Queue */
+  QueueName?: string;
+  VisibilityTimeout?: number;
+  MessageRetentionPeriod?: number;
+  SqsManagedSseEnabled?: boolean;
+  RedrivePolicy?: { deadLetterTargetArn: unknown; maxReceiveCount: number };
+  /** AWS::Lambda::EventSourceMapping */
+  EventSourceArn?: unknown;
+  FunctionName?: unknown;
+  BatchSize?: number;
+  MaximumBatchingWindowInSeconds?: number;
+  FunctionResponseTypes?: string[];
+  ScalingConfig?: { MaximumConcurrency?: number };
+}
+
+interface Statement {
+  Action: string | string[];
+  Resource: unknown;
 }
 
 describe('Deployment: serverless package', () => {
@@ -96,7 +115,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(10);
+    expect(functions).toHaveLength(11);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -107,7 +126,7 @@ describe('Deployment: serverless package', () => {
       expect(variables).not.toContain('API_KEY');
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
-    expect(roles.size).toBe(10);
+    expect(roles.size).toBe(11);
   });
 
   it('gives every function the Parameters and Secrets extension, through which it reads its secrets', () => {
@@ -199,5 +218,144 @@ describe('Deployment: serverless package', () => {
         Dimensions: [{ Name: 'FunctionName', Value: 'apollo-contact-converter-prod-sweepVerifications' }],
       }),
     );
+  });
+
+  describe('the conversion queue', () => {
+    const queueArn = {
+      'Fn::Sub':
+        'arn:${AWS::Partition}:sqs:${AWS::Region}:${AWS::AccountId}:apollo-contact-converter-prod-conversions',
+    };
+    const statementsOf = (roleName: string): Statement[] =>
+      (template.Resources[roleName]?.Properties.Policies ?? []).flatMap(
+        (policy) => policy.PolicyDocument.Statement,
+      ) as Statement[];
+    const sqsStatementsOf = (roleName: string) =>
+      statementsOf(roleName).filter((statement) =>
+        [statement.Action].flat().some((action) => action.startsWith('sqs:')),
+      );
+
+    it('declares the queue and its dead-letter queue: redrive after 5 receives, SQS encryption, the DLQ outlasting the queue', () => {
+      const queue = template.Resources.ConversionQueue?.Properties;
+      const deadLetters = template.Resources.ConversionDeadLetterQueue?.Properties;
+
+      expect(template.Resources.ConversionQueue?.Type).toBe('AWS::SQS::Queue');
+      expect(queue).toMatchObject({
+        QueueName: 'apollo-contact-converter-prod-conversions',
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: {
+          deadLetterTargetArn: { 'Fn::GetAtt': ['ConversionDeadLetterQueue', 'Arn'] },
+          maxReceiveCount: 5,
+        },
+      });
+      expect(template.Resources.ConversionDeadLetterQueue?.Type).toBe('AWS::SQS::Queue');
+      expect(deadLetters).toMatchObject({
+        QueueName: 'apollo-contact-converter-prod-conversions-dlq',
+        SqsManagedSseEnabled: true,
+      });
+      expect(deadLetters?.MessageRetentionPeriod).toBeGreaterThan(queue?.MessageRetentionPeriod ?? Infinity);
+    });
+
+    it("hides a received message for at least 6 times the consumer's timeout plus the batching window", () => {
+      const consumerTimeout = template.Resources.ConvertQueuedLambdaFunction?.Properties.Timeout;
+      const [, mapping] = ofType('AWS::Lambda::EventSourceMapping')[0] ?? [];
+      const window = mapping?.Properties.MaximumBatchingWindowInSeconds;
+      const visibilityTimeout = template.Resources.ConversionQueue?.Properties.VisibilityTimeout;
+
+      expect(consumerTimeout).toBeGreaterThan(0);
+      expect(window).toBeGreaterThanOrEqual(1);
+      expect(visibilityTimeout).toBeGreaterThanOrEqual(6 * (consumerTimeout as number) + (window as number));
+    });
+
+    it('consumes it with convertQueued: batches of 100 within a window, partial failures, at most 2 at once', () => {
+      const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, mapping]) => mapping.Properties);
+
+      expect(mappings).toEqual([
+        expect.objectContaining({
+          EventSourceArn: { 'Fn::GetAtt': ['ConversionQueue', 'Arn'] },
+          FunctionName: { 'Fn::GetAtt': ['ConvertQueuedLambdaFunction', 'Arn'] },
+          BatchSize: 100,
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          ScalingConfig: { MaximumConcurrency: 2 },
+        }),
+      ]);
+      // AWS refuses a batch size above 10 without a batching window of at least 1 s.
+      expect(mappings[0]?.MaximumBatchingWindowInSeconds).toBeGreaterThanOrEqual(1);
+      expect(template.Resources.ConvertQueuedLambdaFunction?.Properties).toMatchObject({
+        Handler: 'functions/convert-queued.handler',
+        Role: { 'Fn::GetAtt': ['ConvertQueuedRole', 'Arn'] },
+      });
+    });
+
+    it('tells the front doors and the consumer where the queue is, and the consumer the receives before the DLQ', () => {
+      for (const fn of ['EnrichmentWebhook', 'CreateContacts', 'ConvertQueued']) {
+        const variables = template.Resources[`${fn}LambdaFunction`]?.Properties.Environment?.Variables;
+        expect(variables?.CONVERSION_QUEUE_URL, fn).toEqual({ Ref: 'ConversionQueue' });
+      }
+      const consumer = template.Resources.ConvertQueuedLambdaFunction?.Properties.Environment?.Variables;
+      expect(consumer?.CONVERSION_MAX_RECEIVE_COUNT).toBe(
+        String(template.Resources.ConversionQueue?.Properties.RedrivePolicy?.maxReceiveCount),
+      );
+    });
+
+    it('lets the consumer receive, delete and postpone on the queue only, and the front doors only send to it', () => {
+      expect(sqsStatementsOf('ConvertQueuedRole')).toEqual([
+        expect.objectContaining({
+          Action: [
+            'sqs:ReceiveMessage',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:ChangeMessageVisibility',
+          ],
+          Resource: queueArn,
+        }),
+      ]);
+      for (const door of ['EnrichmentWebhookRole', 'CreateContactsRole']) {
+        expect(sqsStatementsOf(door), door).toEqual([
+          expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
+        ]);
+      }
+      const withQueueAccess = ofType('AWS::IAM::Role')
+        .filter(([name]) => sqsStatementsOf(name).length > 0)
+        .map(([name]) => name);
+      expect(withQueueAccess.sort()).toEqual([
+        'ConvertQueuedRole',
+        'CreateContactsRole',
+        'EnrichmentWebhookRole',
+      ]);
+      // The consumer needs the ledger, the verification machine and its two parameters, nothing else.
+      const consumerResources = JSON.stringify(statementsOf('ConvertQueuedRole').map((s) => s.Resource));
+      expect(consumerResources).toContain('table/apollo-contact-converter-prod-ledger');
+      expect(consumerResources).toContain('stateMachine:apollo-contact-converter-prod-verification');
+      expect(consumerResources).not.toContain('phone-reveal');
+      expect(consumerResources).not.toContain('/webhook-secret');
+      expect(consumerResources).not.toContain('/api-key"');
+    });
+
+    it('alarms on any dead letter and on a message waiting 15 minutes, to the alarm topic', () => {
+      const sqsAlarms = ofType('AWS::CloudWatch::Alarm')
+        .map(([, alarm]) => alarm.Properties)
+        .filter((alarm) => alarm.Namespace === 'AWS/SQS')
+        .map((alarm) => ({
+          metric: alarm.MetricName,
+          queue: alarm.Dimensions,
+          actions: alarm.AlarmActions,
+          threshold: [alarm.ComparisonOperator, alarm.Threshold],
+        }));
+
+      expect(sqsAlarms).toEqual([
+        {
+          metric: 'ApproximateNumberOfMessagesVisible',
+          queue: [{ Name: 'QueueName', Value: 'apollo-contact-converter-prod-conversions-dlq' }],
+          actions: [{ Ref: 'AlarmTopic' }],
+          threshold: ['GreaterThanOrEqualToThreshold', 1],
+        },
+        {
+          metric: 'ApproximateAgeOfOldestMessage',
+          queue: [{ Name: 'QueueName', Value: 'apollo-contact-converter-prod-conversions' }],
+          actions: [{ Ref: 'AlarmTopic' }],
+          threshold: ['GreaterThanOrEqualToThreshold', 900],
+        },
+      ]);
+    });
   });
 });

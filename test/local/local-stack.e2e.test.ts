@@ -63,8 +63,8 @@ describe('Local stack: npm start', () => {
   let exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
   beforeAll(async () => {
-    ports = await freePorts(5);
-    const [http, lambda, dynamoDb, apollo, stepFunctions] = ports.map(String);
+    ports = await freePorts(6);
+    const [http, lambda, dynamoDb, apollo, stepFunctions, sqs] = ports.map(String);
     api = `http://127.0.0.1:${http}`;
     // Started as a user would: `npm start`, in its own process group (like a terminal's job).
     child = spawn('npm', ['start'], {
@@ -78,6 +78,7 @@ describe('Local stack: npm start', () => {
         DYNAMODB_PORT: dynamoDb,
         APOLLO_SANDBOX_PORT: apollo,
         STEP_FUNCTIONS_PORT: stepFunctions,
+        SQS_PORT: sqs,
         LOCAL_STACK_ENV_FILE: '',
         WEBHOOK_SECRET: '',
         API_KEY: '',
@@ -127,6 +128,10 @@ describe('Local stack: npm start', () => {
     expect(output).toContain(LOCAL_DEFAULTS.WEBHOOK_SECRET);
     expect(output).toContain(LOCAL_DEFAULTS.API_KEY);
     expect(output).toContain('npm run send -- events/enrichment-completed.json');
+    expect(output).toContain(`SQS              http://127.0.0.1:${ports[5]}`);
+    expect(output).toContain(
+      `http://127.0.0.1:${ports[5]}/000000000000/apollo-contact-converter-local-conversions   -> apollo-contact-converter-local-convertQueued: batches of up to 100 within 2 s, 2 at once`,
+    );
   });
 
   it('creates, then answers duplicates, and verifies the contact within 10 seconds', async () => {
