@@ -4,28 +4,32 @@ import type { ApolloContact, BulkContact } from './apollo';
 
 /**
  * Maps a `POST /contacts/bulk_create` reply back to the people sent. Apollo's reply has no index:
- * `created_contacts` and `existing_contacts` come back without saying which input each is for,
- * so each person is recognised in them by what it was sent with, strongest first:
+ * `created_contacts` and `existing_contacts` come back without saying which input each is for.
+ * What is known: each input gets one entry; a created contact carries what its input sent; with
+ * `run_dedupe`, an existing one is the contact Apollo matched, in its order: CRM ids, then the
+ * email, then first + last name with the company (organisation or email domain). So:
  *
- * 1. its email (trimmed, lower case, the domain in punycode, so `ana@bücher.example` is
- *    `ana@xn--bcher-kva.example`);
- * 2. a CRM id (`hubspot_id`, `salesforce_contact_id`, `salesforce_lead_id`);
- * 3. its first + last name with its organisation (or, failing that, its email's domain), only
- *    when exactly one unresolved person and exactly one unclaimed reply entry share them.
+ * 1. **Created entries** go to the one person whose data they carry: the same email (trimmed,
+ *    lower case, the domain in punycode, so `ana@bücher.example` is `ana@xn--bcher-kva.example`)
+ *    or the same lack of one, and the same CRM ids, names and company where the entry shows them.
+ * 2. **Existing entries**, grouped by contact, go to the people who could have been matched to that
+ *    contact, by the strongest key they share with it that Apollo would have used: a CRM id; else
+ *    the email (unless a CRM id of theirs names a contact in the reply); else the name with the
+ *    company (unless their email, or a CRM id, names a contact in the reply). A person who could
+ *    have been matched to two contacts, or a contact with fewer entries than people who could
+ *    claim them, decides nothing: all those people are `unknown`.
+ * 3. What each pairing means: the same email is that person's contact (`existing`); a CRM match
+ *    with another email is doubtful; a name match of a person without email is that contact (as
+ *    people/match by name + company would say), unless someone else holds it; a name match of a
+ *    person with an email onto a contact with another email is **Apollo's false merge** (a
+ *    namesake at the same company): `falseMerges`, to be created on its own without dedupe.
+ * 4. Doubt spreads: a contact two people would hold, or an entry nobody accounts for that shares a
+ *    key with a mapped person, turns those people `unknown`.
  *
- * A key that several people sent share, or that names several contacts, decides nothing: those
- * people are `unknown`, and so is anyone left over. `unknown` is always safe: the caller resolves
- * those people one by one (search by email, or people/match).
- *
- * The trap: with `run_dedupe`, Apollo falls back to name + company when the email does not match,
- * so a different person with the same name at the same company (another email) comes back as
- * "existing" with the other person's contact. A person with an email whose name-matched entry is
- * an existing contact with another email is not that contact: it is reported in `falseMerges`,
- * to be created on its own without dedupe. An entry matched by name whose email is empty, or a
- * created one whose email is not the person's, is doubtful: `unknown`.
- *
- * Every ref ends in exactly one of `matched`, `falseMerges` and `unknown`; no two refs share a
- * matched contact; and a matched person with an email always has that email on its contact.
+ * `unknown` is always safe: the caller resolves those people one by one (search by email, or
+ * people/match). Every ref ends in exactly one of `matched`, `falseMerges` and `unknown`; no two
+ * refs share a matched contact; a matched person with an email has that email on its contact; and
+ * the order of the reply changes nothing.
  *
  * @example
  * const { matched, falseMerges, unknown } = mapBulkCreateReply(
@@ -50,49 +54,68 @@ export function mapBulkCreateReply(
     refs.add(ref);
   }
   const mapping = new ReplyMapping(
-    sent.map(({ ref, contact }) => ({ ref, ...keysOfSent(contact) })),
+    sent.map(({ ref, contact }) => ({
+      ref,
+      ...keysOf({
+        email: contact.email,
+        hubspot: contact.hubspot_id,
+        salesforce_contact: contact.salesforce_contact_id,
+        salesforce_lead: contact.salesforce_lead_id,
+        first_name: contact.first_name,
+        last_name: contact.last_name,
+        organization_name: contact.organization_name,
+      }),
+    })),
     [
       ...reply.created.map((contact) => entryOf(contact, 'created')),
       ...reply.existing.map((contact) => entryOf(contact, 'existing')),
     ],
   );
-  mapping.byEmail();
-  mapping.byCrmIds();
-  mapping.byNameAndCompany();
+  mapping.assignCreated();
+  mapping.assignExisting();
+  mapping.spreadDoubt();
   return mapping.result(sent.map(({ ref }) => ref));
 }
 
 type Outcome = 'created' | 'existing';
 const CRM_KINDS = ['hubspot', 'salesforce_contact', 'salesforce_lead'] as const;
 type CrmKind = (typeof CRM_KINDS)[number];
+/** How a person could have been matched to an existing contact, strongest first. */
+type Via = 'crm' | 'email' | 'name';
 
-/** A person sent, by the keys it can be recognised by. */
-interface SentKeys {
-  ref: string;
+/** What a person or a contact is recognised by, folded as the identities are. */
+interface Keys {
   email: string | undefined;
   crm: Partial<Record<CrmKind, string>>;
-  /** Name + organisation, then name + email domain: the ways Apollo's dedupe matches a name. */
+  first: string;
+  last: string;
+  company: string;
+  /** Name + organisation, and name + email domain: the ways Apollo's dedupe matches a name. */
   nameKeys: string[];
 }
 
-/** One contact of the reply, as the entry it is (the same contact may be in both lists). */
-interface Entry extends Omit<SentKeys, 'ref'> {
+interface Person extends Keys {
+  ref: string;
+}
+
+/** One contact of the reply, as the entry it is (one contact may come back more than once). */
+interface Entry extends Keys {
   contact: ApolloContact;
   outcome: Outcome;
-  claimed: boolean;
 }
 
 type Verdict =
-  | { kind: 'matched'; contact: ApolloContact; outcome: Outcome }
-  | { kind: 'falseMerge' }
+  | { kind: 'matched'; contact: ApolloContact; outcome: Outcome; via: Via | 'created' }
+  | { kind: 'falseMerge'; contactId: string }
   | { kind: 'unknown' };
 
 /** `Ana@Bücher.example ` → `ana@xn--bcher-kva.example`; undefined for no email. */
 export function normaliseEmail(email: string | null | undefined): string | undefined {
   if (email == null) return undefined;
   const folded = foldEmail(email);
+  if (folded === '') return undefined;
   const at = folded.lastIndexOf('@');
-  if (folded === '' || at < 0) return folded === '' ? undefined : folded;
+  if (at < 0) return folded;
   const domain = folded.slice(at + 1);
   return `${folded.slice(0, at)}@${domainToASCII(domain) || domain}`;
 }
@@ -103,215 +126,214 @@ function text(value: string | number | null | undefined): string | undefined {
   return trimmed === '' ? undefined : trimmed;
 }
 
-function nameKeys(
-  firstName: string | null | undefined,
-  lastName: string | null | undefined,
-  organization: string | null | undefined,
-  email: string | undefined,
-): string[] {
-  const first = foldName(firstName ?? '');
-  const last = foldName(lastName ?? '');
-  if (first === '' || last === '') return [];
-  const keys: string[] = [];
-  const company = foldCompany(organization ?? '');
-  if (company !== '') keys.push(JSON.stringify(['org', first, last, company]));
-  const domain = email?.slice(email.lastIndexOf('@') + 1);
-  if (domain) keys.push(JSON.stringify(['domain', first, last, domain]));
-  return keys;
-}
-
-function keysOfSent(contact: BulkContact): Omit<SentKeys, 'ref'> {
-  const email = normaliseEmail(contact.email);
+function keysOf(fields: {
+  email: string | null | undefined;
+  hubspot: string | number | null | undefined;
+  salesforce_contact: string | null | undefined;
+  salesforce_lead: string | null | undefined;
+  first_name: string | null | undefined;
+  last_name: string | null | undefined;
+  organization_name: string | null | undefined;
+}): Keys {
+  const email = normaliseEmail(fields.email);
+  const first = foldName(fields.first_name ?? '');
+  const last = foldName(fields.last_name ?? '');
+  const company = foldCompany(fields.organization_name ?? '');
+  const nameKeys: string[] = [];
+  if (first !== '' && last !== '') {
+    if (company !== '') nameKeys.push(JSON.stringify(['org', first, last, company]));
+    const domain = email?.slice(email.lastIndexOf('@') + 1);
+    if (domain) nameKeys.push(JSON.stringify(['domain', first, last, domain]));
+  }
   return {
     email,
     crm: {
-      hubspot: text(contact.hubspot_id),
-      salesforce_contact: text(contact.salesforce_contact_id),
-      salesforce_lead: text(contact.salesforce_lead_id),
+      hubspot: text(fields.hubspot),
+      salesforce_contact: text(fields.salesforce_contact),
+      salesforce_lead: text(fields.salesforce_lead),
     },
-    nameKeys: nameKeys(contact.first_name, contact.last_name, contact.organization_name, email),
+    first,
+    last,
+    company,
+    nameKeys,
   };
 }
 
 function entryOf(contact: ApolloContact, outcome: Outcome): Entry {
-  const email = normaliseEmail(contact.email);
   return {
     contact,
     outcome,
-    claimed: false,
-    email,
-    crm: {
-      hubspot: text(contact.hubspot_id) ?? text(contact.hubspot_vid),
-      salesforce_contact: text(contact.salesforce_contact_id),
-      salesforce_lead: text(contact.salesforce_lead_id),
-    },
-    nameKeys: nameKeys(contact.first_name, contact.last_name, contact.organization_name, email),
+    ...keysOf({
+      email: contact.email,
+      // Apollo's contact objects call it `hubspot_vid`; bulk_create takes `hubspot_id`.
+      hubspot: contact.hubspot_id ?? contact.hubspot_vid,
+      salesforce_contact: contact.salesforce_contact_id,
+      salesforce_lead: contact.salesforce_lead_id,
+      first_name: contact.first_name,
+      last_name: contact.last_name,
+      organization_name: contact.organization_name,
+    }),
   };
 }
 
-function groupBy<T>(items: readonly T[], keysOf: (item: T) => Array<string | undefined>): Map<string, T[]> {
-  const groups = new Map<string, T[]>();
-  for (const item of items) {
-    for (const key of new Set(keysOf(item))) {
-      if (key === undefined) continue;
-      const group = groups.get(key);
-      if (group === undefined) groups.set(key, [item]);
-      else group.push(item);
-    }
+function sharesCrmId(a: Keys, b: Keys): boolean {
+  return CRM_KINDS.some((kind) => a.crm[kind] !== undefined && a.crm[kind] === b.crm[kind]);
+}
+
+function sharesNameKey(a: Keys, b: Keys): boolean {
+  return a.nameKeys.some((key) => b.nameKeys.includes(key));
+}
+
+/** Whether `a` and `b` have any key in common: what Apollo could have matched them by. */
+function sharesAnyKey(a: Keys, b: Keys): boolean {
+  return (a.email !== undefined && a.email === b.email) || sharesCrmId(a, b) || sharesNameKey(a, b);
+}
+
+/**
+ * Whether a created entry carries what `person` sent: its email (or none, as sent), and the CRM
+ * ids, names and company where the entry shows them; and at least one key to recognise it by.
+ */
+function carriesDataOf(entry: Entry, person: Person): boolean {
+  if (entry.email !== person.email) return false;
+  if (CRM_KINDS.some((kind) => entry.crm[kind] !== undefined && entry.crm[kind] !== person.crm[kind]))
+    return false;
+  for (const part of ['first', 'last', 'company'] as const) {
+    if (entry[part] !== '' && entry[part] !== person[part]) return false;
   }
-  return groups;
+  return entry.email !== undefined || sharesCrmId(entry, person) || sharesNameKey(entry, person);
 }
 
-/** Of several entries of one contact, the created one: this call made the contact. */
-function preferCreated(entries: readonly Entry[]): Entry | undefined {
-  return entries.find((entry) => entry.outcome === 'created') ?? entries[0];
-}
-
-/** The contact ids among `entries`, each once. */
-function contactIds(entries: readonly Entry[]): string[] {
-  return [...new Set(entries.map((entry) => entry.contact.id))];
-}
-
-/** The step-by-step state of one mapping: people still open, entries still unclaimed, verdicts so far. */
+/** The verdicts of one mapping, reached in the phases `mapBulkCreateReply` describes. */
 class ReplyMapping {
   private readonly verdicts = new Map<string, Verdict>();
+  /** Entries some person accounts for; the others may cast doubt (`spreadDoubt`). */
+  private readonly explained = new Set<Entry>();
 
   constructor(
-    private readonly sent: readonly SentKeys[],
+    private readonly people: readonly Person[],
     private readonly entries: readonly Entry[],
   ) {}
 
-  /**
-   * An email names one person, so the entries carrying a person's email are its contact: matched
-   * when they are all one contact and nobody else sent that email. The same contact may come back
-   * twice (created for this person, and "existing" for another one Apollo merged onto it): the
-   * created entry is the one claimed, and `created` wins.
-   */
-  byEmail(): void {
-    const sentByEmail = groupBy(this.open(), (person) => [person.email]);
-    const entriesByEmail = groupBy(this.entries, (entry) => [entry.email]);
-    for (const [email, people] of sentByEmail) {
-      const entries = entriesByEmail.get(email) ?? [];
-      if (entries.length === 0) continue;
-      if (people.length > 1 || contactIds(entries).length > 1) {
-        for (const person of people) this.decide(person, { kind: 'unknown' });
-        continue;
+  /** Each created entry to the one person whose data it carries; several candidates decide nothing. */
+  assignCreated(): void {
+    const created = this.entries.filter((entry) => entry.outcome === 'created');
+    const candidatesOf = new Map(
+      created.map((entry) => [entry, this.people.filter((person) => carriesDataOf(entry, person))]),
+    );
+    const entriesOf = new Map<Person, Entry[]>();
+    for (const [entry, candidates] of candidatesOf) {
+      for (const person of candidates) entriesOf.set(person, [...(entriesOf.get(person) ?? []), entry]);
+    }
+    for (const [entry, candidates] of candidatesOf) {
+      const [person] = candidates;
+      if (candidates.length === 1 && person !== undefined && entriesOf.get(person)?.length === 1) {
+        this.explained.add(entry);
+        this.verdicts.set(person.ref, {
+          kind: 'matched',
+          contact: entry.contact,
+          outcome: 'created',
+          via: 'created',
+        });
+      } else {
+        for (const candidate of candidates) this.verdicts.set(candidate.ref, { kind: 'unknown' });
       }
-      const claimed = preferCreated(entries);
-      if (claimed === undefined) continue;
-      claimed.claimed = true;
-      this.decide(people[0] as SentKeys, {
-        kind: 'matched',
-        contact: claimed.contact,
-        outcome: claimed.outcome,
-      });
     }
   }
 
-  /**
-   * CRM ids come before the email in Apollo's match order. A CRM match whose contact has another
-   * email than the person's is doubtful (the CRM says one thing, the email another): unknown.
-   */
-  byCrmIds(): void {
-    for (const kind of CRM_KINDS) {
-      const sentById = groupBy(this.open(), (person) => [person.crm[kind]]);
-      const entriesById = groupBy(this.entries, (entry) => [entry.crm[kind]]);
-      for (const [id, people] of sentById) {
-        const entries = entriesById.get(id) ?? [];
-        if (entries.length === 0) continue;
-        const person = people[0] as SentKeys;
+  /** Each existing contact to the people who could have been matched to it, when they add up. */
+  assignExisting(): void {
+    const byContact = new Map<string, Entry[]>();
+    for (const entry of this.entries.filter((candidate) => candidate.outcome === 'existing')) {
+      byContact.set(entry.contact.id, [...(byContact.get(entry.contact.id) ?? []), entry]);
+    }
+    const replyEmails = new Set(this.entries.flatMap((entry) => (entry.email ? [entry.email] : [])));
+    // People a created entry went to are accounted for; those left unknown still compete.
+    const claimable = this.people.filter((person) => this.verdicts.get(person.ref)?.kind !== 'matched');
+    const claims = new Map<Person, Array<{ contactId: string; via: Via }>>();
+    for (const person of claimable) {
+      const crmInReply = this.entries.some((entry) => sharesCrmId(entry, person));
+      for (const [contactId, [first]] of byContact) {
+        if (first === undefined) continue;
+        const via: Via | undefined = sharesCrmId(person, first)
+          ? 'crm'
+          : crmInReply
+            ? undefined
+            : person.email !== undefined && person.email === first.email
+              ? 'email'
+              : sharesNameKey(person, first) && (person.email === undefined || !replyEmails.has(person.email))
+                ? 'name'
+                : undefined;
+        if (via !== undefined) claims.set(person, [...(claims.get(person) ?? []), { contactId, via }]);
+      }
+    }
+    for (const [contactId, entries] of byContact) {
+      const claimants = [...claims].filter(([, claimed]) =>
+        claimed.some((claim) => claim.contactId === contactId),
+      );
+      if (claimants.length === 0) continue;
+      for (const entry of entries) this.explained.add(entry);
+      const doubtful =
+        claimants.length > entries.length || claimants.some(([, claimed]) => claimed.length > 1);
+      for (const [person, [claim]] of claimants) {
+        if (this.verdicts.has(person.ref) || claim === undefined) continue;
         const entry = entries[0] as Entry;
-        const unique = people.length === 1 && contactIds(entries).length === 1;
-        const sameEmail = person.email === undefined || entry.email === person.email;
-        if (!unique || !sameEmail || this.isTaken(entry.contact.id)) {
-          for (const other of people) this.decide(other, { kind: 'unknown' });
-          continue;
-        }
-        const claimed = preferCreated(entries) ?? entry;
-        claimed.claimed = true;
-        this.decide(person, { kind: 'matched', contact: claimed.contact, outcome: claimed.outcome });
+        this.verdicts.set(person.ref, doubtful ? { kind: 'unknown' } : this.judge(person, entry, claim.via));
       }
     }
   }
 
   /**
-   * The weakest key, and the one Apollo's false merges come through: a name with a company pairs
-   * one open person with one unclaimed entry, never more. Then the email decides what the pair is.
+   * A contact two people would hold keeps only a sole holder by created entry, CRM id or email
+   * (a name match without email gives way); an entry nobody accounts for that shares a key with a
+   * mapped person makes that person unknown (Apollo answered something this mapping cannot explain).
    */
-  byNameAndCompany(): void {
-    const entries = this.entries.filter((entry) => !entry.claimed);
-    const entriesByName = groupBy(entries, (entry) => entry.nameKeys);
-    const open = this.open();
-    const openByName = groupBy(open, (person) => person.nameKeys);
-    for (const person of open) {
-      for (const key of person.nameKeys) {
-        // An entry this step already paired stays paired: a second person cannot take it through another key.
-        const candidates = (entriesByName.get(key) ?? []).filter((entry) => !entry.claimed);
-        if (candidates.length === 0) continue;
-        const rivals = openByName.get(key) ?? [];
-        if (rivals.length > 1 || contactIds(candidates).length > 1) {
-          this.decide(person, { kind: 'unknown' });
-        } else {
-          const entry = preferCreated(candidates);
-          if (entry === undefined) continue;
-          entry.claimed = true;
-          this.decide(person, this.judgeNameMatch(person, entry));
-        }
-        break;
+  spreadDoubt(): void {
+    const holders = new Map<string, Array<[string, Extract<Verdict, { kind: 'matched' }>]>>();
+    for (const [ref, verdict] of this.verdicts) {
+      if (verdict.kind === 'matched') {
+        holders.set(verdict.contact.id, [...(holders.get(verdict.contact.id) ?? []), [ref, verdict]]);
+      }
+    }
+    for (const held of holders.values()) {
+      if (held.length < 2) continue;
+      const strong = held.filter(([, verdict]) => verdict.via !== 'name');
+      for (const [ref] of held) {
+        if (strong.length !== 1 || strong[0]?.[0] !== ref) this.verdicts.set(ref, { kind: 'unknown' });
+      }
+    }
+    const unexplained = this.entries.filter((entry) => !this.explained.has(entry));
+    for (const person of this.people) {
+      if (this.verdicts.get(person.ref)?.kind === 'unknown') continue;
+      if (unexplained.some((entry) => sharesAnyKey(entry, person))) {
+        this.verdicts.set(person.ref, { kind: 'unknown' });
       }
     }
   }
 
-  /** Every ref's verdict, in the order sent; matched contacts that two refs share are undone to unknown. */
+  /** Every ref's verdict, in the order sent. */
   result(refs: readonly string[]) {
-    const holders = new Map<string, number>();
-    for (const verdict of this.verdicts.values()) {
-      if (verdict.kind === 'matched')
-        holders.set(verdict.contact.id, (holders.get(verdict.contact.id) ?? 0) + 1);
-    }
     const matched = new Map<string, { contact: ApolloContact; outcome: Outcome }>();
     const falseMerges: string[] = [];
     const unknown: string[] = [];
     for (const ref of refs) {
       const verdict = this.verdicts.get(ref) ?? { kind: 'unknown' };
-      if (verdict.kind === 'matched' && holders.get(verdict.contact.id) === 1) {
+      if (verdict.kind === 'matched')
         matched.set(ref, { contact: verdict.contact, outcome: verdict.outcome });
-      } else if (verdict.kind === 'falseMerge') {
-        falseMerges.push(ref);
-      } else {
-        unknown.push(ref);
-      }
+      else if (verdict.kind === 'falseMerge') falseMerges.push(ref);
+      else unknown.push(ref);
     }
     return { matched, falseMerges, unknown };
   }
 
-  /** What a name + company pair means, by the emails on both sides. */
-  private judgeNameMatch(person: SentKeys, entry: Entry): Verdict {
-    if (person.email === undefined) {
-      // Nothing to contradict Apollo's name match, as people/match by name + company would find it
-      // too; but a contact created in this call with an email was created for someone else.
-      if (entry.outcome === 'created' && entry.email !== undefined) return { kind: 'unknown' };
-      return this.isTaken(entry.contact.id)
-        ? { kind: 'unknown' }
-        : { kind: 'matched', contact: entry.contact, outcome: entry.outcome };
-    }
-    // The person's own email would have matched it by email: this contact is someone else's.
-    if (entry.outcome === 'existing' && entry.email !== undefined) return { kind: 'falseMerge' };
-    return { kind: 'unknown' };
-  }
-
-  private open(): SentKeys[] {
-    return this.sent.filter((person) => !this.verdicts.has(person.ref));
-  }
-
-  private isTaken(contactId: string): boolean {
-    for (const verdict of this.verdicts.values()) {
-      if (verdict.kind === 'matched' && verdict.contact.id === contactId) return true;
-    }
-    return false;
-  }
-
-  private decide(person: SentKeys, verdict: Verdict): void {
-    if (!this.verdicts.has(person.ref)) this.verdicts.set(person.ref, verdict);
+  /** What it means that `person` could have been matched to the existing contact of `entry` by `via`. */
+  private judge(person: Person, entry: Entry, via: Via): Verdict {
+    const matched: Verdict = { kind: 'matched', contact: entry.contact, outcome: 'existing', via };
+    if (via === 'email') return matched;
+    if (person.email === undefined) return matched;
+    if (entry.email === person.email) return matched;
+    // A CRM id naming a contact of another email (or none): the CRM and the email disagree.
+    if (via === 'crm' || entry.email === undefined) return { kind: 'unknown' };
+    // Matched by name + company although the person's own email is not on the contact: a namesake's.
+    return { kind: 'falseMerge', contactId: entry.contact.id };
   }
 }

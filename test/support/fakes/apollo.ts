@@ -185,7 +185,7 @@ export class FakeApollo implements Apollo {
   }
 
   /** A contact the team already has (created by hand, or by someone else). */
-  addContact(fields: ContactFields, options: { person_id?: string | null } = {}): FakeContact {
+  addContact(fields: FakeContactFields, options: { person_id?: string | null } = {}): FakeContact {
     const contact = this.addContactInPlace(fields);
     if (options.person_id !== undefined) contact.person_id = options.person_id;
     return structuredClone(contact);
