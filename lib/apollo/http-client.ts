@@ -56,10 +56,13 @@ const DEFAULT_RETRY_AFTER_SECONDS = 60;
 /** Connection errors that prove the request never reached Apollo. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
-/** Removes undefined and empty-string values: Apollo clears fields sent empty on an upsert. */
+/** Removes undefined, null and blank values: Apollo clears fields sent empty (an upsert, an update). */
 function compact<T extends object>(body: T): Partial<T> {
   return Object.fromEntries(
-    Object.entries(body).filter(([, value]) => value !== undefined && value !== null && value !== ''),
+    Object.entries(body).filter(
+      ([, value]) =>
+        value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === ''),
+    ),
   ) as Partial<T>;
 }
 
