@@ -1,5 +1,5 @@
 import type { Identity } from '../identity';
-import type { ContactFields, MatchIdentity } from '../person';
+import type { ContactFields, MatchIdentity, PhoneField } from '../person';
 
 /**
  * Apollo, as the use cases see it: the port. `ApolloHttpClient` (`./http-client`) is its adapter,
@@ -34,7 +34,52 @@ export interface Apollo {
   updateContact(contactId: string, fields: ContactFields, options: CallOptions): Promise<ApolloContact>;
   /** `GET /webhook_result/{request_id}`: the phone-reveal payload when the callback never came. */
   getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult>;
+  /**
+   * `POST /contacts/bulk_create` (at most `MAX_BULK_CREATE_CONTACTS`). With `runDedupe`, a contact
+   * Apollo already has comes back unchanged in `existing`. No index in the reply: see
+   * `mapBulkCreateReply` (`./bulk-replies`). A timeout or 5xx is an unknown outcome, never repeated here.
+   */
+  bulkCreateContacts(
+    contacts: BulkContact[],
+    options: CallOptions & { runDedupe: boolean },
+  ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }>;
+  /**
+   * `POST /contacts/bulk_update` (at most `MAX_BULK_UPDATE_CONTACTS`, which Apollo applies
+   * synchronously): each contact by its id, with the fields `PATCH /contacts/{id}` takes.
+   */
+  bulkUpdateContacts(updates: Array<{ id: string } & ContactFields>, options: CallOptions): Promise<void>;
+  /**
+   * `POST /people/bulk_match` (at most `MAX_BULK_MATCH_PEOPLE`), never with a reveal or waterfall
+   * flag: one entry per identity, in order, null when Apollo found nobody.
+   */
+  matchPeople(identities: MatchIdentity[], options: CallOptions): Promise<Array<MatchedPerson | null>>;
 }
+
+/** Apollo's per-call maxima; the client refuses more with a RangeError before calling. */
+export const MAX_BULK_CREATE_CONTACTS = 100;
+/** Apollo takes 1,000, but applies only 100 or fewer synchronously (more become an async job). */
+export const MAX_BULK_UPDATE_CONTACTS = 100;
+export const MAX_BULK_MATCH_PEOPLE = 10;
+
+/** The CRM ids bulk_create matches on (after the contact id) when `runDedupe` is set. */
+export interface CrmIds {
+  hubspot_id?: string;
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
+}
+
+/**
+ * One contact for `POST /contacts/bulk_create`: the fields its documented schema has. Not the
+ * typed phone fields (`direct_phone`, `mobile_phone`, ...): bulk_create documents only untyped
+ * `phone_numbers`, so typed phones are set afterwards with `bulkUpdateContacts`. Neither
+ * `website_url` nor `label_names`: bulk_create's schema has no such per-contact fields (only a
+ * batch-wide `append_label_names`), so they go with the typed phones in the follow-up.
+ * `toBulkContact` (`./bulk-contacts`) splits a person's `ContactFields` that way.
+ */
+export type BulkContact = Omit<ContactFields, PhoneField | 'website_url' | 'label_names'> &
+  CrmIds & {
+    linkedin_url?: string;
+  };
 
 export interface CallOptions {
   /** Epoch ms by which the call must have ended (the Lambda's deadline, less a margin). */
@@ -61,6 +106,13 @@ export interface ApolloContact {
   email?: string | null;
   person_id?: string | null;
   phone_numbers?: ApolloPhoneNumber[] | null;
+  // What a bulk_create reply is mapped back to its inputs by (`./bulk-replies`), besides the
+  // name, company and email above.
+  salesforce_contact_id?: string | null;
+  salesforce_lead_id?: string | null;
+  /** Apollo's contact objects name the HubSpot id `hubspot_vid` (a number or a string); bulk_create takes `hubspot_id`. */
+  hubspot_vid?: string | number | null;
+  hubspot_id?: string | number | null;
 }
 
 /** The person people/match finds, with the saved contact when there is one. */

@@ -10,17 +10,24 @@ import {
 } from '../errors';
 import { identitiesOf, identityKey, type Identity } from '../identity';
 import type { ContactFields, MatchIdentity } from '../person';
-import type {
-  Apollo,
-  ApolloContact,
-  CallOptions,
-  Enrichment,
-  EnrichmentQuery,
-  MatchedPerson,
-  WebhookResult,
-} from './apollo';
-import { parseRateLimitHeaders, type RateLimitWindow } from './rate-limits';
 import {
+  MAX_BULK_CREATE_CONTACTS,
+  MAX_BULK_MATCH_PEOPLE,
+  MAX_BULK_UPDATE_CONTACTS,
+  type Apollo,
+  type ApolloContact,
+  type BulkContact,
+  type CallOptions,
+  type Enrichment,
+  type EnrichmentQuery,
+  type MatchedPerson,
+  type WebhookResult,
+} from './apollo';
+import { parseRateLimitHeaders, type ApolloEndpoint, type RateLimitWindow } from './rate-limits';
+import {
+  bulkCreateReplySchema,
+  bulkMatchReplySchema,
+  bulkUpdateReplySchema,
   createReplySchema,
   matchReplySchema,
   parseApolloJson,
@@ -36,7 +43,8 @@ export interface ApolloClientOptions {
   timeoutMs: number;
   /** A 429 whose retry-after is at most this long is waited out in place (if the deadline allows). */
   maxRetryWaitSeconds: number;
-  onRateLimit?: (windows: RateLimitWindow[]) => void;
+  /** Every reply's rate-limit windows (429s too), with the endpoint they count for. */
+  onRateLimit?: (windows: RateLimitWindow[], endpoint: ApolloEndpoint) => void;
   fetch?: typeof fetch;
 }
 
@@ -49,10 +57,13 @@ const DEFAULT_RETRY_AFTER_SECONDS = 60;
 /** Connection errors that prove the request never reached Apollo. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH']);
 
-/** Removes undefined and empty-string values: Apollo clears fields sent empty on an upsert. */
+/** Removes undefined, null and blank values: Apollo clears fields sent empty (an upsert, an update). */
 function compact<T extends object>(body: T): Partial<T> {
   return Object.fromEntries(
-    Object.entries(body).filter(([, value]) => value !== undefined && value !== null && value !== ''),
+    Object.entries(body).filter(
+      ([, value]) =>
+        value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === ''),
+    ),
   ) as Partial<T>;
 }
 
@@ -69,17 +80,34 @@ function parseRetryAfter(value: string | null, now: number): number {
   return Number.isNaN(date) ? DEFAULT_RETRY_AFTER_SECONDS : Math.max(0, Math.ceil((date - now) / 1000));
 }
 
-/** Apollo's error bodies come in four shapes: text/plain, `{error}`, `{error, error_code}`, `{message}`. */
+/**
+ * Apollo's error bodies come in five shapes: text/plain, `{error}`, `{error, error_code}`,
+ * `{message}`, and bulk_match's `{status: "failed", error_code, error_message}`.
+ */
 function describeErrorBody(text: string): { message: string; code?: string } {
   try {
-    const body = JSON.parse(text) as { error?: unknown; message?: unknown; error_code?: unknown };
-    const message = typeof body.error === 'string' ? body.error : body.message;
+    const body = JSON.parse(text) as {
+      error?: unknown;
+      message?: unknown;
+      error_message?: unknown;
+      error_code?: unknown;
+    };
+    const message = [body.error, body.error_message, body.message].find(
+      (candidate) => typeof candidate === 'string',
+    );
     return {
       message: typeof message === 'string' ? message : text.slice(0, 300),
       code: typeof body.error_code === 'string' ? body.error_code : undefined,
     };
   } catch {
     return { message: text.slice(0, 300) };
+  }
+}
+
+/** Refuses a batch over Apollo's per-call maximum before anything is sent: the caller must split it. */
+function checkBatchSize(endpoint: ApolloEndpoint, size: number, max: number, what: string): void {
+  if (size > max) {
+    throw new RangeError(`${endpoint} takes at most ${max} ${what} per call, got ${size}: split the batch`);
   }
 }
 
@@ -104,7 +132,7 @@ export class ApolloHttpClient implements Apollo {
     options: CallOptions & { runDedupe?: boolean },
   ): Promise<ApolloContact> {
     const body = compact({ ...fields, run_dedupe: options.runDedupe ? true : undefined });
-    const reply = await this.call('POST', '/contacts', body, options, { idempotent: false });
+    const reply = await this.call('POST /contacts', '/contacts', body, options, { idempotent: false });
     return this.read(createReplySchema, reply, 'POST /contacts').contact;
   }
 
@@ -145,7 +173,7 @@ export class ApolloHttpClient implements Apollo {
     const found: ApolloContact[] = [];
     for (let page = 1; page <= MAX_SEARCH_PAGES; page++) {
       const reply = await this.call(
-        'POST',
+        'POST /contacts/search',
         '/contacts/search',
         { q_keywords: keywords, page, per_page: SEARCH_PAGE_SIZE },
         options,
@@ -159,7 +187,9 @@ export class ApolloHttpClient implements Apollo {
   }
 
   async matchPerson(identity: MatchIdentity, options: CallOptions): Promise<MatchedPerson | null> {
-    const reply = await this.call('POST', '/people/match', compact(identity), options, { idempotent: true });
+    const reply = await this.call('POST /people/match', '/people/match', compact(identity), options, {
+      idempotent: true,
+    });
     return this.read(matchReplySchema, reply, 'POST /people/match').person ?? null;
   }
 
@@ -173,7 +203,9 @@ export class ApolloHttpClient implements Apollo {
       webhook_url: options.webhookUrl,
     });
     // Not repeated on failure: a second request would spend the credits again.
-    const reply = await this.call('POST', '/people/match', body, options, { idempotent: false });
+    const reply = await this.call('POST /people/match', '/people/match', body, options, {
+      idempotent: false,
+    });
     const parsed = this.read(matchReplySchema, reply, 'POST /people/match');
     return {
       person: parsed.person ?? null,
@@ -188,13 +220,15 @@ export class ApolloHttpClient implements Apollo {
   ): Promise<ApolloContact> {
     const path = `/contacts/${encodeURIComponent(contactId)}`;
     // Setting the same fields twice leaves the contact as it is: safe to repeat.
-    const reply = await this.call('PATCH', path, compact(fields), options, { idempotent: true });
+    const reply = await this.call('PATCH /contacts/{contact_id}', path, compact(fields), options, {
+      idempotent: true,
+    });
     return this.read(createReplySchema, reply, 'PATCH /contacts/{id}').contact;
   }
 
   async getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult> {
     const path = `/webhook_result/${encodeURIComponent(requestId)}`;
-    const reply = await this.call('GET', path, undefined, options, {
+    const reply = await this.call('GET /webhook_result/{request_id}', path, undefined, options, {
       idempotent: true,
       answered: [400, 404, 410],
     });
@@ -212,6 +246,57 @@ export class ApolloHttpClient implements Apollo {
     return payload.success ? { state: 'ready', payload: payload.data } : { state: 'unreadable' };
   }
 
+  async bulkCreateContacts(
+    contacts: BulkContact[],
+    options: CallOptions & { runDedupe: boolean },
+  ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }> {
+    const endpoint = 'POST /contacts/bulk_create';
+    checkBatchSize(endpoint, contacts.length, MAX_BULK_CREATE_CONTACTS, 'contacts');
+    if (contacts.length === 0) return { created: [], existing: [] };
+    const body = { contacts: contacts.map((contact) => compact(contact)), run_dedupe: options.runDedupe };
+    // Never repeated here, even with run_dedupe: a repeat would report this call's own creations as
+    // `existing`, and only the caller knows that an earlier try's outcome was unknown.
+    const reply = await this.call(endpoint, '/contacts/bulk_create', body, options, { idempotent: false });
+    const parsed = this.read(bulkCreateReplySchema, reply, endpoint);
+    return { created: parsed.created_contacts, existing: parsed.existing_contacts ?? [] };
+  }
+
+  async bulkUpdateContacts(
+    updates: Array<{ id: string } & ContactFields>,
+    options: CallOptions,
+  ): Promise<void> {
+    const endpoint = 'POST /contacts/bulk_update';
+    checkBatchSize(endpoint, updates.length, MAX_BULK_UPDATE_CONTACTS, 'contacts');
+    if (updates.some((update) => update.id.trim() === '')) {
+      throw new RangeError(`${endpoint}: every update needs the contact's id`);
+    }
+    if (updates.length === 0) return;
+    // `contact_attributes[]`, one object per contact with its own fields (Apollo's other form,
+    // `contact_ids` with top-level fields, sets the same values on every contact).
+    const body = { contact_attributes: updates.map((update) => compact(update)) };
+    // Setting the same fields twice leaves the contacts as they are: safe to repeat.
+    const reply = await this.call(endpoint, '/contacts/bulk_update', body, options, { idempotent: true });
+    this.read(bulkUpdateReplySchema, reply, endpoint);
+  }
+
+  async matchPeople(identities: MatchIdentity[], options: CallOptions): Promise<Array<MatchedPerson | null>> {
+    const endpoint = 'POST /people/bulk_match';
+    checkBatchSize(endpoint, identities.length, MAX_BULK_MATCH_PEOPLE, 'people');
+    if (identities.length === 0) return [];
+    // Only the identities: never a reveal or waterfall flag, so saved contacts cost nothing.
+    const body = { details: identities.map((identity) => compact(identity)) };
+    const reply = await this.call(endpoint, '/people/bulk_match', body, options, { idempotent: true });
+    const { matches } = this.read(bulkMatchReplySchema, reply, endpoint);
+    if (matches.length !== identities.length) {
+      // Matches are told apart only by their position: with a count that differs, none can be trusted.
+      throw new ApolloUnavailableError(
+        `${endpoint}: ${matches.length} matches for ${identities.length} people`,
+        true,
+      );
+    }
+    return matches.map((match) => match ?? null);
+  }
+
   private read<T>(schema: z.ZodMiniType<T>, reply: unknown, endpoint: string): T {
     const parsed = schema.safeParse(reply);
     if (!parsed.success) {
@@ -221,8 +306,9 @@ export class ApolloHttpClient implements Apollo {
     return parsed.data;
   }
 
+  /** Calls `endpoint` (`METHOD /template`) at `path` (the template filled in), retrying as `retryDelay` allows. */
   private async call(
-    method: 'GET' | 'POST' | 'PATCH',
+    endpoint: ApolloEndpoint,
     path: string,
     body: unknown,
     { deadline }: CallOptions,
@@ -231,7 +317,7 @@ export class ApolloHttpClient implements Apollo {
     const apiKey = await this.options.apiKey();
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.send(method, path, body, apiKey, deadline, answered);
+        return await this.send(endpoint, path, body, apiKey, deadline, answered);
       } catch (error) {
         const wait = this.retryDelay(error, attempt, idempotent, deadline);
         if (wait === undefined) throw error;
@@ -267,13 +353,14 @@ export class ApolloHttpClient implements Apollo {
 
   /** Sends one request. Statuses in `answered` are replies to read, not errors (webhook_result's 404). */
   private async send(
-    method: string,
+    endpoint: ApolloEndpoint,
     path: string,
     body: unknown,
     apiKey: string,
     deadline: number,
     answered: number[],
   ) {
+    const method = endpoint.slice(0, endpoint.indexOf(' '));
     const timeoutMs = Math.min(this.options.timeoutMs, deadline - Date.now());
     if (timeoutMs <= 0)
       throw new ApolloUnavailableError(`${method} ${path}: no time left before the deadline`, false);
@@ -298,7 +385,7 @@ export class ApolloHttpClient implements Apollo {
       });
     }
     const windows = parseRateLimitHeaders(response.headers);
-    if (windows.length > 0) this.options.onRateLimit?.(windows);
+    if (windows.length > 0) this.options.onRateLimit?.(windows, endpoint);
 
     let text: string;
     try {

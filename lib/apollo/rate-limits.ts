@@ -1,3 +1,17 @@
+/**
+ * The Apollo endpoints this service calls, as `onRateLimit` names them: Apollo counts each
+ * endpoint's windows separately, so a caller pacing itself (the bulk consumer) reads its own.
+ */
+export type ApolloEndpoint =
+  | 'POST /contacts'
+  | 'POST /contacts/search'
+  | 'PATCH /contacts/{contact_id}'
+  | 'POST /contacts/bulk_create'
+  | 'POST /contacts/bulk_update'
+  | 'POST /people/match'
+  | 'POST /people/bulk_match'
+  | 'GET /webhook_result/{request_id}';
+
 /** One of Apollo's fixed rate-limit windows, as its reply headers describe it. */
 export interface RateLimitWindow {
   window: 'minute' | 'hour' | 'day';

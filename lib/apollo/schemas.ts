@@ -13,11 +13,10 @@ const phoneNumberSchema = z.looseObject({
   type: z.optional(z.nullable(z.string())),
 });
 
+const optionalText = z.optional(z.nullable(z.string()));
+
 const contactSchema = z.looseObject({
   id: z.string(),
-  first_name: z.optional(z.nullable(z.string())),
-  last_name: z.optional(z.nullable(z.string())),
-  organization_name: z.optional(z.nullable(z.string())),
   website_url: z.optional(z.nullable(z.string())),
   organization: z.optional(
     z.nullable(
@@ -28,9 +27,16 @@ const contactSchema = z.looseObject({
     ),
   ),
   account: z.optional(z.nullable(z.looseObject({ domain: z.optional(z.nullable(z.string())) }))),
-  email: z.optional(z.nullable(z.string())),
-  person_id: z.optional(z.nullable(z.string())),
+  email: optionalText,
+  person_id: optionalText,
   phone_numbers: z.optional(z.nullable(z.array(phoneNumberSchema))),
+  first_name: optionalText,
+  last_name: optionalText,
+  organization_name: optionalText,
+  salesforce_contact_id: optionalText,
+  salesforce_lead_id: optionalText,
+  hubspot_vid: z.optional(z.nullable(z.union([z.string(), z.number()]))),
+  hubspot_id: z.optional(z.nullable(z.union([z.string(), z.number()]))),
 }) satisfies z.ZodMiniType<ApolloContact>;
 
 const matchedPersonSchema = z.looseObject({
@@ -69,6 +75,27 @@ export const matchReplySchema = z.looseObject({
   // Read as text by `parseApolloJson`: a signed 64-bit integer that a JS number would round.
   request_id: z.optional(z.nullable(z.string())),
   // No `credits_consumed`: Apollo documents it for bulk_match only; the cost is counted by `./pricing`.
+});
+
+/**
+ * `POST /contacts/bulk_create`. `created_contacts` is always there; `existing_contacts` may be
+ * left out when nothing matched (without `run_dedupe` nothing is looked for).
+ */
+export const bulkCreateReplySchema = z.looseObject({
+  created_contacts: z.array(contactSchema),
+  existing_contacts: z.optional(z.nullable(z.array(contactSchema))),
+});
+
+/**
+ * `POST /contacts/bulk_update`: Apollo documents no reply body for the synchronous case (an async
+ * job answers `job_id`), so nothing is read but that it is a JSON object.
+ */
+export const bulkUpdateReplySchema = z.looseObject({});
+
+/** `POST /people/bulk_match`: `matches[]` in the order of `details[]`, null where nobody was found. */
+export const bulkMatchReplySchema = z.looseObject({
+  matches: z.array(z.nullable(matchedPersonSchema)),
+  request_id: z.optional(z.nullable(z.string())),
 });
 
 /** The payload of Apollo's phone-reveal callback, and of `webhook_result` once it is ready. */

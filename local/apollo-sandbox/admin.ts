@@ -42,7 +42,7 @@ export function answerAdmin(state: SandboxState, method: string, path: string, b
         body: { error: 'A fault rule: method, path (a string), times, status, action, delayMs.' },
       };
     }
-    state.faults.push({ rule: { ...body }, remaining: body.times ?? 1 });
+    state.faults.push({ rule: { ...body }, remaining: body.times ?? 1, skipped: 0 });
     return { status: 200, body: { faults: state.faults.length } };
   }
   if (method === 'DELETE' && path === `${ADMIN_PREFIX}faults`) {

@@ -1,16 +1,20 @@
 /**
  * Apollo API sandbox: a local HTTP server that behaves like the parts of Apollo's REST API this
- * service uses (create, view, update and search contacts; people/match with phone reveal and its
- * webhook callback; webhook_result polling), for `npm start` and for integration and fault tests.
+ * service uses (create, view, update and search contacts; bulk create and bulk update; people/match
+ * and people/bulk_match with phone reveal and its webhook callback; webhook_result polling), for
+ * `npm start` and for integration and fault tests.
  *
  * It copies Apollo's awkward parts on purpose, because those are what the service must survive:
- * create does not deduplicate, `run_dedupe` silently overwrites, search is fuzzy, errors come in
- * four different shapes (401 is text/plain), the day rate-limit headers have two spellings, and
- * `request_id` does not fit in a JS number. Scripted faults (`inject`) add the failures a live
- * Apollo only shows at random: outages, connection resets, timeouts, and "created, then failed".
+ * create does not deduplicate, `run_dedupe` silently overwrites, search is fuzzy, bulk_create
+ * answers without an index and merges namesakes at one company, errors come in five different
+ * shapes (401 is text/plain), the day rate-limit headers have two spellings, and `request_id` does
+ * not fit in a JS number. Scripted faults (`inject`) add the failures a live Apollo only shows at
+ * random: outages, connection resets, timeouts, "created, then failed", 429s midway through a
+ * burst, and replies rewritten so that they cannot be mapped.
  *
- * Modules: `types` (the public types), `state` (the in-memory store), `routes/` (one per endpoint
- * group), `serializers` and `replies` (Apollo's shapes and error bodies), `callbacks` (scripted
+ * Modules: `types` (the public types), `state` (the in-memory store), `params` (reading requests),
+ * `routes/` (one per endpoint group: contacts, bulk-contacts, people, webhook-result),
+ * `serializers` and `replies` (Apollo's shapes and error bodies), `callbacks` (scripted
  * phone-reveal deliveries), `server` (HTTP wiring, auth, rate limits, faults), `admin` (the same
  * handle over HTTP under `/_sandbox/`, for `npm run probe` against `npm start`).
  *
@@ -38,11 +42,14 @@ export { SANDBOX_CONTACT_STAGES } from './team';
 export type {
   ApolloSandbox,
   ApolloSandboxOptions,
+  BulkCreatePhoneFields,
   FaultRule,
   PhoneCallbackBehaviour,
+  RateLimits,
   SandboxCallback,
   SandboxContact,
   SandboxContactSeed,
+  SandboxEndpoint,
   SandboxPerson,
   SandboxPersonPhone,
   SandboxPersonPhoneSeed,

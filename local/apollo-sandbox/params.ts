@@ -3,6 +3,7 @@
  * meaning "clear", and everything validated before the store changes.
  */
 import { misconfigured } from './replies';
+import type { BulkCreatePhoneFields } from './types';
 import { SANDBOX_CONTACT_STAGES } from './team';
 import { domainOf, linkedinKey, sameText } from './text';
 
@@ -146,5 +147,140 @@ export function readPersonIdentity(params: Params): PersonIdentity {
     lastName: stringParam(params, 'last_name') ?? lastFromName.join(' '),
     company: stringParam(params, 'organization_name'),
     domain: domainOf(stringParam(params, 'domain')),
+  };
+}
+
+/** The CRM ids bulk_create takes per contact, which its `run_dedupe` matches on (after the contact id). */
+export const CRM_ID_FIELDS = [
+  'hubspot_id',
+  'salesforce_id',
+  'salesforce_contact_id',
+  'salesforce_lead_id',
+  'outreach_id',
+  'salesloft_id',
+] as const;
+export type CrmIdField = (typeof CRM_ID_FIELDS)[number];
+
+/** The text fields of bulk_create's documented contact schema that a contact stores. */
+const BULK_TEXT_FIELDS = [
+  'first_name',
+  'last_name',
+  'organization_name',
+  'title',
+  'email',
+  'present_raw_address',
+  'account_id',
+  'contact_stage_id',
+] as const;
+
+/** One contact of a bulk_create, read and checked: what to store, and what run_dedupe matches on. */
+export interface BulkContactInput {
+  changes: ContactChanges;
+  /** A contact id or Apollo person id sent along: run_dedupe's first keys. */
+  id: string | undefined;
+  personId: string | undefined;
+  organizationId: string | undefined;
+  crmIds: Partial<Record<CrmIdField, string>>;
+  linkedinUrl: string | undefined;
+  /** `contact_emails[]` beyond the primary email, by position. */
+  additionalEmails: string[];
+  /** `phone` and `phone_numbers[]` (by position): numbers without a type. */
+  untypedPhones: string[];
+}
+
+function optionalString(raw: Record<string, unknown>, field: string, at: string): string | undefined {
+  const value = raw[field];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') throw misconfigured(`${at}.${field} must be a string`);
+  return value.trim() === '' ? undefined : value.trim();
+}
+
+/** Objects of an array sorted by their `position` (missing positions last), with their index for messages. */
+function byPosition(raw: unknown, at: string): Array<Record<string, unknown>> {
+  if (raw === undefined || raw === null) return [];
+  if (!Array.isArray(raw)) throw misconfigured(`${at} must be an array`);
+  return raw
+    .map((item, index) => {
+      if (item === null || typeof item !== 'object' || Array.isArray(item)) {
+        throw misconfigured(`${at}[${index}] must be an object`);
+      }
+      return item as Record<string, unknown>;
+    })
+    .map((item, index) => ({
+      item,
+      index,
+      position: typeof item.position === 'number' ? item.position : Infinity,
+    }))
+    .sort((a, b) => a.position - b.position || a.index - b.index)
+    .map(({ item }) => item);
+}
+
+/**
+ * Reads one contact of `POST /contacts/bulk_create` the way its documented schema has it: the
+ * single create's text fields (no `website_url`, no `label_names`), `primary_title` over `title`,
+ * `linkedin_url`, CRM ids, `contact_emails[]` (the lowest position is the primary email when
+ * `email` is not sent), and phones only as untyped `phone` and `phone_numbers[]`. The single
+ * create's typed phone fields are handled as `phoneFields` says. Fields not in the schema are
+ * ignored, as Apollo ignores parameters it does not know.
+ */
+export function readBulkContact(
+  raw: unknown,
+  at: string,
+  phoneFields: BulkCreatePhoneFields,
+): BulkContactInput {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw))
+    throw misconfigured(`${at} must be an object`);
+  const fields = raw as Record<string, unknown>;
+  const singleCreateFields: Params = {};
+  for (const field of BULK_TEXT_FIELDS) singleCreateFields[field] = fields[field];
+  const primaryTitle = optionalString(fields, 'primary_title', at);
+  if (primaryTitle !== undefined) singleCreateFields.title = primaryTitle;
+  singleCreateFields.typed_custom_fields = fields.typed_custom_fields;
+
+  const emails = byPosition(fields.contact_emails, `${at}.contact_emails`).flatMap((item, index) => {
+    const email = optionalString(item, 'email', `${at}.contact_emails[${index}]`);
+    return email === undefined ? [] : [email];
+  });
+  const primaryEmail = optionalString(fields, 'email', at) ?? emails[0];
+  if (primaryEmail !== undefined) singleCreateFields.email = primaryEmail;
+  for (const email of emails) {
+    if (!EMAIL_PATTERN.test(email)) throw misconfigured(`${at}: ${email} is not a valid email address`);
+  }
+  const typedPhones = phoneFields === 'typed';
+  if (typedPhones) for (const field of PHONE_FIELDS) singleCreateFields[field] = fields[field];
+  const changes = readContactChanges(singleCreateFields);
+  // A blank text sent to a new contact clears nothing: leave it out.
+  for (const [field, value] of Object.entries(changes.text)) {
+    if (value === null) delete changes.text[field as TextField];
+  }
+
+  const phone = optionalString(fields, 'phone', at);
+  const phoneNumbers = byPosition(fields.phone_numbers, `${at}.phone_numbers`).flatMap((item, index) => {
+    const number = optionalString(item, 'raw_number', `${at}.phone_numbers[${index}]`);
+    return number === undefined ? [] : [number];
+  });
+  const untypedFields =
+    phoneFields === 'untyped'
+      ? PHONE_FIELDS.flatMap((field) => {
+          const number = optionalString(fields, field, at);
+          return number === undefined ? [] : [number];
+        })
+      : [];
+  const crmIds: Partial<Record<CrmIdField, string>> = {};
+  for (const field of CRM_ID_FIELDS) {
+    // Apollo's examples send HubSpot ids as strings; a JSON number is taken as its digits.
+    const value =
+      typeof fields[field] === 'number' ? String(fields[field]) : optionalString(fields, field, at);
+    if (value !== undefined) crmIds[field] = value;
+  }
+  return {
+    changes,
+    id: optionalString(fields, 'id', at),
+    personId: optionalString(fields, 'person_id', at),
+    organizationId: optionalString(fields, 'organization_id', at),
+    crmIds,
+    linkedinUrl: optionalString(fields, 'linkedin_url', at),
+    additionalEmails: emails.filter((email) => !sameText(email, primaryEmail)),
+    untypedPhones: [...new Set([...(phone === undefined ? [] : [phone]), ...phoneNumbers, ...untypedFields])],
   };
 }

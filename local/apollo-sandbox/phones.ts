@@ -18,7 +18,8 @@ export function sanitizePhone(rawNumber: string): string {
   return parsePhoneNumberFromString(rawNumber, 'US')?.number ?? (digits ? `+${digits}` : '');
 }
 
-export function newPhoneNumber(rawNumber: string, type: string, position: number): SandboxPhoneNumber {
+/** A number as a contact stores it; `type` null for one sent untyped. */
+export function newPhoneNumber(rawNumber: string, type: string | null, position: number): SandboxPhoneNumber {
   return {
     raw_number: rawNumber,
     sanitized_number: sanitizePhone(rawNumber),

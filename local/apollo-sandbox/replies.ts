@@ -54,6 +54,11 @@ export function apolloErrorBody(status: number, route: Route): unknown {
       return { error: 'Parameters misconfigured.' };
     case 429:
       return { message: tooManyRequestsMessage(route, 'hour', route.limits.hour) };
+    case 500:
+      // bulk_create documents its own 500 body.
+      return route.endpoint === 'POST /contacts/bulk_create'
+        ? { error: 'An error occurred while creating contacts. Please try again.' }
+        : { error: STATUS_CODES[status] };
     default:
       return { error: STATUS_CODES[status] ?? 'Error' };
   }

@@ -31,9 +31,9 @@ export function toApolloContact(contact: SandboxContact) {
     present_raw_address: contact.present_raw_address,
     linkedin_uid: null,
     extrapolated_email_confidence: null,
-    salesforce_id: null,
-    salesforce_lead_id: null,
-    salesforce_contact_id: null,
+    salesforce_id: contact.salesforce_id,
+    salesforce_lead_id: contact.salesforce_lead_id,
+    salesforce_contact_id: contact.salesforce_contact_id,
     salesforce_account_id: null,
     crm_owner_id: null,
     created_at: contact.created_at,
@@ -44,7 +44,7 @@ export function toApolloContact(contact: SandboxContact) {
     email_source: null,
     account_id: contact.account_id,
     last_activity_date: null,
-    hubspot_vid: null,
+    hubspot_vid: contact.hubspot_id,
     hubspot_company_id: null,
     crm_id: null,
     sanitized_phone: contact.sanitized_phone,
@@ -68,7 +68,7 @@ export function toApolloContact(contact: SandboxContact) {
     source_display_name: 'Created from API',
     twitter_url: null,
     contact_campaign_statuses: [],
-    contact_emails: [],
+    contact_emails: contact.additional_emails.map((email, index) => ({ email, position: index + 1 })),
     next_contact_id: null,
     time_zone: null,
     city: null,
@@ -82,6 +82,16 @@ export function toApolloContact(contact: SandboxContact) {
     email_domain_catchall: false,
     typed_custom_fields: { ...contact.typed_custom_fields },
   };
+}
+
+/**
+ * A contact in a bulk_create reply. Apollo's example shows a few fields (id, names, email, title,
+ * organization_name, team_id, owner_id, stage, timestamps), third parties read more from it
+ * (phone_numbers, account_id, typed_custom_fields): the sandbox sends the whole contact object, as
+ * Apollo's other contact replies do, plus `team_id`. *unsure*: whether Apollo's shows the CRM ids.
+ */
+export function toApolloBulkContact(contact: SandboxContact) {
+  return { ...toApolloContact(contact), team_id: SANDBOX_TEAM_ID };
 }
 
 function toApolloOrganization(contact: SandboxContact) {

@@ -19,12 +19,13 @@ import {
   tooManyRequestsMessage,
   type Reply,
 } from './replies';
-import { findRoute, stripApiPrefix } from './routes';
-import type { Route } from './routes/route';
+import { findRoute, routeOf, stripApiPrefix } from './routes';
+import type { Route, SandboxBehaviour } from './routes/route';
 import { pathMatches, SandboxState } from './state';
 import type { ApolloSandbox, ApolloSandboxOptions, FaultRule, SandboxRequest } from './types';
 
 const DEFAULT_API_KEY = 'sandbox-apollo-key';
+const DEFAULT_BULK_UPDATE_JOB_DELAY_MS = 1_000;
 
 function faultReply(rule: FaultRule, route: Route): Reply {
   const status = rule.status ?? 500;
@@ -81,6 +82,8 @@ const CONNECTION_RESET = Symbol('connection reset');
  * @example
  * const apollo = await startApolloSandbox({ rateLimitPerMinute: 5 });
  * apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail' });
+ * // The 4th bulk_create and the next two answer 429 (a burst hitting the limit midway).
+ * apollo.inject({ path: '/contacts/bulk_create', status: 429, retryAfterSeconds: 20, skip: 3, times: 3 });
  */
 export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Promise<ApolloSandbox> {
   const apiKey = options.apiKey ?? DEFAULT_API_KEY;
@@ -88,11 +91,26 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
   const latencyMs = options.latencyMs ?? 0;
   const closing = new AbortController();
   let state = new SandboxState();
+  const behaviour: SandboxBehaviour = {
+    bulkCreatePhoneFields: options.bulkCreatePhoneFields ?? 'ignored',
+    bulkUpdateJobDelayMs: options.bulkUpdateJobDelayMs ?? DEFAULT_BULK_UPDATE_JOB_DELAY_MS,
+  };
 
+  /**
+   * An endpoint's windows: its own `rateLimits` entry, else `rateLimitPerMinute`, else Apollo's
+   * defaults; a minute limit that is a share of another endpoint's follows that one. The hour and
+   * day windows are never smaller than the minute's unless set explicitly.
+   */
   function limitsFor(route: Route): RateLimits {
-    const minute = options.rateLimitPerMinute ?? route.limits.minute;
-    const hour = Math.max(route.limits.hour, minute);
-    return { minute, hour, day: Math.max(route.limits.day, hour) };
+    const configured = options.rateLimits?.[route.endpoint] ?? {};
+    const shareOf = route.minuteShareOf && routeOf(route.minuteShareOf.endpoint);
+    const minute =
+      configured.minute ??
+      (shareOf && route.minuteShareOf
+        ? Math.max(1, Math.floor(limitsFor(shareOf).minute * route.minuteShareOf.share))
+        : (options.rateLimitPerMinute ?? route.limits.minute));
+    const hour = configured.hour ?? Math.max(route.limits.hour, minute);
+    return { minute, hour, day: configured.day ?? Math.max(route.limits.day, hour) };
   }
 
   /**
@@ -116,7 +134,7 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
     const { route, pathId } = found;
 
     const limits = limitsFor(route);
-    const { usage, exhausted } = state.consumeRateLimit(`${method} ${route.template}`, limits, Date.now());
+    const { usage, exhausted } = state.consumeRateLimit(route.endpoint, limits, Date.now());
     const usageHeaders = rateLimitHeaders(limits, usage);
     if (exhausted) {
       const retryAfterMs = usage[exhausted].startedAt + WINDOW_MS[exhausted] - Date.now();
@@ -129,21 +147,36 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
 
     const fault = state.takeFault(method, path);
     if (fault?.delayMs) await sleep(fault.delayMs, undefined, { signal: closing.signal });
-    if (fault && (fault.action ?? 'respond') === 'respond') return faultReply(fault, route);
-    if (fault?.action === 'reset') return CONNECTION_RESET;
+    const action = fault ? (fault.action ?? 'respond') : undefined;
+    if (fault && action === 'respond') return faultReply(fault, route);
+    if (action === 'reset') return CONNECTION_RESET;
 
     let reply: Reply;
     try {
       const params = routeParams(body, url.searchParams);
       // The handler runs in one go, so the credits it adds are this request's own.
       const creditsBefore = state.creditsConsumed;
-      reply = route.handle(state, { params, pathId, now: new Date().toISOString() });
+      reply = route.handle(state, {
+        params,
+        pathId,
+        now: new Date().toISOString(),
+        behaviour,
+        applyFirst: fault?.applyFirst,
+      });
       record.creditsConsumed = state.creditsConsumed - creditsBefore;
     } catch (error) {
       if (!(error instanceof ApolloReplyError)) throw error;
       reply = error.reply;
     }
-    if (fault?.action === 'create-then-fail') return faultReply(fault, route);
+    if (fault && action === 'create-then-fail') return faultReply(fault, route);
+    if (action === 'create-then-reset') return CONNECTION_RESET;
+    if (fault && action === 'rewrite') {
+      reply = {
+        ...reply,
+        status: fault.status ?? reply.status,
+        body: fault.rewrite ? fault.rewrite(structuredClone(reply.body)) : reply.body,
+      };
+    }
     return reply.status < 300 ? { ...reply, headers: { ...usageHeaders, ...reply.headers } } : reply;
   }
 
@@ -232,7 +265,7 @@ export async function startApolloSandbox(options: ApolloSandboxOptions = {}): Pr
       issued.expired = true;
     },
     inject: (rule) => {
-      state.faults.push({ rule: { ...rule }, remaining: rule.times ?? 1 });
+      state.faults.push({ rule: { ...rule }, remaining: rule.times ?? 1, skipped: 0 });
     },
     clearFaults: () => {
       state.faults.length = 0;

@@ -2,11 +2,13 @@
 import { PhoneCallbacks, type PhoneRequest } from './callbacks';
 import { newApolloId, newRequestId } from './ids';
 import {
+  CRM_ID_FIELDS,
   PHONE_FIELDS,
   PHONE_TYPE_BY_FIELD,
   readPersonIdentity,
   stringParam,
   TEXT_FIELDS,
+  type BulkContactInput,
   type ContactChanges,
   type Params,
 } from './params';
@@ -33,6 +35,8 @@ interface SandboxLabel {
 interface PendingFault {
   rule: FaultRule;
   remaining: number;
+  /** Matching requests let through so far (see `FaultRule.skip`). */
+  skipped: number;
 }
 
 /** A request_id people/match issued; only those with a phone request have a webhook result. */
@@ -56,6 +60,7 @@ export class SandboxState {
   private readonly organizationIdsByName = new Map<string, string>();
   private readonly personIdsByIdentity = new Map<string, string>();
   private readonly usageByEndpoint = new Map<string, EndpointUsage>();
+  private readonly jobs = new Set<ReturnType<typeof setTimeout>>();
 
   newContact(now: string): SandboxContact {
     const contact: SandboxContact = {
@@ -79,6 +84,13 @@ export class SandboxState {
       phone_numbers: [],
       sanitized_phone: null,
       person_id: null,
+      hubspot_id: null,
+      salesforce_id: null,
+      salesforce_contact_id: null,
+      salesforce_lead_id: null,
+      outreach_id: null,
+      salesloft_id: null,
+      additional_emails: [],
       owner_id: SANDBOX_USER_ID,
       creator_id: SANDBOX_USER_ID,
       source: 'api',
@@ -153,6 +165,83 @@ export class SandboxState {
           )
         : undefined)
     );
+  }
+
+  /**
+   * The contact bulk_create's `run_dedupe` returns (unchanged) for `input`, in Apollo's documented
+   * order: contact id, CRM ids, person_id, email (against each contact's primary and additional
+   * emails), then first + last name with the company (email domain, organization_id or
+   * organization_name). Contacts created earlier in the same call count (*unsure*: Apollo does
+   * not say whether a call sees its own creations; this is the stricter reading).
+   */
+  findBulkDedupeMatch(input: BulkContactInput): SandboxContact | undefined {
+    const {
+      email,
+      first_name: firstName,
+      last_name: lastName,
+      organization_name: company,
+    } = input.changes.text;
+    const byCrmId = CRM_ID_FIELDS.flatMap((field) => {
+      const id = input.crmIds[field];
+      const found = id === undefined ? undefined : this.contacts.find((contact) => contact[field] === id);
+      return found ? [found] : [];
+    })[0];
+    const companyOf = (contact: SandboxContact) =>
+      sameText(emailDomain(contact.email), emailDomain(email ?? null)) ||
+      (input.organizationId !== undefined && contact.organization_id === input.organizationId) ||
+      sameText(contact.organization_name, company);
+    return (
+      (input.id ? this.findContact(input.id) : undefined) ??
+      byCrmId ??
+      (input.personId ? this.contacts.find((contact) => contact.person_id === input.personId) : undefined) ??
+      (email
+        ? this.contacts.find(
+            (contact) =>
+              sameText(contact.email, email) ||
+              contact.additional_emails.some((other) => sameText(other, email)),
+          )
+        : undefined) ??
+      (firstName && lastName
+        ? this.contacts.find(
+            (contact) =>
+              sameText(contact.first_name, firstName) &&
+              sameText(contact.last_name, lastName) &&
+              companyOf(contact),
+          )
+        : undefined)
+    );
+  }
+
+  /** A new contact from one bulk_create input: its fields, CRM ids, other emails and untyped phones. */
+  createFromBulk(input: BulkContactInput, labelNames: string[], now: string): SandboxContact {
+    const contact = this.newContact(now);
+    this.applyChanges(
+      contact,
+      { ...input.changes, labelNames: labelNames.length > 0 ? labelNames : undefined },
+      now,
+    );
+    for (const field of CRM_ID_FIELDS) contact[field] = input.crmIds[field] ?? null;
+    contact.linkedin_url = input.linkedinUrl ?? null;
+    contact.additional_emails = [...input.additionalEmails];
+    if (input.organizationId !== undefined) contact.organization_id = input.organizationId;
+    for (const rawNumber of input.untypedPhones) {
+      if (!contact.phone_numbers.some((phone) => phone.raw_number === rawNumber)) {
+        contact.phone_numbers.push(newPhoneNumber(rawNumber, null, contact.phone_numbers.length));
+      }
+    }
+    this.deriveFields(contact, { organization_id: contact.organization_id ?? undefined });
+    return contact;
+  }
+
+  /** Runs `job` after `delayMs` (a bulk_update's async job), unless the state is disposed first. */
+  schedule(delayMs: number, job: () => void): void {
+    const timer = setTimeout(() => {
+      this.jobs.delete(timer);
+      job();
+    }, delayMs);
+    // A forgotten sandbox must not keep the process alive for a job.
+    timer.unref();
+    this.jobs.add(timer);
   }
 
   /**
@@ -257,9 +346,11 @@ export class SandboxState {
     if (issued) issued.phone = phone;
   }
 
-  /** Cancels pending callbacks and those in flight; nothing is delivered or recorded afterwards. */
+  /** Cancels pending callbacks (and those in flight) and pending jobs; nothing happens afterwards. */
   dispose(): void {
     this.phoneCallbacks.dispose();
+    for (const timer of this.jobs) clearTimeout(timer);
+    this.jobs.clear();
   }
 
   /**
@@ -310,7 +401,10 @@ export class SandboxState {
     return { usage, exhausted };
   }
 
-  /** The first queued fault matching this request, used up once per match. */
+  /**
+   * The first queued fault matching this request, used up once per match. A rule still skipping
+   * (`skip`) lets this request through untouched, and counts it.
+   */
   takeFault(method: string, path: string): FaultRule | undefined {
     const index = this.faults.findIndex(
       ({ rule }) =>
@@ -319,12 +413,17 @@ export class SandboxState {
     );
     const fault = this.faults[index];
     if (!fault) return undefined;
+    if (fault.skipped < (fault.rule.skip ?? 0)) {
+      fault.skipped += 1;
+      return undefined;
+    }
     fault.remaining -= 1;
     if (fault.remaining <= 0) this.faults.splice(index, 1);
     return fault.rule;
   }
 
   private setPhone(contact: SandboxContact, type: string, rawNumber: string | null): void {
+    // A typed field replaces the number of its type; untyped numbers (type null) are left alone.
     const index = contact.phone_numbers.findIndex((phone) => phone.type === type);
     if (rawNumber === null) {
       if (index >= 0) contact.phone_numbers.splice(index, 1);

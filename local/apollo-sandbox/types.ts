@@ -1,4 +1,28 @@
 /** The Apollo sandbox's public types: options, what it stores, scripted faults and callbacks, its handle. */
+import type { RateLimits } from './rate-limits';
+
+export type { RateLimits };
+
+/** Each endpoint the sandbox serves, as `METHOD /template`: what `rateLimits` and its counters are keyed by. */
+export type SandboxEndpoint =
+  | 'POST /contacts'
+  | 'POST /contacts/search'
+  | 'GET /contacts/{contact_id}'
+  | 'PATCH /contacts/{contact_id}'
+  | 'PUT /contacts/{contact_id}'
+  | 'POST /contacts/bulk_create'
+  | 'POST /contacts/bulk_update'
+  | 'POST /people/match'
+  | 'POST /people/bulk_match'
+  | 'GET /webhook_result/{request_id}';
+
+/**
+ * What bulk_create does with the single create's typed phone fields (`direct_phone`,
+ * `mobile_phone`, ...), which its documented schema does not list: `ignored` (the default, as
+ * the schema says), `typed` (taken as the single create takes them), or `untyped` (stored as
+ * numbers without a type, like `phone_numbers[]`). The three ways Apollo might behave.
+ */
+export type BulkCreatePhoneFields = 'ignored' | 'typed' | 'untyped';
 
 export interface ApolloSandboxOptions {
   /** Default 'sandbox-apollo-key'. */
@@ -9,8 +33,21 @@ export interface ApolloSandboxOptions {
   port?: number;
   /** Artificial latency added to every request, default 0. */
   latencyMs?: number;
-  /** Per-endpoint minute limit; default 200 for contacts endpoints, 1000 for people/match and webhook_result. */
+  /**
+   * Per-endpoint minute limit; default 200 for contacts endpoints (bulk ones too), 1000 for
+   * people/match and webhook_result. people/bulk_match always gets half of people/match's.
+   */
   rateLimitPerMinute?: number;
+  /**
+   * Windows per endpoint, overriding `rateLimitPerMinute` and the defaults for that endpoint only,
+   * e.g. `{ 'POST /contacts/bulk_create': { minute: 200 }, 'POST /people/match': { minute: 400 } }`
+   * (people/bulk_match then gets 200 a minute unless it is given its own).
+   */
+  rateLimits?: Partial<Record<SandboxEndpoint, Partial<RateLimits>>>;
+  /** Default 'ignored': see `BulkCreatePhoneFields`. */
+  bulkCreatePhoneFields?: BulkCreatePhoneFields;
+  /** How long a bulk_update of more than 100 contacts (an async job at Apollo) takes to apply; default 1000 ms. */
+  bulkUpdateJobDelayMs?: number;
   /** Request log sink, one line per request: `method path status ms`. Never given bodies or query strings. */
   log?: (line: string) => void;
 }
@@ -18,7 +55,8 @@ export interface ApolloSandboxOptions {
 export interface SandboxPhoneNumber {
   raw_number: string;
   sanitized_number: string;
-  type: string;
+  /** `work_direct`, `mobile`, ...; null for a number sent untyped (bulk_create's `phone`, `phone_numbers[]`). */
+  type: string | null;
   position: number;
   status: string;
   dnc_status: string | null;
@@ -49,6 +87,15 @@ export interface SandboxContact {
   sanitized_phone: string | null;
   /** Null for contacts made from raw data (every API-created contact). */
   person_id: string | null;
+  /** CRM ids, set by bulk_create, which its `run_dedupe` matches on (the contact shows HubSpot's as `hubspot_vid`). */
+  hubspot_id: string | null;
+  salesforce_id: string | null;
+  salesforce_contact_id: string | null;
+  salesforce_lead_id: string | null;
+  outreach_id: string | null;
+  salesloft_id: string | null;
+  /** Emails besides `email` (bulk_create's `contact_emails[]`); `run_dedupe` matches them too. */
+  additional_emails: string[];
   owner_id: string;
   creator_id: string;
   source: 'api';
@@ -98,8 +145,20 @@ export interface FaultRule {
    * reset: destroy the connection without answering, and do not perform the operation.
    * delay: wait delayMs, then process normally (a client timeout fires while the operation still happens).
    * create-then-fail: perform the operation, then answer `status` (default 500): the "unknown outcome" case.
+   * create-then-reset: perform the operation, then destroy the connection without answering.
+   * rewrite: perform the operation, then answer its reply with the body passed through `rewrite`
+   *   (a reply the client cannot map: emails stripped, entries dropped or reordered).
    */
-  action?: 'respond' | 'reset' | 'delay' | 'create-then-fail';
+  action?: 'respond' | 'reset' | 'delay' | 'create-then-fail' | 'create-then-reset' | 'rewrite';
+  /** Lets this many matching requests through untouched before the rule applies (a 429 mid-burst). */
+  skip?: number;
+  /** For `rewrite`: the reply body, as it would have been sent, to what is sent instead. */
+  rewrite?: (body: unknown) => unknown;
+  /**
+   * For the actions that perform the operation, on bulk_create: only the first N contacts are
+   * processed, as a call that broke off midway would leave them.
+   */
+  applyFirst?: number;
   /** Wait this long before acting; for `delay` it is the whole point, for the others it slows the failure. */
   delayMs?: number;
 }

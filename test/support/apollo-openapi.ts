@@ -36,6 +36,9 @@ export const openApi = JSON.parse(fs.readFileSync(DOCUMENT_PATH, 'utf8')) as Ope
 
 export type Endpoint = '/contacts' | '/contacts/search' | '/people/match';
 export const ENDPOINTS: readonly Endpoint[] = ['/contacts', '/contacts/search', '/people/match'];
+/** The bulk endpoints the client calls; the document has no `/contacts/bulk_update` (see `requestValidators`). */
+export type BulkEndpoint = '/contacts/bulk_create' | '/contacts/bulk_update' | '/people/bulk_match';
+export type RequestEndpoint = Endpoint | BulkEndpoint;
 
 function operation(document: OpenApiDocument, endpoint: string, method: string): Operation {
   const found = document.paths[endpoint]?.[method];
@@ -119,13 +122,41 @@ function pointer(...segments: string[]): string {
   return `${CONTRACT_ID}#/${segments.map((segment) => segment.replaceAll('~', '~0').replaceAll('/', '~1')).join('/')}`;
 }
 
-function compileRequestValidators(): Record<Endpoint, ValidateFunction> {
+/** The schema of an array property's items, closed as well: the bulk bodies list objects. */
+function closedItems(schema: JsonObject, property: string): JsonObject {
+  const properties = schema.properties as { [key: string]: JsonObject };
+  const array = properties[property];
+  if (array === undefined) throw new Error(`the request schema has no ${property}`);
+  return {
+    ...schema,
+    properties: { ...properties, [property]: { ...array, items: closed(array.items as JsonObject) } },
+  };
+}
+
+function compileRequestValidators(): Record<RequestEndpoint, ValidateFunction> {
   const contract = structuredClone(openApi);
   for (const endpoint of ['/contacts', '/contacts/search'] as const) {
     const media = operation(contract, endpoint, 'post').requestBody?.content['application/json'];
     if (media === undefined) throw new Error(`POST ${endpoint} has no application/json request body`);
     media.schema = closed(jsonRequestSchema(contract, endpoint));
   }
+  for (const [endpoint, property] of [
+    ['/contacts/bulk_create', 'contacts'],
+    ['/people/bulk_match', 'details'],
+  ] as const) {
+    const media = operation(contract, endpoint, 'post').requestBody?.content['application/json'];
+    if (media === undefined) throw new Error(`POST ${endpoint} has no application/json request body`);
+    media.schema = closed(closedItems(jsonRequestSchema(contract, endpoint), property));
+  }
+  // The document has no `POST /contacts/bulk_update`. Apollo's reference (docs/apollo/apollo-api.md)
+  // says it takes `contact_attributes[]`, each a contact's `id` with the fields of
+  // `PATCH /contacts/{contact_id}`, at most 1,000: its body schema is built from PATCH's.
+  const patch = operation(contract, '/contacts/{contact_id}', 'patch').requestBody?.content[
+    'application/json'
+  ]?.schema;
+  if (patch === undefined)
+    throw new Error('PATCH /contacts/{contact_id} has no application/json request schema');
+  const patchProperties = patch.properties as { [key: string]: Json };
   // `POST /people/match` documents its fields as query parameters only; apollo-api.md notes that
   // JSON bodies with the same fields are accepted (the client sends one), so the body schema is
   // built from the query parameters.
@@ -137,6 +168,21 @@ function compileRequestValidators(): Record<Endpoint, ValidateFunction> {
     PeopleMatchBody: closed({
       type: 'object',
       properties: Object.fromEntries(matchParameters.map((parameter) => [parameter.name, parameter.schema])),
+    }),
+    BulkUpdateBody: closed({
+      type: 'object',
+      required: ['contact_attributes'],
+      properties: {
+        contact_attributes: {
+          type: 'array',
+          maxItems: 1000,
+          items: closed({
+            type: 'object',
+            required: ['id'],
+            properties: { id: { type: 'string', minLength: 1 }, ...patchProperties },
+          }),
+        },
+      },
     }),
   };
 
@@ -160,8 +206,62 @@ function compileRequestValidators(): Record<Endpoint, ValidateFunction> {
       pointer('paths', '/contacts/search', 'post', 'requestBody', 'content', 'application/json', 'schema'),
     ),
     '/people/match': compile(pointer('components', 'schemas', 'PeopleMatchBody')),
+    '/contacts/bulk_create': compile(
+      pointer(
+        'paths',
+        '/contacts/bulk_create',
+        'post',
+        'requestBody',
+        'content',
+        'application/json',
+        'schema',
+      ),
+    ),
+    '/people/bulk_match': compile(
+      pointer('paths', '/people/bulk_match', 'post', 'requestBody', 'content', 'application/json', 'schema'),
+    ),
+    '/contacts/bulk_update': compile(pointer('components', 'schemas', 'BulkUpdateBody')),
   };
 }
 
 /** A validator of each endpoint's JSON request body against the tightened test copy. */
 export const requestValidators = compileRequestValidators();
+
+// ---------------------------------------------------------------------------------------------
+// Reply schemas (for the sandbox's replies)
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A reply schema as Apollo's replies fill it: every typed value may also be null. The document
+ * marks no field nullable, yet its own examples carry nulls for absent values (`twitter_url`,
+ * `headline`, the contact objects' CRM ids), and Apollo's contact objects always list every field.
+ * Nothing else is loosened: an unknown type, a missing array, a string where a number belongs fail.
+ */
+function nullable(schema: Json): Json {
+  if (Array.isArray(schema)) return schema.map(nullable);
+  if (schema === null || typeof schema !== 'object') return schema;
+  const copy: JsonObject = Object.fromEntries(
+    Object.entries(schema).map(([key, value]) => [key, nullable(value)]),
+  );
+  if (typeof copy.type === 'string') copy.type = [copy.type, 'null'];
+  return copy;
+}
+
+function compileReplyValidators(): Record<'/contacts/bulk_create' | '/people/bulk_match', ValidateFunction> {
+  const ajv = new Ajv2020({ strict: false, allErrors: true });
+  addFormats(ajv);
+  const replySchema = (endpoint: string) => {
+    const schema = operation(openApi, endpoint, 'post').responses['200']?.content?.['application/json']
+      ?.schema;
+    if (schema === undefined) throw new Error(`POST ${endpoint} documents no 200 reply schema`);
+    return nullable(schema) as JsonObject;
+  };
+  return {
+    '/contacts/bulk_create': ajv.compile(replySchema('/contacts/bulk_create')),
+    // `matches[]` holds null for a person not found (docs/apollo/apollo-api.md), which `nullable` allows.
+    '/people/bulk_match': ajv.compile(replySchema('/people/bulk_match')),
+  };
+}
+
+/** Validators of the 200 replies of the bulk endpoints the document describes, nulls allowed (`nullable`). */
+export const replyValidators = compileReplyValidators();

@@ -452,6 +452,109 @@ describe('Class: FakeApollo', () => {
     });
   });
 
+  describe('bulkCreateContacts, bulkUpdateContacts and matchPeople', () => {
+    it('creates duplicates without runDedupe, and with it returns matches unchanged, namesakes included, keeping the truth', async () => {
+      // Prepare
+      apollo.addContact({ ...wren().fields, title: 'Original' });
+      const otherWren = {
+        ...JUNO_INPUT,
+        first_name: 'Wren',
+        last_name: 'Halloway',
+        organization_name: 'Lanternfish Labs',
+      };
+
+      // Act
+      const plain = await apollo.bulkCreateContacts([{ email: KEY }], { ...CALL, runDedupe: false });
+      const deduped = await apollo.bulkCreateContacts(
+        [
+          { email: KEY, title: 'New' },
+          otherWren,
+          { email: 'new@x.example', hubspot_id: '7' },
+          { first_name: 'N', hubspot_id: '7' },
+        ],
+        { ...CALL, runDedupe: true },
+      );
+
+      // Assess
+      expect(plain.created.map((contact) => contact.id)).toEqual(['contact-2']);
+      expect(deduped.existing.map((contact) => contact.id)).toEqual(['contact-1', 'contact-1', 'contact-3']);
+      expect(deduped.created).toMatchObject([{ id: 'contact-3', email: 'new@x.example', hubspot_vid: '7' }]);
+      expect(apollo.contact('contact-1')?.fields.title).toBe('Original');
+      expect(apollo.received.bulkCreateContacts[1]?.results).toEqual([
+        { contactId: 'contact-1', outcome: 'existing' },
+        { contactId: 'contact-1', outcome: 'existing' },
+        { contactId: 'contact-3', outcome: 'created' },
+        { contactId: 'contact-3', outcome: 'existing' },
+      ]);
+      expect(apollo.calls.bulkCreateContacts).toBe(2);
+    });
+
+    it('refuses batches over the maxima with a RangeError, as the HTTP client does', async () => {
+      // Act
+      const errors = await Promise.all([
+        apollo
+          .bulkCreateContacts(
+            Array.from({ length: 101 }, () => ({ email: KEY })),
+            { ...CALL, runDedupe: true },
+          )
+          .catch((error: unknown) => error),
+        apollo
+          .bulkUpdateContacts(
+            Array.from({ length: 101 }, () => ({ id: 'contact-1' })),
+            CALL,
+          )
+          .catch((error: unknown) => error),
+        apollo
+          .matchPeople(
+            Array.from({ length: 11 }, () => ({ email: KEY })),
+            CALL,
+          )
+          .catch((error: unknown) => error),
+      ]);
+
+      // Assess
+      for (const error of errors) expect(error).toBeInstanceOf(RangeError);
+      expect(apollo.contacts).toEqual([]);
+    });
+
+    it('sets typed phones with bulkUpdateContacts, skipping unknown ids, and matchPeople answers in order with null', async () => {
+      // Prepare
+      const { created } = await apollo.bulkCreateContacts([{ email: KEY }], { ...CALL, runDedupe: true });
+
+      // Act
+      await apollo.bulkUpdateContacts(
+        [
+          { id: created[0]?.id ?? '', mobile_phone: '+12025550188' },
+          { id: 'contact-404', title: 'Nobody' },
+        ],
+        CALL,
+      );
+      const matches = await apollo.matchPeople([{ email: 'nobody@x.example' }, { email: KEY }], CALL);
+
+      // Assess
+      expect(matches[0]).toBeNull();
+      expect(matches[1]?.contact?.phone_numbers).toEqual([
+        { raw_number: '+12025550188', sanitized_number: '+12025550188', type: 'mobile' },
+      ]);
+    });
+
+    it('creates the contacts and then throws when a failure is scripted after the effect', async () => {
+      // Prepare
+      const unknown = new ApolloUnavailableError('POST /contacts/bulk_create: 500', true);
+      apollo.failNext('bulkCreateContacts', unknown, { afterEffect: true });
+
+      // Act
+      const error = await apollo
+        .bulkCreateContacts([{ email: KEY }, { email: 'juno@x.example' }], { ...CALL, runDedupe: true })
+        .catch((failure: unknown) => failure);
+
+      // Assess
+      expect(error).toBe(unknown);
+      expect(apollo.contacts).toHaveLength(2);
+      expect(apollo.received.bulkCreateContacts[0]?.results).toHaveLength(2);
+    });
+  });
+
   describe('enrichPerson and getWebhookResult', () => {
     it('enriches a directory person with a request id, and answers webhook_result pending until told otherwise', async () => {
       // Prepare

@@ -1,13 +1,15 @@
 /** Every endpoint the sandbox serves, under `/api/v1` (and the older `/v1`). */
 import { CONTACTS_RATE_LIMITS, ENRICHMENT_RATE_LIMITS, WEBHOOK_RESULT_RATE_LIMITS } from '../rate-limits';
+import { bulkCreateContacts, bulkUpdateContacts } from './bulk-contacts';
 import { createContact, searchContacts, updateContact, viewContact } from './contacts';
-import { matchPerson } from './people';
+import { bulkMatchPeople, matchPerson } from './people';
 import type { Route } from './route';
 import { showWebhookResult } from './webhook-result';
 
 const CONTACT_ID_PATTERN = /^\/contacts\/([^/]+)$/;
 const ROUTES: Route[] = [
   {
+    endpoint: 'POST /contacts/search',
     method: 'POST',
     template: '/contacts/search',
     pattern: /^\/contacts\/search$/,
@@ -15,6 +17,23 @@ const ROUTES: Route[] = [
     handle: searchContacts,
   },
   {
+    endpoint: 'POST /contacts/bulk_create',
+    method: 'POST',
+    template: '/contacts/bulk_create',
+    pattern: /^\/contacts\/bulk_create$/,
+    limits: CONTACTS_RATE_LIMITS,
+    handle: bulkCreateContacts,
+  },
+  {
+    endpoint: 'POST /contacts/bulk_update',
+    method: 'POST',
+    template: '/contacts/bulk_update',
+    pattern: /^\/contacts\/bulk_update$/,
+    limits: CONTACTS_RATE_LIMITS,
+    handle: bulkUpdateContacts,
+  },
+  {
+    endpoint: 'POST /contacts',
     method: 'POST',
     template: '/contacts',
     pattern: /^\/contacts$/,
@@ -22,6 +41,7 @@ const ROUTES: Route[] = [
     handle: createContact,
   },
   {
+    endpoint: 'GET /contacts/{contact_id}',
     method: 'GET',
     template: '/contacts/{contact_id}',
     pattern: CONTACT_ID_PATTERN,
@@ -29,6 +49,7 @@ const ROUTES: Route[] = [
     handle: viewContact,
   },
   {
+    endpoint: 'PATCH /contacts/{contact_id}',
     method: 'PATCH',
     template: '/contacts/{contact_id}',
     pattern: CONTACT_ID_PATTERN,
@@ -37,6 +58,7 @@ const ROUTES: Route[] = [
   },
   // Older clients update with PUT.
   {
+    endpoint: 'PUT /contacts/{contact_id}',
     method: 'PUT',
     template: '/contacts/{contact_id}',
     pattern: CONTACT_ID_PATTERN,
@@ -44,6 +66,7 @@ const ROUTES: Route[] = [
     handle: updateContact,
   },
   {
+    endpoint: 'POST /people/match',
     method: 'POST',
     template: '/people/match',
     pattern: /^\/people\/match$/,
@@ -51,6 +74,17 @@ const ROUTES: Route[] = [
     handle: matchPerson,
   },
   {
+    endpoint: 'POST /people/bulk_match',
+    method: 'POST',
+    template: '/people/bulk_match',
+    pattern: /^\/people\/bulk_match$/,
+    // Apollo: half of people/match's minute limit, the same hour and day limits.
+    limits: ENRICHMENT_RATE_LIMITS,
+    minuteShareOf: { endpoint: 'POST /people/match', share: 0.5 },
+    handle: bulkMatchPeople,
+  },
+  {
+    endpoint: 'GET /webhook_result/{request_id}',
     method: 'GET',
     template: '/webhook_result/{request_id}',
     pattern: /^\/webhook_result\/([^/]+)$/,
@@ -58,6 +92,10 @@ const ROUTES: Route[] = [
     handle: showWebhookResult,
   },
 ];
+
+export function routeOf(endpoint: string): Route | undefined {
+  return ROUTES.find((route) => route.endpoint === endpoint);
+}
 
 export function findRoute(
   method: string,

@@ -1,13 +1,18 @@
-import type {
-  Apollo,
-  ApolloContact,
-  ApolloPhoneNumber,
-  CallOptions,
-  Enrichment,
-  EnrichmentQuery,
-  MatchedPerson,
-  PhoneRevealPayload,
-  WebhookResult,
+import {
+  MAX_BULK_CREATE_CONTACTS,
+  MAX_BULK_MATCH_PEOPLE,
+  MAX_BULK_UPDATE_CONTACTS,
+  type Apollo,
+  type ApolloContact,
+  type ApolloPhoneNumber,
+  type BulkContact,
+  type CallOptions,
+  type CrmIds,
+  type Enrichment,
+  type EnrichmentQuery,
+  type MatchedPerson,
+  type PhoneRevealPayload,
+  type WebhookResult,
 } from '../../../lib/apollo/apollo';
 import { ConfigurationError } from '../../../lib/errors';
 import { identitiesOf, identityKey, type Identity } from '../../../lib/identity';
@@ -15,12 +20,26 @@ import { PHONE_FIELDS, type ContactFields, type MatchIdentity, type PhoneField }
 
 export type ApolloMethod = keyof Apollo;
 
+/** What a fake contact keeps: the fields of a single create or update, and what only bulk_create takes. */
+export type FakeContactFields = ContactFields & CrmIds & { linkedin_url?: string };
+
 /** A saved contact of the team, as the fake keeps it: the fields last sent, and who it is. */
 export interface FakeContact {
   id: string;
   /** Apollo's person behind the contact, when its directory knows one with this email. */
   person_id: string | null;
-  fields: ContactFields;
+  fields: FakeContactFields;
+}
+
+/**
+ * One bulk_create the fake received, and what became of each contact sent, in the order sent:
+ * the truth the reply (which has no index) does not tell, for tests of the reply's mapping.
+ */
+export interface FakeBulkCreate {
+  contacts: BulkContact[];
+  runDedupe: boolean;
+  /** Filled in when the call takes effect (also when it then fails, with `afterEffect`). */
+  results: Array<{ contactId: string; outcome: 'created' | 'existing' }>;
 }
 
 /** Someone in Apollo's database of people, who need not be a contact of the team. */
@@ -39,6 +58,9 @@ export interface ApolloReceived {
   enrichPerson: Array<{ query: EnrichmentQuery; webhookUrl: string | undefined }>;
   updateContact: Array<{ contactId: string; fields: ContactFields }>;
   getWebhookResult: string[];
+  bulkCreateContacts: FakeBulkCreate[];
+  bulkUpdateContacts: Array<Array<{ id: string } & ContactFields>>;
+  matchPeople: MatchIdentity[][];
 }
 
 interface ScriptedCall {
@@ -84,6 +106,16 @@ function linkedinKey(url: string | null | undefined): string | null {
   );
 }
 
+function emailDomain(email: string | null | undefined): string | null {
+  return email?.split('@')[1]?.trim().toLowerCase() ?? null;
+}
+
+/** The HTTP adapter refuses a batch over Apollo's per-call maximum before calling: so does the fake. */
+function checkBatch(endpoint: string, size: number, max: number): void {
+  if (size > max)
+    throw new RangeError(`${endpoint} takes at most ${max} per call, got ${size}: split the batch`);
+}
+
 type NameIdentity = { first_name: string; last_name: string; organization_name?: string; domain?: string };
 
 /**
@@ -104,6 +136,9 @@ export class FakeApollo implements Apollo {
     enrichPerson: [],
     updateContact: [],
     getWebhookResult: [],
+    bulkCreateContacts: [],
+    bulkUpdateContacts: [],
+    matchPeople: [],
   };
   /**
    * What a phone reveal's payload reports as `credits_consumed`: the whole request's cost, the
@@ -132,6 +167,9 @@ export class FakeApollo implements Apollo {
       enrichPerson: this.received.enrichPerson.length,
       updateContact: this.received.updateContact.length,
       getWebhookResult: this.received.getWebhookResult.length,
+      bulkCreateContacts: this.received.bulkCreateContacts.length,
+      bulkUpdateContacts: this.received.bulkUpdateContacts.length,
+      matchPeople: this.received.matchPeople.length,
     };
   }
 
@@ -151,7 +189,7 @@ export class FakeApollo implements Apollo {
   }
 
   /** A contact the team already has (created by hand, or by someone else). */
-  addContact(fields: ContactFields, options: { person_id?: string | null } = {}): FakeContact {
+  addContact(fields: FakeContactFields, options: { person_id?: string | null } = {}): FakeContact {
     const contact = this.addContactInPlace(fields);
     if (options.person_id !== undefined) contact.person_id = options.person_id;
     return structuredClone(contact);
@@ -291,6 +329,74 @@ export class FakeApollo implements Apollo {
     });
   }
 
+  /**
+   * Like Apollo's bulk_create: without `runDedupe` every contact is new (duplicates included);
+   * with it, a contact Apollo already has comes back unchanged in `existing`, matched in Apollo's
+   * order: CRM ids, email, then first + last name with the same company (organisation or email
+   * domain), so a namesake at the same company with another email is "existing" too. Contacts are
+   * taken one after another, so one made earlier in the call can match a later one. No index in
+   * the reply; `received.bulkCreateContacts[n].results` keeps the truth for tests.
+   */
+  async bulkCreateContacts(
+    contacts: BulkContact[],
+    options: CallOptions & { runDedupe: boolean },
+  ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }> {
+    checkBatch('POST /contacts/bulk_create', contacts.length, MAX_BULK_CREATE_CONTACTS);
+    const call: FakeBulkCreate = {
+      contacts: structuredClone(contacts),
+      runDedupe: options.runDedupe,
+      results: [],
+    };
+    this.received.bulkCreateContacts.push(call);
+    return this.run('bulkCreateContacts', () => {
+      const reply = { created: [] as ApolloContact[], existing: [] as ApolloContact[] };
+      for (const sent of contacts) {
+        const existing = options.runDedupe ? this.bulkDedupeMatch(sent) : undefined;
+        const contact = existing ?? this.addContactInPlace(sent);
+        const outcome = existing === undefined ? 'created' : 'existing';
+        call.results.push({ contactId: contact.id, outcome });
+        reply[outcome].push(this.toApolloContact(contact));
+      }
+      return reply;
+    });
+  }
+
+  /** Like Apollo's bulk_update (100 or fewer, applied at once): the same fields as `updateContact`. */
+  async bulkUpdateContacts(
+    updates: Array<{ id: string } & ContactFields>,
+    _options: CallOptions,
+  ): Promise<void> {
+    checkBatch('POST /contacts/bulk_update', updates.length, MAX_BULK_UPDATE_CONTACTS);
+    this.received.bulkUpdateContacts.push(structuredClone(updates));
+    return this.run('bulkUpdateContacts', () => {
+      for (const { id, ...fields } of updates) {
+        const contact = this.contacts.find((candidate) => candidate.id === id);
+        // *unsure* what Apollo does with an unknown id in a bulk update; skipping it is the kind guess.
+        if (contact !== undefined) Object.assign(contact.fields, structuredClone(fields));
+      }
+    });
+  }
+
+  /**
+   * A minimal `matchPeople` (this branch's typecheck needs one): `matchPerson` for each identity,
+   * in order. The batch-verification work owns the full one.
+   */
+  async matchPeople(
+    identities: MatchIdentity[],
+    _options: CallOptions,
+  ): Promise<Array<MatchedPerson | null>> {
+    checkBatch('POST /people/bulk_match', identities.length, MAX_BULK_MATCH_PEOPLE);
+    this.received.matchPeople.push(structuredClone(identities));
+    return this.run('matchPeople', () =>
+      identities.map((identity) => {
+        const contact = this.contacts.find((candidate) => this.contactMatches(candidate, identity));
+        if (contact !== undefined) return this.matched(this.personOf(contact), contact);
+        const person = this.directory.find((candidate) => this.personMatches(candidate, identity));
+        return person === undefined ? null : this.matched(person, this.savedContactOf(person));
+      }),
+    );
+  }
+
   private script(method: ApolloMethod): ScriptedCall[] {
     let script = this.scripts.get(method);
     if (script === undefined) {
@@ -311,7 +417,7 @@ export class FakeApollo implements Apollo {
     return effect();
   }
 
-  private addContactInPlace(fields: ContactFields): FakeContact {
+  private addContactInPlace(fields: FakeContactFields): FakeContact {
     const contact: FakeContact = {
       id: `contact-${++this.contactCount}`,
       person_id: this.directory.find((person) => sameText(person.email, fields.email))?.id ?? null,
@@ -332,6 +438,28 @@ export class FakeApollo implements Apollo {
         sameText(contact.fields.first_name, fields.first_name) &&
         sameText(contact.fields.last_name, fields.last_name) &&
         sameText(contact.fields.organization_name, fields.organization_name),
+    );
+  }
+
+  /** The contact bulk_create's `run_dedupe` returns for `sent`, in Apollo's order. */
+  private bulkDedupeMatch(sent: BulkContact): FakeContact | undefined {
+    for (const crm of ['hubspot_id', 'salesforce_contact_id', 'salesforce_lead_id'] as const) {
+      const id = sent[crm];
+      const byCrm = id ? this.contacts.find((contact) => contact.fields[crm] === id) : undefined;
+      if (byCrm !== undefined) return byCrm;
+    }
+    const byEmail = sent.email
+      ? this.contacts.find((contact) => sameText(contact.fields.email, sent.email))
+      : undefined;
+    return (
+      byEmail ??
+      this.contacts.find(
+        (contact) =>
+          sameText(contact.fields.first_name, sent.first_name) &&
+          sameText(contact.fields.last_name, sent.last_name) &&
+          (sameText(contact.fields.organization_name, sent.organization_name) ||
+            sameText(emailDomain(contact.fields.email), emailDomain(sent.email))),
+      )
     );
   }
 
@@ -428,6 +556,9 @@ export class FakeApollo implements Apollo {
       email: contact.fields.email ?? null,
       person_id: contact.person_id,
       phone_numbers: phoneNumbers,
+      salesforce_contact_id: contact.fields.salesforce_contact_id ?? null,
+      salesforce_lead_id: contact.fields.salesforce_lead_id ?? null,
+      hubspot_vid: contact.fields.hubspot_id ?? null,
     };
   }
 }
