@@ -1,10 +1,5 @@
 import type { Apollo, MatchedPerson } from './apollo/apollo';
-import {
-  ContactMismatchError,
-  ContactNotVisibleError,
-  VerdictNotRecordedError,
-  errorMessage,
-} from './errors';
+import { ContactMismatchError, ContactNotVisibleError } from './errors';
 import { identitiesOf, isNameIdentity } from './identity';
 import type { VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
