@@ -139,6 +139,7 @@ function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionReco
     awaitingVerdictSinceMs: stored.awaiting_verdict_since ?? null,
     verificationRedrives: stored.verification_redrives ?? 0,
     ...(stored.sent_at !== undefined && { sentAtMs: stored.sent_at }),
+    ...(stored.queued_contact !== undefined && { holdsQueuedContact: true as const }),
   };
 }
 
@@ -197,12 +198,14 @@ export const CLAIM_UPDATE =
   'REMOVE expires_at, sent_at';
 
 /**
- * The consumer's claim, by key alone (the record holds the person): a `queued` record, or a claim
- * on a queued person whose lock lapsed (its consumer died). Never a new key, never a finished,
- * rejected or failed one. Exported for the bench's floors, like `CLAIM_CONDITION`.
+ * The consumer's claim, by key alone (the record holds the person): a `queued` record, a claim on
+ * a queued person whose lock lapsed (its consumer died), or one `failQueued` gave up on (a redrive
+ * of the dead-letter queue). Never a new key, a finished or a rejected one, nor one the
+ * synchronous path failed. Exported for the bench's floors, like `CLAIM_CONDITION`.
  */
 export const QUEUED_CLAIM_CONDITION =
-  '(#status = :queued OR (#status = :creating AND lock_expires_at < :now)) AND attribute_exists(queued_contact)';
+  '(#status IN (:queued, :failed) OR (#status = :creating AND lock_expires_at < :now)) AND ' +
+  'attribute_exists(queued_contact)';
 
 /** The consumer's claim write: the lock, the attempt; the person stays as queued. */
 export const QUEUED_CLAIM_UPDATE =
@@ -503,6 +506,7 @@ export class DynamoDbLedger
           ExpressionAttributeNames: STATUS,
           ExpressionAttributeValues: marshall({
             ':queued': 'queued',
+            ':failed': 'failed',
             ':creating': 'creating',
             ':now': request.nowMs,
             ':now_iso': iso(request.nowMs),
@@ -555,6 +559,35 @@ export class DynamoDbLedger
       update += ' ADD attempts :minus_one';
       values[':minus_one'] = -1;
     }
+    await this.updateAsHolder(result.key, result.token, {
+      UpdateExpression: `${update} REMOVE lock_token, lock_expires_at`,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async failQueued(result: {
+    key: string;
+    token: string;
+    reason: string;
+    createUncertain: boolean;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
+    let update =
+      'SET #status = :failed, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at';
+    const values: Record<string, unknown> = {
+      ':failed': 'failed',
+      ':reason': result.reason,
+      ':now_iso': iso(result.nowMs),
+      ':expires_at': result.expiresAtSeconds,
+    };
+    if (result.createUncertain) {
+      update +=
+        ', create_uncertain = :true, create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      values[':true'] = true;
+      values[':now'] = result.nowMs;
+    }
+    // The queued person stays: a redrive of the dead-letter queue can still convert it.
     await this.updateAsHolder(result.key, result.token, {
       UpdateExpression: `${update} REMOVE lock_token, lock_expires_at`,
       ExpressionAttributeValues: values,

@@ -87,6 +87,11 @@ export interface ConversionRecord {
    * send failed (the next delivery sends it again at once). Absent on any other status.
    */
   sentAtMs?: number;
+  /**
+   * True while the record holds a queued person (`QueuedContact`): queued, or claimed from the
+   * queue and not finished. The queue brings such a person back whoever holds it now. Absent otherwise.
+   */
+  holdsQueuedContact?: true;
 }
 
 /**
@@ -502,12 +507,13 @@ export type QueuedClaim =
 /** The consumer's claims and outcomes (`BulkConversion`): the conversion's, by key alone. */
 export interface QueuedConversionLedger extends Pick<
   ConversionLedger,
-  'complete' | 'reject' | 'fail' | 'markVerificationStarted'
+  'complete' | 'reject' | 'markVerificationStarted'
 > {
   get(query: { key: string }): Promise<ConversionRecord | null>;
   /**
-   * Claims a `queued` record, or a claim on a queued person whose lock lapsed (its consumer
-   * died), by key alone: the record holds the person. Same lock and fencing token as `claim`.
+   * Claims a record holding a queued person, by key alone (the record holds the person): `queued`;
+   * `creating` whose lock lapsed (its consumer died); `failed` by `failQueued` (a redrive of the
+   * dead-letter queue converts it once the cause is fixed). Same lock and fencing token as `claim`.
    */
   claimQueued(request: {
     key: string;
@@ -527,6 +533,19 @@ export interface QueuedConversionLedger extends Pick<
     createUncertain: boolean;
     nowMs: number;
     refundAttempt?: boolean;
+  }): Promise<void>;
+  /**
+   * creating → failed, by the claim holder: its message is poison (its last receive failed too).
+   * Unlike `fail`, keeps the queued person, so a redrive of the dead-letter queue can still
+   * convert it; a delivery with changed data queues it again. Expires at `expiresAtSeconds`.
+   */
+  failQueued(result: {
+    key: string;
+    token: string;
+    reason: string;
+    createUncertain: boolean;
+    nowMs: number;
+    expiresAtSeconds: number;
   }): Promise<void>;
 }
 

@@ -399,6 +399,57 @@ describe.each(implementations)('Ledger, the queued path: %s', (_, subject) => {
     });
   });
 
+  describe('failQueued', () => {
+    it('fails a poison person as the holder, keeping it for a redrive of the dead-letter queue', async () => {
+      // Prepare
+      await ledger.enqueue(enqueueRequest());
+      await ledger.claimQueued(claimQueuedRequest('consumer-1'));
+
+      // Act
+      await ledger.failQueued({
+        key: KEY,
+        token: 'consumer-1',
+        reason: 'gave up after 5 receives',
+        createUncertain: true,
+        nowMs: NOW + 1,
+        expiresAtSeconds: 1_900_000_000,
+      });
+      const failed = await ledger.get({ key: KEY });
+      const sameData = await ledger.enqueue(enqueueRequest({ nowMs: NOW + 2 }));
+      const redriven = await ledger.claimQueued(claimQueuedRequest('consumer-2', NOW + 3));
+
+      // Assess
+      expect(failed).toMatchObject({
+        status: 'failed',
+        lastError: 'gave up after 5 receives',
+        createUncertain: true,
+        createUncertainSinceMs: NOW + 1,
+        lockToken: null,
+        holdsQueuedContact: true,
+      });
+      expect(sameData).toMatchObject({ enqueued: false, record: { status: 'failed' } });
+      expect(redriven).toMatchObject({ claimed: true, previous: { status: 'failed' }, contact: CONTACT });
+    });
+
+    it('claims no person the synchronous path failed (it holds no queued person)', async () => {
+      // Prepare
+      await ledger.claim(claimRequest());
+      await ledger.fail({
+        key: KEY,
+        token: 'sync-token',
+        reason: 'too many',
+        nowMs: NOW,
+        expiresAtSeconds: 1,
+      });
+
+      // Act
+      const claim = await ledger.claimQueued(claimQueuedRequest('consumer-1', NOW + 1));
+
+      // Assess
+      expect(claim).toMatchObject({ claimed: false, record: { status: 'failed' } });
+    });
+  });
+
   describe('sends', () => {
     it('marks a queued record unsent and sent, and nothing else', async () => {
       // Prepare

@@ -1,4 +1,4 @@
-import type { ContactFields, MatchIdentity } from '../person';
+import type { ContactFields, MatchIdentity, PhoneField } from '../person';
 
 /**
  * Apollo, as the use cases see it: the port. `ApolloHttpClient` (`./http-client`) is its adapter,
@@ -23,7 +23,28 @@ export interface Apollo {
   updateContact(contactId: string, fields: ContactFields, options: CallOptions): Promise<ApolloContact>;
   /** `GET /webhook_result/{request_id}`: the phone-reveal payload when the callback never came. */
   getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult>;
+  /** POST /contacts/bulk_create (≤100). No index in the reply: see mapBulkCreateReply. */
+  bulkCreateContacts(
+    contacts: BulkContact[],
+    options: CallOptions & { runDedupe: boolean },
+  ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }>;
+  /** POST /contacts/bulk_update (≤100 here, applied synchronously). */
+  bulkUpdateContacts(updates: Array<{ id: string } & ContactFields>, options: CallOptions): Promise<void>;
+  /** POST /people/bulk_match (≤10), never a reveal or waterfall flag. One entry per identity, in order, null when not found. */
+  matchPeople(identities: MatchIdentity[], options: CallOptions): Promise<Array<MatchedPerson | null>>;
 }
+
+/**
+ * A contact as bulk_create takes it: the contact fields without the typed phone fields (bulk_create
+ * documents only untyped phones; the typed ones follow through bulk_update), plus the LinkedIn URL
+ * and CRM ids.
+ */
+export type BulkContact = Omit<ContactFields, PhoneField> & {
+  linkedin_url?: string;
+  hubspot_id?: string;
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
+};
 
 export interface CallOptions {
   /** Epoch ms by which the call must have ended (the Lambda's deadline, less a margin). */
@@ -43,6 +64,12 @@ export interface ApolloContact {
   email?: string | null;
   person_id?: string | null;
   phone_numbers?: ApolloPhoneNumber[] | null;
+  first_name?: string | null;
+  last_name?: string | null;
+  organization_name?: string | null;
+  hubspot_id?: string | null;
+  salesforce_contact_id?: string | null;
+  salesforce_lead_id?: string | null;
 }
 
 /** The person people/match finds, with the saved contact when there is one. */

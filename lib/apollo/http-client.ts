@@ -12,6 +12,7 @@ import type { ContactFields, MatchIdentity } from '../person';
 import type {
   Apollo,
   ApolloContact,
+  BulkContact,
   CallOptions,
   Enrichment,
   EnrichmentQuery,
@@ -177,6 +178,27 @@ export class ApolloHttpClient implements Apollo {
       return { state: 'gone', reason: `webhook_status ${parsed.webhook_status}` };
     const payload = phoneRevealPayloadSchema.safeParse(parsed.webhook_result);
     return payload.success ? { state: 'ready', payload: payload.data } : { state: 'unreadable' };
+  }
+
+  // PIPELINE-STAND-IN: the bulk-apollo branch implements these three (requests, schemas, the
+  // sandbox); this branch only declares them so the port compiles. Take bulk-apollo's on merge.
+  bulkCreateContacts(
+    _contacts: BulkContact[],
+    _options: CallOptions & { runDedupe: boolean },
+  ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }> {
+    return Promise.reject(
+      new ConfigurationError('POST /contacts/bulk_create: not implemented on this branch'),
+    );
+  }
+
+  bulkUpdateContacts(_updates: Array<{ id: string } & ContactFields>, _options: CallOptions): Promise<void> {
+    return Promise.reject(
+      new ConfigurationError('POST /contacts/bulk_update: not implemented on this branch'),
+    );
+  }
+
+  matchPeople(_identities: MatchIdentity[], _options: CallOptions): Promise<Array<MatchedPerson | null>> {
+    return Promise.reject(new ConfigurationError('POST /people/bulk_match: not implemented on this branch'));
   }
 
   private read<T>(schema: z.ZodMiniType<T>, reply: unknown, endpoint: string): T {

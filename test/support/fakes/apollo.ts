@@ -2,6 +2,7 @@ import type {
   Apollo,
   ApolloContact,
   ApolloPhoneNumber,
+  BulkContact,
   CallOptions,
   Enrichment,
   EnrichmentQuery,
@@ -14,12 +15,19 @@ import { PHONE_FIELDS, type ContactFields, type MatchIdentity, type PhoneField }
 
 export type ApolloMethod = keyof Apollo;
 
+/** What bulk_create takes besides the contact fields: the fake keeps them on the contact. */
+type BulkExtras = Pick<
+  BulkContact,
+  'linkedin_url' | 'hubspot_id' | 'salesforce_contact_id' | 'salesforce_lead_id'
+>;
+const CRM_IDS = ['hubspot_id', 'salesforce_contact_id', 'salesforce_lead_id'] as const;
+
 /** A saved contact of the team, as the fake keeps it: the fields last sent, and who it is. */
 export interface FakeContact {
   id: string;
   /** Apollo's person behind the contact, when its directory knows one with this email. */
   person_id: string | null;
-  fields: ContactFields;
+  fields: ContactFields & BulkExtras;
 }
 
 /** Someone in Apollo's database of people, who need not be a contact of the team. */
@@ -37,6 +45,9 @@ export interface ApolloReceived {
   enrichPerson: Array<{ query: EnrichmentQuery; webhookUrl: string | undefined }>;
   updateContact: Array<{ contactId: string; fields: ContactFields }>;
   getWebhookResult: string[];
+  bulkCreateContacts: Array<{ contacts: BulkContact[]; runDedupe: boolean }>;
+  bulkUpdateContacts: Array<Array<{ id: string } & ContactFields>>;
+  matchPeople: MatchIdentity[][];
 }
 
 interface ScriptedCall {
@@ -101,6 +112,9 @@ export class FakeApollo implements Apollo {
     enrichPerson: [],
     updateContact: [],
     getWebhookResult: [],
+    bulkCreateContacts: [],
+    bulkUpdateContacts: [],
+    matchPeople: [],
   };
   /**
    * What a phone reveal's payload reports as `credits_consumed`: the whole request's cost, the
@@ -128,6 +142,9 @@ export class FakeApollo implements Apollo {
       enrichPerson: this.received.enrichPerson.length,
       updateContact: this.received.updateContact.length,
       getWebhookResult: this.received.getWebhookResult.length,
+      bulkCreateContacts: this.received.bulkCreateContacts.length,
+      bulkUpdateContacts: this.received.bulkUpdateContacts.length,
+      matchPeople: this.received.matchPeople.length,
     };
   }
 
@@ -271,6 +288,87 @@ export class FakeApollo implements Apollo {
     });
   }
 
+  // PIPELINE: the bulk methods as the pipeline's unit tests need them (docs/apollo/apollo-api.md);
+  // the lead reconciles them with the bulk-apollo branch's fake on merge.
+
+  /**
+   * Like Apollo's bulk_create: without `runDedupe` every entry makes a new contact; with it, an entry
+   * matching a saved contact (CRM id, email, then first + last name with organisation, in that
+   * order; earlier entries of the same call included) comes back in `existing` unchanged. The
+   * reply has no index back to the entries: each list comes in reverse order of the entries.
+   */
+  async bulkCreateContacts(
+    contacts: BulkContact[],
+    options: CallOptions & { runDedupe: boolean },
+  ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }> {
+    if (contacts.length > 100) throw new Error('bulk_create takes at most 100 contacts');
+    this.received.bulkCreateContacts.push({
+      contacts: structuredClone(contacts),
+      runDedupe: options.runDedupe,
+    });
+    return this.run('bulkCreateContacts', () => {
+      const created: ApolloContact[] = [];
+      const existing: ApolloContact[] = [];
+      for (const contact of contacts) {
+        const match = options.runDedupe ? this.bulkDedupeMatch(contact) : undefined;
+        if (match !== undefined) existing.unshift(this.toApolloContact(match));
+        else created.unshift(this.toApolloContact(this.addContactInPlace(contact)));
+      }
+      return { created, existing };
+    });
+  }
+
+  /** Sets the given fields of each contact named by id (ids Apollo does not hold are skipped). */
+  async bulkUpdateContacts(
+    updates: Array<{ id: string } & ContactFields>,
+    _options: CallOptions,
+  ): Promise<void> {
+    if (updates.length > 100) throw new Error('bulk_update is used with at most 100 contacts here');
+    this.received.bulkUpdateContacts.push(structuredClone(updates));
+    return this.run('bulkUpdateContacts', () => {
+      for (const { id, ...fields } of updates) {
+        const contact = this.contacts.find((candidate) => candidate.id === id);
+        if (contact !== undefined) Object.assign(contact.fields, structuredClone(fields));
+      }
+    });
+  }
+
+  /** people/bulk_match without reveal flags: `matchPerson` for each identity, in order. */
+  async matchPeople(
+    identities: MatchIdentity[],
+    _options: CallOptions,
+  ): Promise<Array<MatchedPerson | null>> {
+    if (identities.length > 10) throw new Error('bulk_match takes at most 10 people');
+    this.received.matchPeople.push(structuredClone(identities));
+    return this.run('matchPeople', () =>
+      identities.map((identity) => {
+        const contact = this.contacts.find((candidate) => this.contactMatches(candidate, identity));
+        if (contact !== undefined) return this.matched(this.personOf(contact), contact);
+        const person = this.directory.find((candidate) => this.personMatches(candidate, identity));
+        return person === undefined ? null : this.matched(person, this.savedContactOf(person));
+      }),
+    );
+  }
+
+  /** The saved contact bulk_create's dedupe returns: CRM id, then email, then name + organisation. */
+  private bulkDedupeMatch(contact: BulkContact): FakeContact | undefined {
+    for (const crm of CRM_IDS) {
+      const id = contact[crm];
+      const byCrm = id === undefined ? undefined : this.contacts.find((saved) => saved.fields[crm] === id);
+      if (byCrm !== undefined) return byCrm;
+    }
+    if (contact.email !== undefined) {
+      const byEmail = this.contacts.find((saved) => sameText(saved.fields.email, contact.email));
+      if (byEmail !== undefined) return byEmail;
+    }
+    return this.contacts.find(
+      (saved) =>
+        sameText(saved.fields.first_name, contact.first_name) &&
+        sameText(saved.fields.last_name, contact.last_name) &&
+        sameText(saved.fields.organization_name, contact.organization_name),
+    );
+  }
+
   private script(method: ApolloMethod): ScriptedCall[] {
     let script = this.scripts.get(method);
     if (script === undefined) {
@@ -291,7 +389,7 @@ export class FakeApollo implements Apollo {
     return effect();
   }
 
-  private addContactInPlace(fields: ContactFields): FakeContact {
+  private addContactInPlace(fields: ContactFields & BulkExtras): FakeContact {
     const contact: FakeContact = {
       id: `contact-${++this.contactCount}`,
       person_id: this.directory.find((person) => sameText(person.email, fields.email))?.id ?? null,
@@ -399,11 +497,18 @@ export class FakeApollo implements Apollo {
         phoneNumbers.push({ raw_number: number, sanitized_number: number, type: PHONE_TYPE_BY_FIELD[field] });
       }
     }
+    const crmIds = Object.fromEntries(
+      CRM_IDS.flatMap((crm) => (contact.fields[crm] ? [[crm, contact.fields[crm]]] : [])),
+    );
     return {
       id: contact.id,
       email: contact.fields.email ?? null,
       person_id: contact.person_id,
       phone_numbers: phoneNumbers,
+      first_name: contact.fields.first_name ?? null,
+      last_name: contact.fields.last_name ?? null,
+      organization_name: contact.fields.organization_name ?? null,
+      ...crmIds,
     };
   }
 }

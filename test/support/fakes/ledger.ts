@@ -146,6 +146,7 @@ function toRecord(item: PersonItem): ConversionRecord {
     awaitingVerdictSinceMs: item.awaitingVerdictSinceMs ?? null,
     verificationRedrives: item.verificationRedrives ?? 0,
     ...(item.sentAtMs !== undefined && { sentAtMs: item.sentAtMs }),
+    ...(item.queuedContact !== undefined && { holdsQueuedContact: true as const }),
   };
 }
 
@@ -386,12 +387,13 @@ export class InMemoryLedger
   }): Promise<QueuedClaim> {
     return settle(() => {
       const old = this.items.get(request.key);
-      // QUEUED_CLAIM_CONDITION: '(#status = :queued OR (#status = :creating AND lock_expires_at < :now))
-      //  AND attribute_exists(queued_contact)'
+      // QUEUED_CLAIM_CONDITION: '(#status IN (:queued, :failed) OR (#status = :creating AND
+      //  lock_expires_at < :now)) AND attribute_exists(queued_contact)'
       const claimable =
         isPerson(old) &&
         old.queuedContact !== undefined &&
         (old.status === 'queued' ||
+          old.status === 'failed' ||
           (old.status === 'creating' &&
             old.lockExpiresAtMs !== undefined &&
             old.lockExpiresAtMs < request.nowMs));
@@ -428,6 +430,31 @@ export class InMemoryLedger
           item.createUncertainSinceMs ??= result.nowMs;
         }
         if (result.refundAttempt) item.attempts = (item.attempts ?? 0) - 1;
+        delete item.lockToken;
+        delete item.lockExpiresAtMs;
+      });
+    });
+  }
+
+  failQueued(result: {
+    key: string;
+    token: string;
+    reason: string;
+    createUncertain: boolean;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
+    return settle(() => {
+      this.updateAsHolder(result.key, result.token, (item) => {
+        item.status = 'failed';
+        item.lastError = result.reason;
+        item.updatedAt = iso(result.nowMs);
+        item.expiresAtSeconds = result.expiresAtSeconds;
+        if (result.createUncertain) {
+          item.createUncertain = true;
+          item.createUncertainSinceMs ??= result.nowMs;
+        }
+        // The queued person stays: a redrive of the dead-letter queue can still convert it.
         delete item.lockToken;
         delete item.lockExpiresAtMs;
       });
