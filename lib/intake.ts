@@ -35,6 +35,14 @@ export interface ConversionIntakeDependencies {
 /** The longest `POST /contacts?wait=N` waits for final results, in seconds. */
 export const MAX_WAIT_SECONDS = 20;
 
+/**
+ * The HTTP status of an accepted delivery: 202 while some person is still `queued` (follow it with
+ * `GET /conversions/{id}`), 200 when every result is final.
+ */
+export function acceptedStatusCode(results: ReadonlyArray<{ status: string }>): 200 | 202 {
+  return results.some((result) => result.status === 'queued') ? 202 : 200;
+}
+
 /** Kept back from the Lambda's deadline for the answer itself. */
 const DEADLINE_RESERVE_MS = 1000;
 const DEFAULT_CONCURRENCY = 16;
