@@ -93,6 +93,12 @@ function linkedinKey(url: string | null | undefined): string | null {
   );
 }
 
+/** What bulk_create answers. */
+export interface BulkReply {
+  created: ApolloContact[];
+  existing: ApolloContact[];
+}
+
 type NameIdentity = { first_name: string; last_name: string; organization_name?: string; domain?: string };
 
 /**
@@ -131,6 +137,7 @@ export class FakeApollo implements Apollo {
   /** Phone reveals asked for: request id → Apollo person id. */
   private readonly phoneRequests = new Map<string, string>();
   private contactCount = 0;
+  private readonly bulkReplyTransforms: Array<(reply: BulkReply) => BulkReply> = [];
   private requestCount = 0;
 
   /** How many times each method was called. */
@@ -297,6 +304,14 @@ export class FakeApollo implements Apollo {
    * order; earlier entries of the same call included) comes back in `existing` unchanged. The
    * reply has no index back to the entries: each list comes in reverse order of the entries.
    */
+  /**
+   * The next bulk_create reply (after its effect) is what `transform` makes of it: a reply Apollo
+   * shows with fewer fields, say, that cannot be mapped back to the entries.
+   */
+  transformNextBulkReply(transform: (reply: BulkReply) => BulkReply): void {
+    this.bulkReplyTransforms.push(transform);
+  }
+
   async bulkCreateContacts(
     contacts: BulkContact[],
     options: CallOptions & { runDedupe: boolean },
@@ -314,7 +329,8 @@ export class FakeApollo implements Apollo {
         if (match !== undefined) existing.unshift(this.toApolloContact(match));
         else created.unshift(this.toApolloContact(this.addContactInPlace(contact)));
       }
-      return { created, existing };
+      const transform = this.bulkReplyTransforms.shift();
+      return transform === undefined ? { created, existing } : transform({ created, existing });
     });
   }
 
