@@ -147,8 +147,8 @@ function build(config: Config): Services {
     apiKey: () => config.secret('APOLLO_API_KEY'),
     timeoutMs: config.apolloTimeoutMs,
     maxRetryWaitSeconds: config.apolloMaxRetryWaitSeconds,
-    onRateLimit: (windows: RateLimitWindow[], endpoint?: string) => {
-      if (endpoint !== undefined) pacer.observe(endpoint, windows);
+    onRateLimit: (windows: RateLimitWindow[], endpoint: string) => {
+      pacer.observe(endpoint, windows);
       for (const window of windows.filter((w) => isRunningLow(w))) {
         logger.warn('Apollo rate limit running low', { ...window });
       }

@@ -1,4 +1,3 @@
-import type * as z from 'zod/mini';
 import {
   ApolloAuthError,
   ApolloForbiddenError,
@@ -20,7 +19,9 @@ import type {
   WebhookResult,
 } from './apollo';
 import { parseRateLimitHeaders, type RateLimitWindow } from './rate-limits';
+import * as z from 'zod/mini';
 import {
+  contactSchema,
   createReplySchema,
   matchReplySchema,
   parseApolloJson,
@@ -36,9 +37,16 @@ export interface ApolloClientOptions {
   timeoutMs: number;
   /** A 429 whose retry-after is at most this long is waited out in place (if the deadline allows). */
   maxRetryWaitSeconds: number;
-  onRateLimit?: (windows: RateLimitWindow[]) => void;
+  /** What a reply's rate-limit headers said, and for which endpoint (`POST /contacts/bulk_create`). */
+  onRateLimit?: (windows: RateLimitWindow[], endpoint: string) => void;
   fetch?: typeof fetch;
 }
+
+/** PIPELINE-STAND-IN: `POST /contacts/bulk_create` (bulk-apollo's schema replaces it). */
+const bulkCreateReplySchema = z.looseObject({
+  created_contacts: z.array(contactSchema),
+  existing_contacts: z.array(contactSchema),
+});
 
 /** Most pages of search results read while looking for an exact email. */
 const MAX_SEARCH_PAGES = 5;
@@ -181,20 +189,25 @@ export class ApolloHttpClient implements Apollo {
   }
 
   // PIPELINE-STAND-IN: the bulk-apollo branch implements these three (requests, schemas, the
-  // sandbox); this branch only declares them so the port compiles. Take bulk-apollo's on merge.
-  bulkCreateContacts(
-    _contacts: BulkContact[],
-    _options: CallOptions & { runDedupe: boolean },
+  // sandbox); this branch has just enough for its consumer and integration tests. Take
+  // bulk-apollo's on merge.
+  async bulkCreateContacts(
+    contacts: BulkContact[],
+    options: CallOptions & { runDedupe: boolean },
   ): Promise<{ created: ApolloContact[]; existing: ApolloContact[] }> {
-    return Promise.reject(
-      new ConfigurationError('POST /contacts/bulk_create: not implemented on this branch'),
-    );
+    const body = { contacts: contacts.map((contact) => compact(contact)), run_dedupe: options.runDedupe };
+    const reply = await this.call('POST', '/contacts/bulk_create', body, options, { idempotent: false });
+    const parsed = this.read(bulkCreateReplySchema, reply, 'POST /contacts/bulk_create');
+    return { created: parsed.created_contacts, existing: parsed.existing_contacts };
   }
 
-  bulkUpdateContacts(_updates: Array<{ id: string } & ContactFields>, _options: CallOptions): Promise<void> {
-    return Promise.reject(
-      new ConfigurationError('POST /contacts/bulk_update: not implemented on this branch'),
-    );
+  async bulkUpdateContacts(
+    updates: Array<{ id: string } & ContactFields>,
+    options: CallOptions,
+  ): Promise<void> {
+    // Setting the same fields twice leaves the contacts as they are: safe to repeat.
+    const body = { contact_attributes: updates.map((update) => compact(update)) };
+    await this.call('POST', '/contacts/bulk_update', body, options, { idempotent: true });
   }
 
   matchPeople(_identities: MatchIdentity[], _options: CallOptions): Promise<Array<MatchedPerson | null>> {
@@ -287,7 +300,7 @@ export class ApolloHttpClient implements Apollo {
       });
     }
     const windows = parseRateLimitHeaders(response.headers);
-    if (windows.length > 0) this.options.onRateLimit?.(windows);
+    if (windows.length > 0) this.options.onRateLimit?.(windows, `${method} ${path}`);
 
     let text: string;
     try {

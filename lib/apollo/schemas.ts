@@ -13,7 +13,7 @@ const phoneNumberSchema = z.looseObject({
   type: z.optional(z.nullable(z.string())),
 });
 
-const contactSchema = z.looseObject({
+export const contactSchema = z.looseObject({
   id: z.string(),
   email: z.optional(z.nullable(z.string())),
   person_id: z.optional(z.nullable(z.string())),

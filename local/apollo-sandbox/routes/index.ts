@@ -1,6 +1,7 @@
 /** Every endpoint the sandbox serves, under `/api/v1` (and the older `/v1`). */
 import { CONTACTS_RATE_LIMITS, ENRICHMENT_RATE_LIMITS, WEBHOOK_RESULT_RATE_LIMITS } from '../rate-limits';
 import { createContact, searchContacts, updateContact, viewContact } from './contacts';
+import { bulkCreateContacts, bulkUpdateContacts } from './bulk-stand-in';
 import { matchPerson } from './people';
 import type { Route } from './route';
 import { showWebhookResult } from './webhook-result';
@@ -13,6 +14,21 @@ const ROUTES: Route[] = [
     pattern: /^\/contacts\/search$/,
     limits: CONTACTS_RATE_LIMITS,
     handle: searchContacts,
+  },
+  // PIPELINE-STAND-IN (see ./bulk-stand-in): the bulk-apollo branch's routes replace these two.
+  {
+    method: 'POST',
+    template: '/contacts/bulk_create',
+    pattern: /^\/contacts\/bulk_create$/,
+    limits: CONTACTS_RATE_LIMITS,
+    handle: bulkCreateContacts,
+  },
+  {
+    method: 'POST',
+    template: '/contacts/bulk_update',
+    pattern: /^\/contacts\/bulk_update$/,
+    limits: CONTACTS_RATE_LIMITS,
+    handle: bulkUpdateContacts,
   },
   {
     method: 'POST',
