@@ -306,13 +306,16 @@ export class BulkConversion {
       if (isError(error, 'ApolloRejectedError')) {
         // The batch was refused whole (one person's data, most likely): each on their own, so
         // only that person is rejected. Nothing was created.
-        return this.each(ready, (person) => this.createAlone(person, new Set(), fates, deadline));
+        return this.each(ready, (person) => this.createAlone(person, null, fates, deadline));
       }
       await this.giveBackBatch(ready, error, fates);
       return [];
     }
     const mapping = mapBulkCreateReply(sent, reply);
-    const createdIds = new Set(reply.created.map((contact) => contact.id));
+    const batch = {
+      created: new Set(reply.created.map((contact) => contact.id)),
+      existing: new Set(reply.existing.map((contact) => contact.id)),
+    };
     const converted: Converted[] = [];
     const alone: Held[] = [];
     for (const person of ready) {
@@ -337,24 +340,25 @@ export class BulkConversion {
     }
     converted.push(
       ...(await this.each(falseMerged, (person) => this.createWithoutDedupe(person, fates, deadline, true))),
-      ...(await this.each(alone, (person) => this.createAlone(person, createdIds, fates, deadline))),
+      ...(await this.each(alone, (person) => this.createAlone(person, batch, fates, deadline))),
     );
     return converted;
   }
 
   /**
-   * One person the batch reply did not tell apart (or a batch refused whole): a bulk_create of one
-   * with dedupe, whose reply is unambiguous. It returns what the batch made for the person, if it
-   * made anything (`batchCreatedIds`), as existing, and never overwrites a contact.
+   * One person the batch reply did not tell apart (or a batch refused whole: `batch` null): a
+   * bulk_create of one with dedupe, whose reply is unambiguous. It returns what the batch made for
+   * the person, if anything, as existing, and never overwrites a contact. Such a contact counts as
+   * created unless the batch's reply listed it as existing: the batch may well have made it.
    */
   private async createAlone(
     person: Held,
-    batchCreatedIds: ReadonlySet<string>,
+    batch: { created: ReadonlySet<string>; existing: ReadonlySet<string> } | null,
     fates: Map<string, Fate>,
     deadline: number,
   ): Promise<Converted | undefined> {
     const contact = bulkContactOf(person.contact);
-    const mayHaveCreated = batchCreatedIds.size > 0;
+    const mayHaveCreated = batch !== null;
     try {
       const reply = await this.deps.apollo.bulkCreateContacts([contact], {
         deadline: deadline - DEADLINE_RESERVE_MS,
@@ -364,7 +368,9 @@ export class BulkConversion {
       const matched = mapping.matched.get(person.key);
       if (matched !== undefined) {
         const made =
-          matched.outcome === 'created' || batchCreatedIds.has(matched.contact.id) || person.uncertain;
+          matched.outcome === 'created' ||
+          person.uncertain ||
+          (batch !== null && !batch.existing.has(matched.contact.id));
         return {
           held: person,
           contactId: matched.contact.id,

@@ -238,6 +238,27 @@ describe('Class: BulkConversion', () => {
       expect(s.apollo.contact(ids[0] as string)?.fields.direct_phone).toBe('+12025550143');
     });
 
+    it('keeps a contact the unmappable reply listed as existing as existing, and the others created', async () => {
+      // Prepare
+      const held = s.apollo.addContact({ ...juno().fields });
+      s.apollo.transformNextBulkReply(({ created, existing }) => ({
+        created: created.map(({ id }) => ({ id })),
+        existing: existing.map(({ id }) => ({ id })),
+      }));
+      await queue(s, [wren(), juno()]);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(await s.ledger.get({ key: s.keyOf(juno()) })).toMatchObject({
+        outcome: 'existing',
+        contactId: held.id,
+      });
+      expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({ outcome: 'created' });
+      expect(s.apollo.contacts).toHaveLength(2);
+    });
+
     it('gives a person back with the doubt when even the reply of one cannot be mapped', async () => {
       // Prepare
       const hide = ({
