@@ -47,8 +47,11 @@ export class InProcessConversionQueue implements ConversionQueue {
   private pump: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private paused = false;
   /** Errors the consumer handler threw (a whole batch failing), for the test to see. */
   readonly consumerErrors: unknown[] = [];
+  /** The consumer's remaining time per invocation (its Lambda timeout); the harness's default when unset. */
+  consumerRemainingMs: number | undefined;
   /** Every invocation's batch size and the messages it reported failed. */
   readonly invocations: Array<{ messages: number; failed: number }> = [];
 
@@ -88,17 +91,33 @@ export class InProcessConversionQueue implements ConversionQueue {
     await this.store.postpone(receiptHandles, delaySeconds);
   }
 
+  /** Holds the consumer back (messages stay on the queue) until `resume`. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.wake(0);
+  }
+
   /**
    * Until the queue is empty: invokes the consumer on what is visible; when only hidden messages
-   * are left (failed, postponed), skips the queue's clock to the next one. At most `maxRounds`.
+   * are left (failed, postponed), skips the queue's clock to the next one. The service's clock is
+   * real time: each skip also lets a little real time pass, so a retry-after or a quiet period
+   * the consumer checks for itself (a few seconds at most in tests) ends too. At most `maxRounds`.
    */
-  async drain(maxRounds = 50): Promise<void> {
+  async drain(maxRounds = 200): Promise<void> {
+    this.resume();
     for (let round = 0; round < maxRounds; round++) {
       await this.idle();
       const next = this.store.nextVisibleAtMs();
       if (next === undefined) return;
       const nowMs = Date.now() + this.skippedMs;
-      if (next > nowMs) this.skippedMs += next - nowMs;
+      if (next > nowMs) {
+        this.skippedMs += next - nowMs;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       this.wake(0);
     }
     throw new Error(`the conversion queue did not drain in ${maxRounds} rounds (${this.store.depth} left)`);
@@ -120,7 +139,7 @@ export class InProcessConversionQueue implements ConversionQueue {
   }
 
   private wake(afterMs: number): void {
-    if (this.stopped || this.pump !== undefined || this.timer !== undefined) return;
+    if (this.stopped || this.paused || this.pump !== undefined || this.timer !== undefined) return;
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.pump = this.run().finally(() => {
@@ -131,7 +150,7 @@ export class InProcessConversionQueue implements ConversionQueue {
 
   private async run(): Promise<void> {
     for (;;) {
-      if (this.stopped) return;
+      if (this.stopped || this.paused) return;
       const batch = this.store.receive(this.options.batchSize);
       if (batch.length === 0) break;
       let failed: string[];

@@ -172,7 +172,7 @@ export class ServiceHarness {
     this.taskFaults.clear();
     this.conversionQueue?.stop();
     this.conversionQueue = new InProcessConversionQueue(
-      async (event) => this.convertQueued(event),
+      async (event) => this.convertQueued(event, this.conversionQueue?.consumerRemainingMs),
       QUEUE_SETTINGS,
     );
     await this.stepFunctionsServer?.close();
