@@ -23,11 +23,19 @@ function crowd(count: number, tag = 'crowd') {
   }));
 }
 
+/** The attributes of a stored record these tests read. */
+interface StoredRecord {
+  pk: string;
+  status?: string;
+  outcome?: string;
+  attempts?: number;
+}
+
 /** Every record in the ledger (items with a status), as stored. */
 async function records(harness: ServiceHarness) {
   return (await harness.ledgerItems())
-    .map((item) => unmarshall(item as Record<string, AttributeValue>))
-    .filter((item) => 'status' in item);
+    .map((item) => unmarshall(item as Record<string, AttributeValue>) as StoredRecord)
+    .filter((item) => item.status !== undefined);
 }
 
 describe('Pipeline: accept and queue, convert in bulk (real handlers, dynalite, Apollo sandbox)', () => {
@@ -186,7 +194,7 @@ describe('Pipeline: accept and queue, convert in bulk (real handlers, dynalite, 
     await harness.dynamo.client.send(
       new UpdateItemCommand({
         TableName: harness.tableName,
-        Key: marshall({ pk: item?.pk as string }),
+        Key: marshall({ pk: item?.pk }),
         UpdateExpression: 'SET updated_at = :old',
         ExpressionAttributeValues: marshall({ ':old': '2026-01-01T00:00:00.000Z' }),
       }),
