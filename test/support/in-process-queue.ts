@@ -131,11 +131,12 @@ export class InProcessConversionQueue implements ConversionQueue {
     }
   }
 
-  /** Stops invoking the consumer (the harness's reset). */
-  stop(): void {
+  /** Stops invoking the consumer (the harness's reset), and waits for a running invocation to end. */
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     this.timer = undefined;
+    await this.pump;
   }
 
   private wake(afterMs: number): void {

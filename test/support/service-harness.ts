@@ -163,6 +163,8 @@ export class ServiceHarness {
    * since they derive from person keys), and services rebuilt from the environment.
    */
   async reset(env: Record<string, string> = {}): Promise<void> {
+    // The previous test's consumer invocation ends first: it must not call the next test's Apollo.
+    await this.conversionQueue?.stop();
     // Overrides hold for one test only: the previous test's are dropped first.
     for (const name of this.overridden) delete process.env[name];
     this.overridden = Object.keys(env);
@@ -170,7 +172,6 @@ export class ServiceHarness {
     await createLedgerTable(this.dynamo.client, this.tableName);
     this.apollo.reset();
     this.taskFaults.clear();
-    this.conversionQueue?.stop();
     this.conversionQueue = new InProcessConversionQueue(
       async (event) => this.convertQueued(event, this.conversionQueue?.consumerRemainingMs),
       QUEUE_SETTINGS,
@@ -250,7 +251,7 @@ export class ServiceHarness {
   }
 
   async stop(): Promise<void> {
-    this.conversionQueue?.stop();
+    await this.conversionQueue?.stop();
     await this.stepFunctionsServer?.close();
     this.callbackServer?.closeAllConnections();
     await new Promise((resolve) => this.callbackServer?.close(resolve));
