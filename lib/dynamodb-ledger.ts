@@ -444,8 +444,9 @@ export class DynamoDbLedger
       values[':zero'] = 0;
     }
     if (options.createUncertain) {
-      update +=
-        ', create_uncertain = :true, create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      // Undated, as `claim` treats a lapsed claim: the dead holder's calls ended by its deadline,
+      // so no quiet period is owed (a release after an unknown outcome dates it).
+      update += ', create_uncertain = :true';
       values[':true'] = true;
     }
     if (options.seenUpdatedAt !== undefined) values[':seen_updated_at'] = options.seenUpdatedAt;

@@ -230,7 +230,7 @@ describe.each(implementations)('Ledger, the queued path: %s', (_, subject) => {
         status: 'queued',
         attempts: 1,
         createUncertain: true,
-        createUncertainSinceMs: NOW + 20_001,
+        createUncertainSinceMs: null,
         lockToken: null,
         lockExpiresAtMs: null,
         sentAtMs: NOW + 20_001,

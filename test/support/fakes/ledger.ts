@@ -333,9 +333,8 @@ export class InMemoryLedger
       const previous = isPerson(old) ? toRecord(old) : null;
       const item: LedgerItem = old ?? { pk: request.key };
       if (lapsed && item.lockToken !== undefined) {
-        // Died mid-way: a create may have happened (sticky, dated from the first time).
+        // Died mid-way: a create may have happened (sticky; undated: no quiet period is owed).
         item.createUncertain = true;
-        item.createUncertainSinceMs ??= request.nowMs;
       }
       if (fresh) item.attempts = 0;
       item.status = 'queued';
