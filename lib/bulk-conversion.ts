@@ -5,6 +5,7 @@ import type { ConversionQueue } from './conversion-queue';
 import { errorMessage, isError } from './errors';
 import { isConversionId } from './identity';
 import type { ConversionOutcome, ConversionRecord, QueuedContact, QueuedConversionLedger } from './ledger';
+import type { MatchIdentity } from './person';
 import { logger, personRef } from './logger';
 import { PHONE_FIELDS, type ContactFields } from './person';
 import { MAX_PACING_SECONDS } from './rate-limit-pacer';
@@ -34,7 +35,7 @@ export interface Pacer {
 
 export interface BulkConversionDependencies {
   ledger: QueuedConversionLedger;
-  apollo: Pick<Apollo, 'bulkCreateContacts' | 'bulkUpdateContacts' | 'createContact'>;
+  apollo: Pick<Apollo, 'bulkCreateContacts' | 'bulkUpdateContacts' | 'createContact' | 'matchPerson'>;
   /** For fresh messages (a batch held back on its last allowed receive) and postponing. */
   queue: ConversionQueue;
   verifications: BatchVerificationScheduler;
@@ -67,6 +68,8 @@ interface Held {
   uncertain: boolean;
   /** Epoch ms of the first unknown outcome, if any (the quiet period counts from it). */
   uncertainSinceMs: number | null;
+  /** How people/match finds the person. */
+  match: MatchIdentity;
   /** The most times one of its messages was received. */
   receives: number;
 }
@@ -220,6 +223,7 @@ export class BulkConversion {
           uncertain:
             previous.createUncertain || (previous.status === 'creating' && previous.lockToken !== null),
           uncertainSinceMs: previous.createUncertainSinceMs,
+          match: previous.match,
           receives,
         });
       } catch (error) {
@@ -231,8 +235,12 @@ export class BulkConversion {
       }
     });
 
-    const ready = await this.waitOutQuietPeriods(held, fates);
-    const converted = ready.length === 0 ? [] : await this.createBatch(ready, fates, deadline);
+    const waited = await this.waitOutQuietPeriods(held, fates);
+    const { found, ready } = await this.findUndedupable(waited, fates, deadline);
+    const converted = [
+      ...found,
+      ...(ready.length === 0 ? [] : await this.createBatch(ready, fates, deadline)),
+    ];
     const phoned = await this.setPhones(converted, fates, deadline);
     const completed = await this.complete(phoned, fates);
     await this.startVerification([...completed, ...finished], fates);
@@ -293,6 +301,45 @@ export class BulkConversion {
     return ready;
   }
 
+  /**
+   * bulk_create's dedupe matches on email, or a name with the company's name (or email domain): a
+   * person with neither an email nor a company name (a name and a website) would not be matched.
+   * If an earlier try may have created such a person, people/match (by name and domain; free for a
+   * saved contact, no reveal flags) looks first, as the synchronous conversion does.
+   */
+  private async findUndedupable(
+    held: Held[],
+    fates: Map<string, Fate>,
+    deadline: number,
+  ): Promise<{ found: Converted[]; ready: Held[] }> {
+    const found: Converted[] = [];
+    const ready: Held[] = [];
+    await eachLimit(held, this.concurrency(), async (person) => {
+      if (
+        !person.uncertain ||
+        person.contact.email !== undefined ||
+        person.contact.organization_name !== undefined
+      ) {
+        ready.push(person);
+        return;
+      }
+      try {
+        const matched = await this.deps.apollo.matchPerson(person.match, {
+          deadline: deadline - DEADLINE_RESERVE_MS,
+        });
+        const contactId = matched?.contact_id ?? matched?.contact?.id ?? undefined;
+        if (contactId === undefined) ready.push(person);
+        else found.push({ held: person, contactId, outcome: 'created', phonesSet: false });
+      } catch (error) {
+        await this.giveBackOne(person, error, fates, {
+          endpoint: 'POST /people/match',
+          mayHaveCreated: false,
+        });
+      }
+    });
+    return { found, ready };
+  }
+
   /** One bulk_create with dedupe for the batch, then each person paired with its contact. */
   private async createBatch(ready: Held[], fates: Map<string, Fate>, deadline: number): Promise<Converted[]> {
     const sent = ready.map((person) => ({ ref: person.key, contact: bulkContactOf(person.contact) }));
@@ -349,7 +396,8 @@ export class BulkConversion {
    * One person the batch reply did not tell apart (or a batch refused whole: `batch` null): a
    * bulk_create of one with dedupe, whose reply is unambiguous. It returns what the batch made for
    * the person, if anything, as existing, and never overwrites a contact. Such a contact counts as
-   * created unless the batch's reply listed it as existing: the batch may well have made it.
+   * created if the batch's reply listed it as created, or did not list it as existing: the batch
+   * may well have made it (one contact can be listed both ways: made for one entry, matched for another).
    */
   private async createAlone(
     person: Held,
@@ -370,7 +418,8 @@ export class BulkConversion {
         const made =
           matched.outcome === 'created' ||
           person.uncertain ||
-          (batch !== null && !batch.existing.has(matched.contact.id));
+          (batch !== null &&
+            (batch.created.has(matched.contact.id) || !batch.existing.has(matched.contact.id)));
         return {
           held: person,
           contactId: matched.contact.id,

@@ -259,6 +259,30 @@ describe('Class: BulkConversion', () => {
       expect(s.apollo.contacts).toHaveLength(2);
     });
 
+    it('counts a contact the reply listed both as created and as existing (matched for a namesake) as created', async () => {
+      // Prepare: the namesake's entry is matched to Wren's new contact by name and company.
+      const namesake = person({
+        ...WREN_INPUT,
+        email: 'w.halloway@lanternfish.example',
+        direct_phone: undefined,
+      });
+      s.apollo.transformNextBulkReply(({ created, existing }) => ({
+        created: created.map(({ id }) => ({ id })),
+        existing: existing.map(({ id }) => ({ id })),
+      }));
+      await queue(s, [wren(), namesake]);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      const own = await contactOf(s, wren());
+      expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({ outcome: 'created' });
+      expect(s.apollo.contact(own as string)?.fields.direct_phone).toBe('+12025550143');
+      expect(await contactOf(s, namesake)).not.toBe(own);
+      expect(s.apollo.contacts).toHaveLength(2);
+    });
+
     it('gives a person back with the doubt when even the reply of one cannot be mapped', async () => {
       // Prepare
       const hide = ({
@@ -323,6 +347,29 @@ describe('Class: BulkConversion', () => {
       expect(s.apollo.contact((await contactOf(s, wren())) as string)?.fields.direct_phone).toBe(
         '+12025550143',
       );
+    });
+
+    it('created, then 500, for a person with only a name and a website (which dedupe cannot match): people/match finds it first', async () => {
+      // Prepare
+      const byWebsite = person({
+        first_name: 'Herman',
+        last_name: 'Melville',
+        website_url: 'https://pequod.example',
+      });
+      s.apollo.failNext('bulkCreateContacts', unknownOutcome(), { afterEffect: true });
+      await queue(s, [byWebsite]);
+
+      // Act
+      await s.drain();
+
+      // Assess
+      expect(s.apollo.contacts).toHaveLength(1);
+      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match]);
+      expect(s.apollo.calls.bulkCreateContacts).toBe(1);
+      expect(await s.ledger.get({ key: s.keyOf(byWebsite) })).toMatchObject({
+        status: 'created',
+        outcome: 'created',
+      });
     });
 
     it('fails without creating (500): the retry creates, once', async () => {

@@ -150,7 +150,7 @@ describe('Property: the queued pipeline', () => {
         const verified = new Set(s.batchVerifications.people.map((p) => p.key));
         for (const record of records) expect(verified.has(record.key)).toBe(true);
       }),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   }, 120_000);
 });
