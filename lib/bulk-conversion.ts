@@ -121,6 +121,39 @@ function phonesOf(contact: QueuedContact): Partial<ContactFields> | undefined {
   return Object.keys(phones).length > 0 ? phones : undefined;
 }
 
+/**
+ * The contact a bulk_create of one entry answered, when the reply holds exactly one and nothing
+ * says it is someone else: one sent, one back, no index needed (an entry with neither email nor
+ * company name cannot be mapped otherwise). An existing contact with another email than the one
+ * sent is Apollo's false merge, not this person.
+ */
+function onlyContactOf(
+  sent: BulkContact,
+  reply: { created: ApolloContact[]; existing: ApolloContact[] },
+): { contact: ApolloContact; outcome: 'created' | 'existing' } | undefined {
+  const all = [
+    ...reply.created.map((contact) => ({ contact, outcome: 'created' as const })),
+    ...reply.existing.map((contact) => ({ contact, outcome: 'existing' as const })),
+  ];
+  const [only, ...more] = all;
+  if (only === undefined || more.length > 0) return undefined;
+  const shown = only.contact.email?.trim().toLowerCase();
+  if (
+    only.outcome === 'existing' &&
+    sent.email !== undefined &&
+    shown &&
+    shown !== sent.email.toLowerCase()
+  ) {
+    return undefined;
+  }
+  return only;
+}
+
+/** A person bulk_create's dedupe cannot match: neither an email nor a company name. */
+function undedupable(person: { contact: QueuedContact }): boolean {
+  return person.contact.email === undefined && person.contact.organization_name === undefined;
+}
+
 /** Runs `work` on each item, at most `limit` at a time. */
 async function eachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
   const pending = [...items];
@@ -237,9 +270,14 @@ export class BulkConversion {
 
     const waited = await this.waitOutQuietPeriods(held, fates);
     const { found, ready } = await this.findUndedupable(waited, fates, deadline);
+    // Neither email nor company name: dedupe cannot find them, and a batch's reply cannot tell them
+    // apart, so they go alone (one entry, one contact back), never twice into one bulk_create.
+    const alone = ready.filter(undedupable);
+    const batched = ready.filter((person) => !undedupable(person));
     const converted = [
       ...found,
-      ...(ready.length === 0 ? [] : await this.createBatch(ready, fates, deadline)),
+      ...(batched.length === 0 ? [] : await this.createBatch(batched, fates, deadline)),
+      ...(await this.each(alone, (person) => this.createAlone(person, null, fates, deadline))),
     ];
     const phoned = await this.setPhones(converted, fates, deadline);
     const completed = await this.complete(phoned, fates);
@@ -315,11 +353,7 @@ export class BulkConversion {
     const found: Converted[] = [];
     const ready: Held[] = [];
     await eachLimit(held, this.concurrency(), async (person) => {
-      if (
-        !person.uncertain ||
-        person.contact.email !== undefined ||
-        person.contact.organization_name !== undefined
-      ) {
+      if (!person.uncertain || !undedupable(person)) {
         ready.push(person);
         return;
       }
@@ -413,7 +447,7 @@ export class BulkConversion {
         runDedupe: true,
       });
       const mapping = mapBulkCreateReply([{ ref: person.key, contact }], reply);
-      const matched = mapping.matched.get(person.key);
+      const matched = mapping.matched.get(person.key) ?? onlyContactOf(contact, reply);
       if (matched !== undefined) {
         const made =
           matched.outcome === 'created' ||

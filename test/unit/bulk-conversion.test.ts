@@ -122,6 +122,29 @@ describe('Class: BulkConversion', () => {
       expect(s.apollo.contacts).toHaveLength(1);
     });
 
+    it('sends people with neither email nor company name alone, one entry each: no reply could tell them apart', async () => {
+      // Prepare
+      const herman = person({ first_name: 'Herman', last_name: 'Melville', website_url: 'pequod.example' });
+      const ishmael = person({ first_name: 'Ishmael', last_name: 'Sailor', website_url: 'pequod.example' });
+      await queue(s, [herman, ishmael, wren()]);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(s.apollo.received.bulkCreateContacts.map((call) => call.contacts.length).sort()).toEqual([
+        1, 1, 1,
+      ]);
+      expect(s.apollo.contacts).toHaveLength(3);
+      expect(await contactOf(s, herman)).not.toBe(await contactOf(s, ishmael));
+      for (const who of [herman, ishmael]) {
+        expect(await s.ledger.get({ key: s.keyOf(who) })).toMatchObject({
+          status: 'created',
+          outcome: 'created',
+        });
+      }
+    });
+
     it('converts a key named by two messages of one batch once', async () => {
       // Prepare
       await queue(s, [wren()]);
