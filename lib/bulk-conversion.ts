@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Apollo, ApolloContact, BulkContact } from './apollo/apollo';
 import { mapBulkCreateReply } from './apollo/bulk-replies';
 import type { ConversionQueue } from './conversion-queue';
-import { errorMessage, isError } from './errors';
+import { errorMessage, isApolloConfigurationError, isError } from './errors';
 import { isConversionId } from './identity';
 import type { ConversionOutcome, ConversionRecord, QueuedContact, QueuedConversionLedger } from './ledger';
 import type { MatchIdentity } from './person';
@@ -147,6 +147,22 @@ function onlyContactOf(
     return undefined;
   }
   return only;
+}
+
+/**
+ * Logs a failed Apollo call once: Apollo refusing the service's key or scopes as an error the
+ * operator must act on (the person is not at fault and stays queued), anything else as a warning.
+ */
+function logFailure(error: unknown, about: Record<string, unknown>): void {
+  if (isApolloConfigurationError(error)) {
+    logger.error('Apollo refused the service credentials: operator action needed', {
+      ...about,
+      errorName: error.name,
+      reason: errorMessage(error),
+    });
+  } else {
+    logger.warn('Apollo call failed', { ...about, error: errorMessage(error) });
+  }
 }
 
 /** A person bulk_create's dedupe cannot match: neither an email nor a company name. */
@@ -533,7 +549,7 @@ export class BulkConversion {
         logger.warn('Apollo refused the typed phones of a batch', { people: needing.length });
         return converted;
       }
-      logger.warn('bulk_update failed for a batch', { people: needing.length, error: errorMessage(error) });
+      logFailure(error, { people: needing.length });
       await eachLimit(needing, this.concurrency(), (c) =>
         this.giveBackOne(c.held, error, fates, {
           endpoint: BULK_UPDATE_ENDPOINT,
@@ -607,7 +623,7 @@ export class BulkConversion {
 
   /** The whole batch's bulk_create failed: every person goes back, or is given up on. */
   private async giveBackBatch(ready: Held[], error: unknown, fates: Map<string, Fate>): Promise<void> {
-    logger.warn('bulk_create failed for a batch', { people: ready.length, error: errorMessage(error) });
+    logFailure(error, { people: ready.length });
     const mayHaveCreated = this.outcomeUnknown(error);
     await eachLimit(ready, this.concurrency(), (person) =>
       this.giveBackOne(person, error, fates, { endpoint: BULK_CREATE_ENDPOINT, mayHaveCreated, quiet: true }),
@@ -649,8 +665,7 @@ export class BulkConversion {
       });
       return;
     }
-    if (!how.quiet)
-      logger.warn('Apollo call failed for a person', { person: personRef(person.key), error: reason });
+    if (!how.quiet) logFailure(error, { person: personRef(person.key) });
     if (person.receives >= this.deps.maxReceives) {
       const uncertain = person.uncertain || how.mayHaveCreated;
       const given = `gave up after ${person.receives} receives from the conversion queue; last error: ${reason}${
