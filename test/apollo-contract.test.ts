@@ -768,7 +768,7 @@ describe('Apollo client: contract', () => {
       'reports a day window to onRateLimit when Apollo sends the $spelling headers',
       async ({ headers }) => {
         // Prepare
-        const onRateLimit = vi.fn<(windows: RateLimitWindow[]) => void>();
+        const onRateLimit = vi.fn<(windows: RateLimitWindow[], endpoint: string) => void>();
         const { fetch } = recordingFetch(
           reply(documentedReply('/contacts', 200), { ...minuteAndHourHeaders, ...headers }),
         );
@@ -802,7 +802,7 @@ describe('Apollo client: contract', () => {
 
     it('reports the exhausted day window to onRateLimit when Apollo answers 429', async () => {
       // Prepare
-      const onRateLimit = vi.fn<(windows: RateLimitWindow[]) => void>();
+      const onRateLimit = vi.fn<(windows: RateLimitWindow[], endpoint: string) => void>();
       const { fetch } = recordingFetch(
         reply(rateLimited, {
           'retry-after': '37',
@@ -819,12 +819,15 @@ describe('Apollo client: contract', () => {
 
       // Assess
       expectError(error, 'ApolloRateLimitError');
-      expect(onRateLimit).toHaveBeenCalledWith([{ window: 'day', limit: 600, used: 600, left: 0 }]);
+      expect(onRateLimit).toHaveBeenCalledWith(
+        [{ window: 'day', limit: 600, used: 600, left: 0 }],
+        'POST /contacts',
+      );
     });
 
     it('does not call onRateLimit when the reply has no rate-limit headers', async () => {
       // Prepare
-      const onRateLimit = vi.fn<(windows: RateLimitWindow[]) => void>();
+      const onRateLimit = vi.fn<(windows: RateLimitWindow[], endpoint: string) => void>();
       const { fetch } = recordingFetch();
 
       // Act
