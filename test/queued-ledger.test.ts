@@ -133,6 +133,21 @@ describe.each(implementations)('Ledger, the queued path: %s', (_, subject) => {
       expect(await holdsContact(KEY)).toBe(true);
     });
 
+    it('queues a person once however many deliveries write it at the same moment', async () => {
+      // Act
+      const outcomes = await Promise.all(
+        Array.from({ length: 30 }, (_, i) => ledger.enqueue(enqueueRequest({ nowMs: NOW + i }))),
+      );
+
+      // Assess
+      expect(outcomes.filter((outcome) => outcome.enqueued)).toHaveLength(1);
+      expect(
+        outcomes
+          .filter((outcome) => !outcome.enqueued)
+          .map((outcome) => !outcome.enqueued && outcome.record.status),
+      ).toEqual(Array.from({ length: 29 }, () => 'queued'));
+    });
+
     it('queues a placeholder ownRecord made, keeping its owner', async () => {
       // Prepare
       await ledger.ownRecord({
