@@ -124,8 +124,8 @@ function phonesOf(contact: QueuedContact): Partial<ContactFields> | undefined {
 /**
  * The contact a bulk_create of one entry answered, when the reply holds exactly one and nothing
  * says it is someone else: one sent, one back, no index needed (an entry with neither email nor
- * company name cannot be mapped otherwise). An existing contact with another email than the one
- * sent is Apollo's false merge, not this person.
+ * company name cannot be mapped otherwise). An existing contact that does not show the email sent
+ * may be Apollo's false merge: not taken.
  */
 function onlyContactOf(
   sent: BulkContact,
@@ -138,12 +138,9 @@ function onlyContactOf(
   const [only, ...more] = all;
   if (only === undefined || more.length > 0) return undefined;
   const shown = only.contact.email?.trim().toLowerCase();
-  if (
-    only.outcome === 'existing' &&
-    sent.email !== undefined &&
-    shown &&
-    shown !== sent.email.toLowerCase()
-  ) {
+  // Existing: this person only if the contact shows the email sent (another email is Apollo's false
+  // merge; none shown proves nothing). Created: the one entry's own new contact.
+  if (only.outcome === 'existing' && sent.email !== undefined && shown !== sent.email.toLowerCase()) {
     return undefined;
   }
   return only;
@@ -482,12 +479,14 @@ export class BulkConversion {
       // Still no telling: the retry's dedupe will.
       await this.requeue(person, 'bulk_create reply could not be mapped to the person', fates, {
         createUncertain: true,
+        quietPeriod: false,
       });
       return undefined;
     } catch (error) {
       await this.giveBackOne(person, error, fates, {
         endpoint: BULK_CREATE_ENDPOINT,
         mayHaveCreated: mayHaveCreated || this.outcomeUnknown(error),
+        inFlight: this.outcomeUnknown(error),
       });
       return undefined;
     }
@@ -554,6 +553,7 @@ export class BulkConversion {
         this.giveBackOne(c.held, error, fates, {
           endpoint: BULK_UPDATE_ENDPOINT,
           mayHaveCreated: true,
+          inFlight: false,
           quiet: true,
         }),
       );
@@ -639,7 +639,13 @@ export class BulkConversion {
     person: Held,
     error: unknown,
     fates: Map<string, Fate>,
-    how: { endpoint: string; mayHaveCreated: boolean; quiet?: boolean },
+    how: {
+      endpoint: string;
+      mayHaveCreated: boolean;
+      /** A create of unknown outcome may still be running at Apollo (default: `mayHaveCreated`). */
+      inFlight?: boolean;
+      quiet?: boolean;
+    },
   ): Promise<void> {
     const reason = errorMessage(error);
     if (isError(error, 'ApolloRejectedError')) {
@@ -660,6 +666,7 @@ export class BulkConversion {
       this.deps.pacer.block(how.endpoint, error.retryAfterSeconds);
       await this.requeue(person, reason, fates, {
         createUncertain: how.mayHaveCreated,
+        quietPeriod: how.inFlight ?? how.mayHaveCreated,
         refundAttempt: !how.mayHaveCreated,
         fate: { kind: 'postpone', seconds: error.retryAfterSeconds },
       });
@@ -689,7 +696,10 @@ export class BulkConversion {
       fates.set(person.key, RETRY);
       return;
     }
-    await this.requeue(person, reason, fates, { createUncertain: how.mayHaveCreated });
+    await this.requeue(person, reason, fates, {
+      createUncertain: how.mayHaveCreated,
+      quietPeriod: how.inFlight ?? how.mayHaveCreated,
+    });
   }
 
   /** Gives the claim back to the queue; the message is retried (or postponed: `fate`). */
@@ -697,7 +707,7 @@ export class BulkConversion {
     person: Held,
     reason: string,
     fates: Map<string, Fate>,
-    options: { createUncertain?: boolean; refundAttempt?: boolean; fate?: Fate } = {},
+    options: { createUncertain?: boolean; quietPeriod?: boolean; refundAttempt?: boolean; fate?: Fate } = {},
   ): Promise<void> {
     try {
       await this.deps.ledger.requeue({
@@ -705,6 +715,7 @@ export class BulkConversion {
         token: person.token,
         error: reason,
         createUncertain: options.createUncertain ?? false,
+        quietPeriod: options.quietPeriod,
         nowMs: this.now(),
         refundAttempt: options.refundAttempt ?? false,
       });

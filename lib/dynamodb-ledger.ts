@@ -541,6 +541,7 @@ export class DynamoDbLedger
     createUncertain: boolean;
     nowMs: number;
     refundAttempt?: boolean;
+    quietPeriod?: boolean;
   }): Promise<void> {
     // The message is still in the queue and brings the person back: counted as just sent.
     let update = 'SET #status = :queued, last_error = :error, updated_at = :now_iso, sent_at = :now';
@@ -551,9 +552,12 @@ export class DynamoDbLedger
       ':now': result.nowMs,
     };
     if (result.createUncertain) {
-      // Sticky, and dated from its first occurrence, as `release` keeps it.
-      update +=
-        ', create_uncertain = :true, create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      // Sticky, and dated from its first occurrence, as `release` keeps it (undated when no
+      // create may still be running: `quietPeriod: false`).
+      update += ', create_uncertain = :true';
+      if (result.quietPeriod !== false) {
+        update += ', create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      }
       values[':true'] = true;
     }
     if (result.refundAttempt) {

@@ -524,7 +524,9 @@ export interface QueuedConversionLedger extends Pick<
   /**
    * creating → queued, by the claim holder: Apollo was busy or unavailable and the queue brings the
    * person back. Keeps why, and whether a create may have happened (sticky, dated from the first
-   * time); `refundAttempt` uncounts a claim that did nothing (a 429, pacing).
+   * time); `refundAttempt` uncounts a claim that did nothing (a 429, pacing). `quietPeriod: false`
+   * keeps the doubt undated: the contact is known to exist (a later call failed), no create of
+   * unknown outcome may still be running at Apollo, so none must be waited out.
    */
   requeue(result: {
     key: string;
@@ -533,6 +535,7 @@ export interface QueuedConversionLedger extends Pick<
     createUncertain: boolean;
     nowMs: number;
     refundAttempt?: boolean;
+    quietPeriod?: boolean;
   }): Promise<void>;
   /**
    * creating → failed, by the claim holder: its message is poison (its last receive failed too).

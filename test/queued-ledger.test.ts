@@ -412,6 +412,29 @@ describe.each(implementations)('Ledger, the queued path: %s', (_, subject) => {
       });
       expect(await holdsContact(KEY)).toBe(true);
     });
+
+    it('keeps the doubt undated when no create may still be running (quietPeriod: false)', async () => {
+      // Prepare
+      await ledger.enqueue(enqueueRequest());
+      await ledger.claimQueued(claimQueuedRequest('consumer-1'));
+
+      // Act
+      await ledger.requeue({
+        key: KEY,
+        token: 'consumer-1',
+        error: 'bulk_update: 503',
+        createUncertain: true,
+        quietPeriod: false,
+        nowMs: NOW + 1,
+      });
+
+      // Assess
+      expect(await ledger.get({ key: KEY })).toMatchObject({
+        status: 'queued',
+        createUncertain: true,
+        createUncertainSinceMs: null,
+      });
+    });
   });
 
   describe('failQueued', () => {

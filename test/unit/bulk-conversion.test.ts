@@ -583,7 +583,12 @@ describe('Class: BulkConversion', () => {
 
       // Assess
       expect(first?.failedMessageIds).toHaveLength(1);
-      expect(between).toMatchObject({ status: 'queued', createUncertain: true });
+      // The contact exists (only the phones failed): no quiet period to wait out.
+      expect(between).toMatchObject({
+        status: 'queued',
+        createUncertain: true,
+        createUncertainSinceMs: null,
+      });
       expect(await s.ledger.get({ key: s.keyOf(juno()) })).toMatchObject({ status: 'created', attempts: 1 });
       expect(s.apollo.contacts).toHaveLength(2);
       expect(s.apollo.contact((await contactOf(s, wren())) as string)?.fields.direct_phone).toBe(

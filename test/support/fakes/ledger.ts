@@ -416,6 +416,7 @@ export class InMemoryLedger
     createUncertain: boolean;
     nowMs: number;
     refundAttempt?: boolean;
+    quietPeriod?: boolean;
   }): Promise<void> {
     return settle(() => {
       this.updateAsHolder(result.key, result.token, (item) => {
@@ -426,7 +427,7 @@ export class InMemoryLedger
         item.sentAtMs = result.nowMs;
         if (result.createUncertain) {
           item.createUncertain = true;
-          item.createUncertainSinceMs ??= result.nowMs;
+          if (result.quietPeriod !== false) item.createUncertainSinceMs ??= result.nowMs;
         }
         if (result.refundAttempt) item.attempts = (item.attempts ?? 0) - 1;
         delete item.lockToken;
