@@ -72,6 +72,8 @@ interface Held {
   match: MatchIdentity;
   /** The most times one of its messages was received. */
   receives: number;
+  /** Claims that called Apollo for this person, this one included (refunded ones not counted). */
+  attempts: number;
 }
 
 /** A held person's contact: what it is, and whether its typed phones are set already. */
@@ -83,7 +85,12 @@ interface Converted {
 }
 
 /** What becomes of a key's messages: deleted (`ack`), back after the visibility timeout, or later. */
-type Fate = { kind: 'ack' } | { kind: 'retry' } | { kind: 'postpone'; seconds: number };
+type Fate =
+  | { kind: 'ack' }
+  | { kind: 'retry' }
+  | { kind: 'postpone'; seconds: number }
+  /** Replaced by a fresh message (receive count 1), the old one deleted. */
+  | { kind: 'fresh' };
 
 const ACK: Fate = { kind: 'ack' };
 const RETRY: Fate = { kind: 'retry' };
@@ -194,9 +201,10 @@ async function eachLimit<T>(items: readonly T[], limit: number, work: (item: T) 
  * failed): after a timeout or 5xx, with the doubt that the contact exists, and the retry's dedupe
  * returns what the first try made, never a second contact. A 429 (or spent limits seen in Apollo's
  * headers, before calling) hides the batch's messages for Apollo's retry-after, refunding the
- * attempt. A message on its last allowed receive that fails again is poison: its record says
- * `failed` with the reason (`failQueued`) and it goes to the dead-letter queue; one only held back
- * by limits is replaced by a fresh message instead, since waiting is not failing.
+ * attempt. A message that fails on its last allowed receive, for a person Apollo was tried for
+ * that many times, is poison: its record says `failed` with the reason (`failQueued`) and it goes
+ * to the dead-letter queue. One whose earlier receives only waited (rate limits, a quiet period,
+ * another holder) is replaced by a fresh message instead: waiting is not failing.
  */
 export class BulkConversion {
   private readonly now: () => number;
@@ -271,6 +279,7 @@ export class BulkConversion {
           uncertainSinceMs: previous.createUncertainSinceMs,
           match: previous.match,
           receives,
+          attempts: previous.attempts + 1,
         });
       } catch (error) {
         logger.error('could not claim a queued person', {
@@ -673,9 +682,19 @@ export class BulkConversion {
       return;
     }
     if (!how.quiet) logFailure(error, { person: personRef(person.key) });
+    if (person.receives >= this.deps.maxReceives && person.attempts < this.deps.maxReceives) {
+      // The last receive the queue allows, but earlier ones only waited (rate limits, a quiet
+      // period, another holder): not poison yet. A fresh message brings the person back.
+      await this.requeue(person, reason, fates, {
+        createUncertain: how.mayHaveCreated,
+        quietPeriod: how.inFlight ?? how.mayHaveCreated,
+        fate: { kind: 'fresh' },
+      });
+      return;
+    }
     if (person.receives >= this.deps.maxReceives) {
       const uncertain = person.uncertain || how.mayHaveCreated;
-      const given = `gave up after ${person.receives} receives from the conversion queue; last error: ${reason}${
+      const given = `gave up after ${person.attempts} attempts (${person.receives} receives from the conversion queue); last error: ${reason}${
         uncertain ? '; a contact may exist in Apollo' : ''
       }`;
       await this.finish(person, fates, () =>
@@ -761,7 +780,7 @@ export class BulkConversion {
         failed.push(...messages.map((m) => m.messageId));
         continue;
       }
-      if (messages.some((m) => m.receiveCount >= this.deps.maxReceives)) {
+      if (fate.kind === 'fresh' || messages.some((m) => m.receiveCount >= this.deps.maxReceives)) {
         fresh.push(key);
         continue;
       }

@@ -3,6 +3,9 @@ import type { QueuedMessage } from '../../lib/bulk-conversion';
 import type { ConversionQueue } from '../../lib/conversion-queue';
 import { FakeConversionQueue } from './fakes/queue';
 
+/** Waits up to this long are sat out in real time by `drain`; longer ones are skipped. */
+const SHORT_WAIT_MS = 5000;
+
 export interface InProcessQueueOptions {
   /** The consumer's event source: most messages per invocation. */
   batchSize: number;
@@ -103,9 +106,9 @@ export class InProcessConversionQueue implements ConversionQueue {
 
   /**
    * Until the queue is empty: invokes the consumer on what is visible; when only hidden messages
-   * are left (failed, postponed), skips the queue's clock to the next one. The service's clock is
-   * real time: each skip also lets a little real time pass, so a retry-after or a quiet period
-   * the consumer checks for itself (a few seconds at most in tests) ends too. At most `maxRounds`.
+   * are left (failed, postponed), waits for the next one: a short wait in real time (the consumer
+   * checks retry-afters and quiet periods on the real clock), a long one (a visibility timeout) by
+   * skipping the queue's clock ahead. At most `maxRounds`.
    */
   async drain(maxRounds = 200): Promise<void> {
     this.resume();
@@ -113,10 +116,14 @@ export class InProcessConversionQueue implements ConversionQueue {
       await this.idle();
       const next = this.store.nextVisibleAtMs();
       if (next === undefined) return;
-      const nowMs = Date.now() + this.skippedMs;
-      if (next > nowMs) {
-        this.skippedMs += next - nowMs;
+      const waitMs = next - (Date.now() + this.skippedMs);
+      if (waitMs > SHORT_WAIT_MS) {
+        // A visibility timeout or a long retry-after: skipped, with a little real time.
+        this.skippedMs += waitMs;
         await new Promise((resolve) => setTimeout(resolve, 100));
+      } else if (waitMs > 0) {
+        // A short wait (a retry-after, a quiet period) is sat out: the consumer's own clock is real.
+        await new Promise((resolve) => setTimeout(resolve, waitMs));
       }
       this.wake(0);
     }

@@ -700,7 +700,7 @@ describe('Class: BulkConversion', () => {
       expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({
         status: 'failed',
         lastError: expect.stringMatching(
-          /^gave up after 5 receives .*500; a contact may exist in Apollo$/,
+          /^gave up after 5 attempts \(5 receives .*500; a contact may exist in Apollo$/,
         ) as unknown,
         holdsQueuedContact: true,
       });
@@ -723,6 +723,24 @@ describe('Class: BulkConversion', () => {
         status: 'created',
         outcome: 'created',
       });
+    });
+
+    it('does not give up on the last allowed receive for a person Apollo was tried for fewer times: a fresh message', async () => {
+      // Prepare: earlier receives only waited (rate limits, another holder); this one fails.
+      await queue(s, [wren()]);
+      const [message] = s.queue.receive(10);
+      s.apollo.failNext('bulkCreateContacts', unknownOutcome());
+
+      // Act
+      const { failedMessageIds } = await s.bulkConversion.convert(
+        [{ ...(message as NonNullable<typeof message>), receiveCount: FAKE_SETTINGS.maxReceives }],
+        { deadline: s.clock.now() + CONSUMER_MS },
+      );
+
+      // Assess
+      expect(failedMessageIds).toEqual([]);
+      expect(s.queue.sent).toEqual([s.keyOf(wren()), s.keyOf(wren())]);
+      expect(await s.ledger.get({ key: s.keyOf(wren()) })).toMatchObject({ status: 'queued', attempts: 1 });
     });
 
     it('replaces a message held back by rate limits on its last allowed receive instead of giving up', async () => {
