@@ -7,12 +7,15 @@ import { median, ratio, round } from './stats';
 const run = promisify(execFile);
 
 /** The floor each function is compared with: the AWS SDK clients that function needs. */
-const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
+export const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
   enrichmentWebhook: 'dynamodb-sfn',
   createContacts: 'dynamodb-sfn',
   // Converts, then starts the phone-reveal state machine.
   enrichPerson: 'dynamodb-sfn',
   getConversion: 'dynamodb',
+  lookupConversion: 'dynamodb',
+  // Queries the ledger, then starts verification executions.
+  sweepVerifications: 'dynamodb-sfn',
   // Ledger and Apollo (fetch) only.
   apolloPhoneCallback: 'dynamodb',
   pollPhoneResult: 'dynamodb',
@@ -35,7 +38,7 @@ const LOAD_SCRIPT = [
   'process.stdout.write(JSON.stringify({ wallMs, cpuMs: (used.user + used.system) / 1000 }));',
 ].join('\n');
 
-interface LoadSample {
+export interface LoadSample {
   wallMs: number;
   cpuMs: number;
 }
@@ -72,7 +75,8 @@ export interface ColdStartResults {
   functions: Record<string, FunctionColdStart>;
 }
 
-async function timeOneLoad(file: string, nodeOptions: string): Promise<LoadSample> {
+/** Loads `file` once in a fresh Node process with `nodeOptions`; its wall and CPU time. */
+export async function timeOneLoad(file: string, nodeOptions: string): Promise<LoadSample> {
   const env = { ...process.env, NODE_OPTIONS: nodeOptions };
   // stderr is dropped: the AWS SDK warns that Node 20 support ends, which Lambda's Node 22 never prints.
   const { stdout } = await run(process.execPath, ['-e', LOAD_SCRIPT, file], { env, cwd: PROJECT_ROOT });

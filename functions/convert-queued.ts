@@ -1,7 +1,7 @@
 import { queueConsumer } from '../lib/queue-consumer';
-import { getServices } from '../lib/services';
+import { getBulkConversionRoot } from '../lib/roots/bulk-conversion';
 
 /** The conversion queue's consumer: a batch of queued people, converted in bulk (`BulkConversion`). */
 export const handler = queueConsumer((messages, deadline) =>
-  getServices().bulkConversion.convert(messages, { deadline }),
+  getBulkConversionRoot().bulkConversion.convert(messages, { deadline }),
 );

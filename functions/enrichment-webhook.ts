@@ -2,12 +2,12 @@ import { bodyBytes, httpRoute, utf8Text } from '../lib/http/api';
 import { json } from '../lib/http/responses';
 import { acceptedStatusCode } from '../lib/intake';
 import { parseEnrichmentWebhook } from '../lib/requests';
-import { getServices } from '../lib/services';
+import { getConversionRoot } from '../lib/roots/conversion';
 import { verifyWebhookSignature } from '../lib/webhook-signature';
 
 /** POST /webhooks/enrichment-completed: signed deliveries from CRMs and enrichment tools, queued (202). */
 export const handler = httpRoute(async (request) => {
-  const { config, intake, webhookDeliveries } = getServices();
+  const { config, intake, webhookDeliveries } = getConversionRoot();
   const body = bodyBytes(request, config.maxBodyBytes);
   verifyWebhookSignature(body, request.headers, await config.secret('WEBHOOK_SECRET'));
   const webhook = parseEnrichmentWebhook(utf8Text(body), config);

@@ -1,8 +1,8 @@
-import { getServices } from '../lib/services';
+import { getVerificationFailureRoot } from '../lib/roots/verification-failure';
 import { stateMachineTask } from '../lib/state-machine-task';
-import type { VerificationFailureInput } from '../lib/verification';
+import type { VerificationFailureInput } from '../lib/verification-failure';
 
 /** State machine failure path: records on the ledger why verification failed. */
 export const handler = stateMachineTask((input: VerificationFailureInput) =>
-  getServices().verification.recordFailure(input),
+  getVerificationFailureRoot().failures.recordFailure(input),
 );

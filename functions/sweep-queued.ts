@@ -1,9 +1,9 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from '../lib/logger';
-import { getServices } from '../lib/services';
+import { getQueuedSweepRoot } from '../lib/roots/queued-sweep';
 
 /** Scheduled: sends again the keys of people left `queued` whose message was lost. */
 export const handler = middy()
   .use(injectLambdaContext(logger, { resetKeys: true }))
-  .handler(() => getServices().queuedSweep.sweep());
+  .handler(() => getQueuedSweepRoot().queuedSweep.sweep());

@@ -1,8 +1,8 @@
-import { getServices } from '../lib/services';
+import { getVerificationRoot } from '../lib/roots/verification';
 import { stateMachineTask } from '../lib/state-machine-task';
 import type { VerificationRequest } from '../lib/schedulers';
 
 /** State machine task: checks through people/match that Apollo returns the converted contact. */
 export const handler = stateMachineTask((input: VerificationRequest, deadline) =>
-  getServices().verification.verify(input, { deadline }),
+  getVerificationRoot().verification.verify(input, { deadline }),
 );

@@ -1,12 +1,13 @@
 import type { CountryCode } from 'libphonenumber-js';
-import { isSupportedCountry } from 'libphonenumber-js';
 import { ConfigurationError } from './errors';
+import { cachedParameterReader, parametersExtensionReader, type ParameterReader } from './ssm-parameters';
 
 /**
  * The one config loader, for AWS and the local stack alike: everything comes from environment
  * variables. Secrets come either as values (`APOLLO_API_KEY`, local use) or as the names of SSM
  * SecureString parameters (`APOLLO_API_KEY_PARAMETER`, set by serverless.yml), read at run time so
- * the values never appear in a template.
+ * the values never appear in a template (through the Parameters and Secrets Lambda Extension:
+ * `lib/ssm-parameters.ts`).
  */
 export interface Config {
   region: string;
@@ -59,6 +60,12 @@ export type SecretName =
 type Env = Record<string, string | undefined>;
 
 const SECRET_CACHE_SECONDS = 300;
+
+/** This container's SSM parameters, each read once per `SECRET_CACHE_SECONDS`. */
+const containerParameters: ParameterReader = cachedParameterReader(
+  parametersExtensionReader(process.env),
+  SECRET_CACHE_SECONDS * 1000,
+);
 
 function text(env: Env, name: string): string | undefined {
   const value = env[name]?.trim();
@@ -127,24 +134,27 @@ function apolloBaseUrl(env: Env, name: string): string {
   );
 }
 
+/**
+ * Only the shape: libphonenumber's metadata (about 125 KB) stays out of the functions that parse no
+ * phone number. The composition roots of those that do check the code against it
+ * (`lib/roots/shared/phone-country.ts`), so a code it does not know still fails before any work.
+ */
 function country(env: Env, name: string, fallback: CountryCode): CountryCode {
   const raw = text(env, name)?.toUpperCase() ?? fallback;
-  if (!isSupportedCountry(raw))
+  if (!/^[A-Z]{2}$/.test(raw))
     throw new ConfigurationError(`${name} must be an ISO 3166 country code, not "${raw}"`);
-  return raw;
+  return raw as CountryCode;
 }
 
 /** Reads a secret's value, or the SSM parameter named by `<NAME>_PARAMETER` (cached 5 minutes). */
-async function readSecret(env: Env, name: SecretName): Promise<string> {
+async function readSecret(env: Env, name: SecretName, readParameter: ParameterReader): Promise<string> {
   const value = text(env, name);
   if (value !== undefined) return value;
   const parameterName = text(env, `${name}_PARAMETER`);
   if (parameterName === undefined) throw new ConfigurationError(`${name} or ${name}_PARAMETER must be set`);
-  // Loaded on first use only: the SSM client is not needed locally, and costs cold-start time.
-  const { getParameter } = await import('@aws-lambda-powertools/parameters/ssm');
-  let parameter: string | undefined;
+  let parameter: string;
   try {
-    parameter = await getParameter(parameterName, { decrypt: true, maxAge: SECRET_CACHE_SECONDS });
+    parameter = await readParameter(parameterName);
   } catch (error) {
     throw new ConfigurationError(`cannot read SSM parameter ${parameterName} for ${name}`, { cause: error });
   }
@@ -156,12 +166,22 @@ async function readSecret(env: Env, name: SecretName): Promise<string> {
  * One secret, read like `Config.secret` but without validating the rest of the environment: for
  * the handler wrappers, which key the log references before a handler builds its services.
  */
-export function secretFromEnvironment(name: SecretName, env: Env = process.env): Promise<string> {
-  return readSecret(env, name);
+export function secretFromEnvironment(
+  name: SecretName,
+  env: Env = process.env,
+  readParameter: ParameterReader = containerParameters,
+): Promise<string> {
+  return readSecret(env, name, readParameter);
 }
 
-/** Validates the environment once; throws ConfigurationError naming the variable at fault. */
-export function loadConfig(env: Env = process.env): Config {
+/**
+ * Validates the environment once; throws ConfigurationError naming the variable at fault. Secrets
+ * named by `<NAME>_PARAMETER` are read through `readParameter` (tests pass their own).
+ */
+export function loadConfig(
+  env: Env = process.env,
+  readParameter: ParameterReader = containerParameters,
+): Config {
   return {
     region: text(env, 'AWS_REGION') ?? 'us-east-1',
     ledgerTable: required(env, 'LEDGER_TABLE'),
@@ -187,6 +207,6 @@ export function loadConfig(env: Env = process.env): Config {
     inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
     conversionMaxReceives: integer(env, 'CONVERSION_MAX_RECEIVES', 5, 1, 1000),
     queuedSweepAfterMs: integer(env, 'QUEUED_SWEEP_AFTER_MINUTES', 15, 1, 10_080) * 60_000,
-    secret: (name) => readSecret(env, name),
+    secret: (name) => readSecret(env, name, readParameter),
   };
 }

@@ -83,7 +83,8 @@ const PHONES_NOT_REQUESTED_BEFORE =
 export interface EnrichmentDependencies {
   ledger: LedgerReader & FreeLookups & PersonAliases & PaidEnrichments & PhoneRevealLedger;
   apollo: Apollo;
-  conversion: ContactConversion;
+  /** Converts the person once paid for (`enrich` only). */
+  conversion: Pick<ContactConversion, 'convert'>;
   phoneReveals: PhoneRevealScheduler;
   /** The URL Apollo posts revealed phones to, secret token included. */
   callbackUrl: () => Promise<string>;

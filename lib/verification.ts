@@ -1,10 +1,5 @@
 import type { Apollo, MatchedPerson } from './apollo/apollo';
-import {
-  ContactMismatchError,
-  ContactNotVisibleError,
-  VerdictNotRecordedError,
-  errorMessage,
-} from './errors';
+import { ContactMismatchError, ContactNotVisibleError } from './errors';
 import type { VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
 import { phoneHash, toE164 } from './person';
@@ -16,11 +11,6 @@ export interface VerificationDependencies {
   apollo: Apollo;
   defaultPhoneCountry: CountryCode;
   now?: () => number;
-}
-
-/** What the state machine's Catch hands to the failure path. */
-export interface VerificationFailureInput extends VerificationRequest {
-  error?: { Error?: string; Cause?: string };
 }
 
 /** Every E.164 number Apollo shows for the person, from the contact and the person alike. */
@@ -48,7 +38,8 @@ export class ContactVerification {
 
   /**
    * Marks the record `verified`, or throws ContactNotVisibleError (the state machine retries with
-   * backoff) or ContactMismatchError (not retried; recorded by `recordFailure`).
+   * backoff) or ContactMismatchError (not retried; the state machine's failure path records it:
+   * `VerificationFailureRecorder`, lib/verification-failure.ts).
    */
   async verify(
     request: VerificationRequest,
@@ -86,46 +77,4 @@ export class ContactVerification {
     logger.info('contact verified', { person: personRef(request.key), contactId });
     return { status: 'verified' };
   }
-
-  /**
-   * The state machine's failure path: keeps the reason on the ledger for the operator. Throws
-   * VerdictNotRecordedError when nothing could be written and the record has no verdict either
-   * (the state machine retries, then fails the execution loudly); a record verified meanwhile
-   * (by a re-driven verification) keeps its verdict.
-   */
-  async recordFailure(
-    input: VerificationFailureInput,
-  ): Promise<{ status: 'verification_failed' | 'verified'; reason: string }> {
-    const { ledger } = this.deps;
-    const reason = describeFailure(input.error);
-    const recorded = await ledger.markVerificationFailed({ key: input.key, reason, nowMs: this.now() });
-    if (!recorded) {
-      const record = await ledger.get({ key: input.key });
-      if (record?.status !== 'verified' && record?.status !== 'verification_failed') {
-        throw new VerdictNotRecordedError(
-          `verification failed (${reason.split(':')[0]}), but the record is ${record?.status ?? 'missing'}: no verdict recorded`,
-        );
-      }
-      logger.info('verification failure not recorded: the record has a verdict already', {
-        person: personRef(input.key),
-        status: record.status,
-      });
-      return { status: record.status, reason };
-    }
-    logger.warn('verification failed', { person: personRef(input.key), reason });
-    return { status: 'verification_failed', reason };
-  }
-}
-
-/** Step Functions puts a Lambda error's `{errorType, errorMessage}` JSON in `Cause`. */
-function describeFailure(error: VerificationFailureInput['error']): string {
-  const name = error?.Error ?? 'UnknownError';
-  let message = error?.Cause ?? '';
-  try {
-    const cause = JSON.parse(message) as { errorMessage?: unknown };
-    if (typeof cause.errorMessage === 'string') message = cause.errorMessage;
-  } catch (parseError) {
-    logger.debug('verification failure cause is not JSON', { error: errorMessage(parseError) });
-  }
-  return message ? `${name}: ${message}` : name;
 }

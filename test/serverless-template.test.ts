@@ -15,6 +15,7 @@ interface ResourceProperties {
   Runtime?: string;
   Role?: unknown;
   Environment?: { Variables: Record<string, unknown> };
+  Layers?: unknown[];
   /** AWS::IAM::Role */
   Policies?: Array<{ PolicyDocument: { Statement: unknown[] } }>;
   /** AWS::CloudWatch::Alarm */
@@ -107,6 +108,22 @@ describe('Deployment: serverless package', () => {
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
     expect(roles.size).toBe(10);
+  });
+
+  it('gives every function the Parameters and Secrets extension, through which it reads its secrets', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(0);
+    for (const [, fn] of functions) {
+      expect(fn.Properties.Layers).toEqual([
+        {
+          'Fn::Sub': '{{resolve:ssm:/aws/service/aws-parameters-and-secrets-lambda-extension/arm64/latest}}',
+        },
+      ]);
+      expect(fn.Properties.Environment?.Variables).toMatchObject({
+        PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'false',
+        SSM_PARAMETER_STORE_TIMEOUT_MILLIS: '4000',
+      });
+    }
   });
 
   it('grants no IAM action on "*"', () => {

@@ -1,5 +1,5 @@
 // Warm-path floor: the AWS and HTTP calls one conversion makes, in the same order, with the same
-// SDK clients built the same way as lib/services.ts, and nothing else: no middleware, no schema
+// SDK clients built the same way as lib/roots/shared/, and nothing else: no middleware, no schema
 // validation, no logging, no retries or timeouts. Bundled with the deployed esbuild settings.
 import { createHash, randomUUID } from 'node:crypto';
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';

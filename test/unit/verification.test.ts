@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ContactMismatchError, ContactNotVisibleError, VerdictNotRecordedError } from '../../lib/errors';
-import type { VerificationFailureInput } from '../../lib/verification';
+import type { VerificationFailureInput } from '../../lib/verification-failure';
 import { phoneHash, type ContactFields, type Person } from '../../lib/person';
 import {
   REQUEST_MS,
@@ -214,6 +214,14 @@ describe('Class: ContactVerification', () => {
       expect(s.apollo.totalCalls).toBe(0);
     });
   });
+});
+
+describe('Class: VerificationFailureRecorder', () => {
+  let s: FakeServices;
+
+  beforeEach(() => {
+    s = fakeServices();
+  });
 
   describe('recordFailure', () => {
     const failures: Array<{ case: string; error: VerificationFailureInput['error']; reason: string }> = [
@@ -253,7 +261,7 @@ describe('Class: ContactVerification', () => {
         s.clock.advanceSeconds(30);
 
         // Act
-        const outcome = await s.verification.recordFailure({ ...request, error });
+        const outcome = await s.verificationFailures.recordFailure({ ...request, error });
 
         // Assess
         expect(outcome).toEqual({ status: 'verification_failed', reason });
@@ -268,10 +276,10 @@ describe('Class: ContactVerification', () => {
     it('replaces the reason of an earlier failed verification', async () => {
       // Prepare
       const request = await converted(s, wren());
-      await s.verification.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
+      await s.verificationFailures.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
 
       // Act
-      await s.verification.recordFailure({ ...request, error: { Error: 'States.TaskFailed' } });
+      await s.verificationFailures.recordFailure({ ...request, error: { Error: 'States.TaskFailed' } });
 
       // Assess
       expect(await s.ledger.get({ key: request.key })).toMatchObject({
@@ -286,7 +294,10 @@ describe('Class: ContactVerification', () => {
       await s.ledger.markVerified({ key: request.key, nowMs: s.clock.now() });
 
       // Act
-      const outcome = await s.verification.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
+      const outcome = await s.verificationFailures.recordFailure({
+        ...request,
+        error: { Error: 'States.Timeout' },
+      });
 
       // Assess: the verdict a re-driven verification recorded stands, and is what is reported
       expect(outcome).toEqual({ status: 'verified', reason: 'States.Timeout' });
@@ -301,7 +312,7 @@ describe('Class: ContactVerification', () => {
       });
 
       // Act
-      await s.verification.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
+      await s.verificationFailures.recordFailure({ ...request, error: { Error: 'States.Timeout' } });
 
       // Assess
       expect(await s.ledger.get({ key: request.key })).toMatchObject({ awaitingVerdictSinceMs: null });
@@ -311,7 +322,7 @@ describe('Class: ContactVerification', () => {
     it('throws VerdictNotRecordedError, writing nothing, for a key the ledger does not hold', async () => {
       // Act
       const failure = await rejectionOf(
-        s.verification.recordFailure({
+        s.verificationFailures.recordFailure({
           key: 'c_nobodyxxxxxxxxxxxxxxxxx',
           contact_id: 'contact-1',
           error: { Error: 'States.Timeout' },
@@ -339,7 +350,11 @@ describe('Class: ContactVerification', () => {
 
       // Act
       const failure = await rejectionOf(
-        s.verification.recordFailure({ key, contact_id: 'contact-1', error: { Error: 'States.Timeout' } }),
+        s.verificationFailures.recordFailure({
+          key,
+          contact_id: 'contact-1',
+          error: { Error: 'States.Timeout' },
+        }),
       );
 
       // Assess

@@ -8,6 +8,7 @@ import { identityKey } from '../../../lib/identity';
 import { IdentityResolution } from '../../../lib/identity-resolution';
 import type { Person } from '../../../lib/person';
 import { ContactVerification } from '../../../lib/verification';
+import { VerificationFailureRecorder } from '../../../lib/verification-failure';
 import { VerificationSweep } from '../../../lib/verification-sweep';
 import { WebhookDeliveryMemory } from '../../../lib/webhook-deliveries';
 import { FakeApollo } from './apollo';
@@ -29,7 +30,7 @@ export * from './people';
 export * from './queue';
 export * from './schedulers';
 
-/** The settings `lib/services.ts` reads from the config, at values the tests reason about. */
+/** The settings the composition roots (`lib/roots/`) read from the config, at values the tests reason about. */
 export interface FakeSettings {
   concurrency: number;
   rejectedRecordTtlSeconds: number;
@@ -84,7 +85,7 @@ export const CONSUMER_MS = 60_000;
 export const REQUEST_MS = 20_000;
 
 /**
- * The use cases wired as `lib/services.ts` wires them, each port an in-memory fake: one ledger,
+ * The use cases wired as `lib/services.ts` and the roots wire them, each port an in-memory fake: one ledger,
  * one Apollo, the schedulers, a clock the test moves and tokens `token-1`, `token-2`, ...
  * (conversion claims) and `enrichment-1`, ... (enrichment claims). Identity resolution makes new
  * conversion ids at random, as in production (`newConversionId`).
@@ -136,6 +137,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     defaultPhoneCountry: DEFAULT_PHONE_COUNTRY,
     now: clock.now,
   });
+  const verificationFailures = new VerificationFailureRecorder({ ledger, now: clock.now });
   const queue = new FakeConversionQueue(clock.now, {
     maxReceives: settings.maxReceives,
     visibilityTimeoutMs: settings.visibilityTimeoutMs,
@@ -201,6 +203,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     conversion,
     enrichment,
     verification,
+    verificationFailures,
     verificationSweep,
     webhookDeliveries,
     queue,

@@ -1,0 +1,12 @@
+import type { Apollo } from '../../apollo/apollo';
+import type { Config } from '../../config';
+import type { VerificationLedger } from '../../ledger';
+import { ContactVerification } from '../../verification';
+
+/** The verification through people/match, with the phone country its comparison parses numbers in. */
+export function contactVerification(
+  config: Config,
+  ports: { ledger: VerificationLedger; apollo: Apollo },
+): ContactVerification {
+  return new ContactVerification({ ...ports, defaultPhoneCountry: config.defaultPhoneCountry });
+}

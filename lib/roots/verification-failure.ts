@@ -1,0 +1,8 @@
+import { VerificationFailureRecorder } from '../verification-failure';
+import { compositionRoot } from './shared/composition-root';
+import { dynamoDbLedger } from './shared/dynamodb';
+
+/** recordVerificationFailure: one ledger write. No Apollo, no Step Functions, no libphonenumber. */
+export const getVerificationFailureRoot = compositionRoot((config) => ({
+  failures: new VerificationFailureRecorder({ ledger: dynamoDbLedger(config) }),
+}));
