@@ -1,20 +1,20 @@
 import { bodyBytes, httpRoute, utf8Text } from '../lib/http/api';
 import { json } from '../lib/http/responses';
-import { convertEntries } from '../lib/batch';
+import { acceptedStatusCode } from '../lib/intake';
 import { parseEnrichmentWebhook } from '../lib/requests';
 import { getConversionRoot } from '../lib/roots/conversion';
 import { verifyWebhookSignature } from '../lib/webhook-signature';
 
-/** POST /webhooks/enrichment-completed: signed deliveries from CRMs and enrichment tools. */
+/** POST /webhooks/enrichment-completed: signed deliveries from CRMs and enrichment tools, queued (202). */
 export const handler = httpRoute(async (request) => {
-  const { config, conversion, webhookDeliveries } = getConversionRoot();
+  const { config, intake, webhookDeliveries } = getConversionRoot();
   const body = bodyBytes(request, config.maxBodyBytes);
   verifyWebhookSignature(body, request.headers, await config.secret('WEBHOOK_SECRET'));
   const webhook = parseEnrichmentWebhook(utf8Text(body), config);
   if (webhook.kind === 'ignored') return json(200, { ignored: webhook.type, results: [] });
   const delivery = { id: request.headers['webhook-id'] as string, body, deadline: request.deadline };
   const answer = await webhookDeliveries.answerOnce(delivery, async () => ({
-    results: await convertEntries(conversion, webhook.people, request),
+    results: await intake.accept(webhook.people, request),
   }));
-  return json(200, answer);
+  return json(acceptedStatusCode(answer.results), answer);
 });

@@ -20,13 +20,15 @@ import type { VerificationScheduler } from './schedulers';
  * - `created`: this request created the Apollo contact;
  * - `existing`: Apollo already had a contact with this email: linked, not created;
  * - `duplicate`: this service converted the person before: no Apollo call at all;
+ * - `queued`: the person is on the conversion queue (or a consumer holds it): it will be converted
+ *   without the sender; `GET /conversions/{id}` follows it;
  * - `in_progress`: another request holds this person right now;
  * - `rejected`: Apollo refused the data (422), or the person has no email and its name and company
  *   name several people (then `id` is null): `reason` says why;
  * - `failed`: the service gave up on this person after too many attempts; `reason` says why.
  */
 export type ConversionResultStatus =
-  'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected' | 'failed';
+  'queued' | 'created' | 'existing' | 'duplicate' | 'in_progress' | 'rejected' | 'failed';
 
 export interface ConversionResult {
   /** The conversion id (`c_…`): `GET /conversions/{id}` reads its record. Null when none was made. */
@@ -385,6 +387,9 @@ export class ContactConversion {
 
   private async answerFromLedger(person: Person, record: ConversionRecord): Promise<ConversionResult> {
     switch (record.status) {
+      case 'queued':
+        // Not reached (a claim takes a queued record), but said: the queue converts it.
+        return this.result(person, 'queued', null);
       case 'creating':
         return this.result(person, 'in_progress', null);
       case 'rejected':

@@ -14,9 +14,12 @@ import type {
   AwaitingVerdict,
   ClaimRequest,
   ClaimResult,
+  ConversionIntakeLedger,
   ConversionLedger,
   ConversionOutcome,
   ConversionRecord,
+  EnqueueRequest,
+  EnqueueResult,
   EnrichmentClaim,
   HeldPhones,
   IdentityEntry,
@@ -27,8 +30,12 @@ import type {
   PersonIdentities,
   PhoneRevealLedger,
   PhoneRevealStatus,
+  QueuedClaim,
+  QueuedContact,
+  QueuedConversionLedger,
   RecordStatus,
   RememberedDelivery,
+  StrandedQueueLedger,
   VerificationLedger,
   VerificationSweepLedger,
   WebhookDeliveries,
@@ -95,6 +102,10 @@ interface LedgerItem {
   /** Webhook delivery items (`webhook:<hash of the id>`): see `WebhookDeliveries`. */
   delivery_body_hash?: string;
   delivery_answer?: string;
+  /** What the consumer sends to Apollo, on a `queued` person until it is converted. */
+  queued_contact?: QueuedContact;
+  /** Epoch ms: when a `queued` record's key was last handed to the queue; 0 after a failed send. */
+  sent_at?: number;
 }
 
 function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionRecord {
@@ -127,6 +138,8 @@ function toRecord(stored: LedgerItem & { status: RecordStatus }): ConversionReco
     appliedPhoneHashes: stored.applied_phones ?? [],
     awaitingVerdictSinceMs: stored.awaiting_verdict_since ?? null,
     verificationRedrives: stored.verification_redrives ?? 0,
+    ...(stored.sent_at !== undefined && { sentAtMs: stored.sent_at }),
+    ...(stored.queued_contact !== undefined && { holdsQueuedContact: true as const }),
   };
 }
 
@@ -168,12 +181,13 @@ function deliveryKey(id: string): string {
 const STATUS = { '#status': 'status' };
 
 /**
- * The claim's condition. Claimable: a new key (or a placeholder `ownRecord` made); a `creating` record whose lock lapsed (its
- * invocation died or gave it back); a rejected or failed record whose data changed since.
- * Exported for the bench's warm-path floor, which makes the same write.
+ * The claim's condition. Claimable: a new key (or a placeholder `ownRecord` made); a `queued`
+ * record (the synchronous path converts it at once; the consumer then finds it done); a
+ * `creating` record whose lock lapsed (its invocation died or gave it back); a rejected or failed
+ * record whose data changed since. Exported for the bench's warm-path floor, which makes the same write.
  */
 export const CLAIM_CONDITION =
-  'attribute_not_exists(#status) OR (#status = :creating AND lock_expires_at < :now) OR ' +
+  'attribute_not_exists(#status) OR #status = :queued OR (#status = :creating AND lock_expires_at < :now) OR ' +
   '(#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)';
 
 /** The claim's write: takes the lock, counts the attempt, records what is being converted. */
@@ -181,7 +195,38 @@ export const CLAIM_UPDATE =
   'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
   'attempts = if_not_exists(attempts, :zero) + :one, created_at = if_not_exists(created_at, :now_iso), ' +
   'updated_at = :now_iso, fingerprint = :fingerprint, match_identity = :match, expected_phones = :phones ' +
-  'REMOVE expires_at';
+  'REMOVE expires_at, sent_at';
+
+/**
+ * The consumer's claim, by key alone (the record holds the person): a `queued` record, a claim on
+ * a queued person whose lock lapsed (its consumer died), or one `failQueued` gave up on (a redrive
+ * of the dead-letter queue). Never a new key, a finished or a rejected one, nor one the
+ * synchronous path failed. Exported for the bench's floors, like `CLAIM_CONDITION`.
+ */
+export const QUEUED_CLAIM_CONDITION =
+  '(#status IN (:queued, :failed) OR (#status = :creating AND lock_expires_at < :now)) AND ' +
+  'attribute_exists(queued_contact)';
+
+/** The consumer's claim write: the lock, the attempt; the person stays as queued. */
+export const QUEUED_CLAIM_UPDATE =
+  'SET #status = :creating, lock_token = :token, lock_expires_at = :lock_expires_at, ' +
+  'attempts = if_not_exists(attempts, :zero) + :one, updated_at = :now_iso REMOVE sent_at';
+
+/**
+ * A person written `queued` (`enqueue`): new (or a placeholder `ownRecord` made), or a rejected or
+ * failed record whose data changed, whose attempts then count afresh.
+ */
+const ENQUEUE_CONDITION =
+  'attribute_not_exists(#status) OR (#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)';
+
+/** What `enqueue` writes: the person to convert, and when its key goes to the queue. */
+const ENQUEUE_SET =
+  'SET #status = :queued, queued_contact = :contact, sent_at = :now, fingerprint = :fingerprint, ' +
+  'match_identity = :match, expected_phones = :phones, created_at = if_not_exists(created_at, :now_iso), ' +
+  'updated_at = :now_iso';
+
+/** The index of records by status (serverless.yml, local/dynamodb.ts): the stranded-send sweep's. */
+export const BY_STATUS_INDEX = 'by-status';
 
 /** The sparse index of records waiting for a verdict (serverless.yml, local/dynamodb.ts). */
 export const AWAITING_VERDICT_INDEX = 'awaiting-verdict';
@@ -204,6 +249,9 @@ export class DynamoDbLedger
   implements
     LedgerReader,
     ConversionLedger,
+    ConversionIntakeLedger,
+    QueuedConversionLedger,
+    StrandedQueueLedger,
     VerificationLedger,
     PersonAliases,
     PersonIdentities,
@@ -227,6 +275,7 @@ export class DynamoDbLedger
           UpdateExpression: CLAIM_UPDATE,
           ExpressionAttributeNames: STATUS,
           ExpressionAttributeValues: marshall({
+            ':queued': 'queued',
             ':creating': 'creating',
             ':rejected': 'rejected',
             ':failed': 'failed',
@@ -270,7 +319,7 @@ export class DynamoDbLedger
       UpdateExpression:
         'SET #status = :created, contact_id = :contact_id, outcome = :outcome, converted_at = :now_iso, ' +
         'updated_at = :now_iso, awaiting_verdict_since = :now, awaiting_verdict_shard = :shard ' +
-        'REMOVE lock_token, lock_expires_at, create_uncertain, create_uncertain_since',
+        'REMOVE lock_token, lock_expires_at, create_uncertain, create_uncertain_since, queued_contact',
       ExpressionAttributeValues: {
         ':created': 'created',
         ':contact_id': result.contactId,
@@ -295,7 +344,7 @@ export class DynamoDbLedger
     await this.updateAsHolder(result.key, result.token, {
       UpdateExpression:
         'SET #status = :final_status, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at ' +
-        'REMOVE lock_token, lock_expires_at',
+        'REMOVE lock_token, lock_expires_at, queued_contact',
       ExpressionAttributeValues: {
         ':final_status': status,
         ':reason': result.reason,
@@ -341,6 +390,234 @@ export class DynamoDbLedger
       UpdateExpression: 'SET attempts = :one',
       ExpressionAttributeValues: { ':one': 1 },
     });
+  }
+
+  async enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+    // A record that changes between a refused write and its read is looked at again, a few times at most.
+    for (let round = 0; round < 3; round++) {
+      const fresh = await this.writeQueued(request, ENQUEUE_CONDITION, { restartAttempts: true });
+      if (fresh.written) return { enqueued: true, previous: fresh.previous };
+      const record = fresh.record ?? (await this.get({ key: request.key }));
+      if (record === null) continue; // expired (TTL) in between: write it afresh
+      const lapsed =
+        record.status === 'creating' &&
+        record.lockExpiresAtMs !== null &&
+        record.lockExpiresAtMs < request.nowMs;
+      if (!lapsed) return { enqueued: false, record };
+      // A claim whose lock lapsed: its holder gave it back, or died mid-way (then a create may have
+      // happened). Taken back only as it was read (`updated_at`), so the doubt written is the right one.
+      const takenBack = await this.writeQueued(
+        request,
+        '#status = :creating AND lock_expires_at < :now AND updated_at = :seen_updated_at',
+        { createUncertain: record.lockToken !== null, seenUpdatedAt: record.updatedAt },
+      );
+      if (takenBack.written) return { enqueued: true, previous: takenBack.previous };
+    }
+    const record = await this.get({ key: request.key });
+    if (record === null) throw new Error('a ledger record kept changing while it was queued');
+    return { enqueued: false, record };
+  }
+
+  /** One conditional write of `enqueue`. Refused: the item returned with the failure, if any. */
+  private async writeQueued(
+    request: EnqueueRequest,
+    condition: string,
+    options: { restartAttempts?: boolean; createUncertain?: boolean; seenUpdatedAt?: string },
+  ): Promise<
+    { written: true; previous: ConversionRecord | null } | { written: false; record: ConversionRecord | null }
+  > {
+    let update = ENQUEUE_SET;
+    const values: Record<string, unknown> = {
+      ':queued': 'queued',
+      ':rejected': 'rejected',
+      ':failed': 'failed',
+      ':creating': 'creating',
+      ':contact': request.contact,
+      ':now': request.nowMs,
+      ':now_iso': iso(request.nowMs),
+      ':fingerprint': request.fingerprint,
+      ':match': request.match,
+      ':phones': request.expectedPhoneHashes,
+    };
+    if (options.restartAttempts) {
+      update += ', attempts = :zero';
+      values[':zero'] = 0;
+    }
+    if (options.createUncertain) {
+      // Undated, as `claim` treats a lapsed claim: the dead holder's calls ended by its deadline,
+      // so no quiet period is owed (a release after an unknown outcome dates it).
+      update += ', create_uncertain = :true';
+      values[':true'] = true;
+    }
+    if (options.seenUpdatedAt !== undefined) values[':seen_updated_at'] = options.seenUpdatedAt;
+    // Only the names and values the chosen condition and update use: DynamoDB refuses unused ones.
+    const expression = `${condition} ${update}`;
+    const used = Object.fromEntries(Object.entries(values).filter(([name]) => expression.includes(name)));
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: request.key }),
+          ConditionExpression: condition,
+          UpdateExpression: `${update} REMOVE lock_token, lock_expires_at, expires_at`,
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall(used, { removeUndefinedValues: true }),
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      return { written: true, previous: recordOf(readItem(Attributes)) };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // dynalite returns no item with the failure: the caller reads it.
+      return {
+        written: false,
+        record: recordOf(readItem((error as { Item?: Record<string, AttributeValue> }).Item)),
+      };
+    }
+  }
+
+  async markUnsent({ key }: { key: string }): Promise<void> {
+    await this.updateIf(key, '#status = :queued', {
+      UpdateExpression: 'SET sent_at = :zero',
+      ExpressionAttributeValues: { ':queued': 'queued', ':zero': 0 },
+    });
+  }
+
+  async markSent({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
+    await this.updateIf(key, '#status = :queued', {
+      UpdateExpression: 'SET sent_at = :now, updated_at = :now_iso',
+      ExpressionAttributeValues: { ':queued': 'queued', ':now': nowMs, ':now_iso': iso(nowMs) },
+    });
+  }
+
+  async claimQueued(request: {
+    key: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+  }): Promise<QueuedClaim> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: request.key }),
+          ConditionExpression: QUEUED_CLAIM_CONDITION,
+          UpdateExpression: QUEUED_CLAIM_UPDATE,
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({
+            ':queued': 'queued',
+            ':failed': 'failed',
+            ':creating': 'creating',
+            ':now': request.nowMs,
+            ':now_iso': iso(request.nowMs),
+            ':token': request.token,
+            ':lock_expires_at': request.lockExpiresAtMs,
+            ':zero': 0,
+            ':one': 1,
+          }),
+          ReturnValues: 'ALL_OLD',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+      const previous = readItem(Attributes) as LedgerItem & {
+        status: RecordStatus;
+        queued_contact: QueuedContact;
+      };
+      return { claimed: true, previous: toRecord(previous), contact: previous.queued_contact };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const returned = recordOf(readItem((error as { Item?: Record<string, AttributeValue> }).Item));
+      if (returned !== null) return { claimed: false, record: returned };
+    }
+    // No item came back with the failure (dynalite ignores the option): a consistent read.
+    return { claimed: false, record: await this.get({ key: request.key }) };
+  }
+
+  async requeue(result: {
+    key: string;
+    token: string;
+    error: string;
+    createUncertain: boolean;
+    nowMs: number;
+    refundAttempt?: boolean;
+    quietPeriod?: boolean;
+  }): Promise<void> {
+    // The message is still in the queue and brings the person back: counted as just sent.
+    let update = 'SET #status = :queued, last_error = :error, updated_at = :now_iso, sent_at = :now';
+    const values: Record<string, unknown> = {
+      ':queued': 'queued',
+      ':error': result.error,
+      ':now_iso': iso(result.nowMs),
+      ':now': result.nowMs,
+    };
+    if (result.createUncertain) {
+      // Sticky, and dated from its first occurrence, as `release` keeps it (undated when no
+      // create may still be running: `quietPeriod: false`).
+      update += ', create_uncertain = :true';
+      if (result.quietPeriod !== false) {
+        update += ', create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      }
+      values[':true'] = true;
+    }
+    if (result.refundAttempt) {
+      update += ' ADD attempts :minus_one';
+      values[':minus_one'] = -1;
+    }
+    await this.updateAsHolder(result.key, result.token, {
+      UpdateExpression: `${update} REMOVE lock_token, lock_expires_at`,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async failQueued(result: {
+    key: string;
+    token: string;
+    reason: string;
+    createUncertain: boolean;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
+    let update =
+      'SET #status = :failed, last_error = :reason, updated_at = :now_iso, expires_at = :expires_at';
+    const values: Record<string, unknown> = {
+      ':failed': 'failed',
+      ':reason': result.reason,
+      ':now_iso': iso(result.nowMs),
+      ':expires_at': result.expiresAtSeconds,
+    };
+    if (result.createUncertain) {
+      update +=
+        ', create_uncertain = :true, create_uncertain_since = if_not_exists(create_uncertain_since, :now)';
+      values[':true'] = true;
+      values[':now'] = result.nowMs;
+    }
+    // The queued person stays: a redrive of the dead-letter queue can still convert it.
+    await this.updateAsHolder(result.key, result.token, {
+      UpdateExpression: `${update} REMOVE lock_token, lock_expires_at`,
+      ExpressionAttributeValues: values,
+    });
+  }
+
+  async queuedBefore({ olderThanMs, limit }: { olderThanMs: number; limit: number }): Promise<string[]> {
+    const keys: string[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: BY_STATUS_INDEX,
+          KeyConditionExpression: '#status = :queued AND updated_at < :before',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({ ':queued': 'queued', ':before': iso(olderThanMs) }),
+          Limit: limit - keys.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) keys.push((unmarshall(item) as LedgerItem).pk);
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && keys.length < limit);
+    return keys;
   }
 
   async markVerificationStarted({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {

@@ -154,9 +154,10 @@ export class ContactMismatchError extends NamedError {
 
 /**
  * A conversion could not finish because Apollo is rate limiting or unavailable (`reason`
- * `apollo_unavailable`), or because another request holds a person right now (`in_progress`). The
- * caller should retry the whole request after `retryAfterSeconds`; the ledger holds no lock of
- * this request that would block it.
+ * `apollo_unavailable`), because another request holds a person right now (`in_progress`), or
+ * because the conversion queue refused people the ledger had recorded as queued
+ * (`queue_unavailable`: the retry sends them again). The caller should retry the whole request
+ * after `retryAfterSeconds`; the ledger holds no lock of this request that would block it.
  */
 export class RetryLaterError extends NamedError {
   override readonly name = 'RetryLaterError';
@@ -165,7 +166,7 @@ export class RetryLaterError extends NamedError {
     message: string,
     readonly retryAfterSeconds: number,
     readonly results: readonly unknown[] = [],
-    readonly reason: 'apollo_unavailable' | 'in_progress' = 'apollo_unavailable',
+    readonly reason: 'apollo_unavailable' | 'in_progress' | 'queue_unavailable' = 'apollo_unavailable',
   ) {
     super(message);
   }

@@ -1,15 +1,20 @@
-import type { MatchIdentity } from './person';
+import type { ContactFields, MatchIdentity } from './person';
 
 /**
  * The ledger: one record per person key, the service's memory of what it converted.
  *
  * Life of a record:
  *
- *   (none) --claim--> creating --complete--> created --verify--> verified
- *                        |  ^                   \----------------> verification_failed
- *                        |  '--release (Apollo unavailable; the lock is dropped at once)
- *                        |--reject (Apollo 422) --> rejected  (claimable again only with changed data)
- *                        '--fail (too many attempts) --> failed  (likewise)
+ *   (none) --enqueue--> queued --claimQueued--> creating --complete--> created --verify--> verified
+ *                         ^  ^                    |  ^                   \----------------> verification_failed
+ *                         |  '--requeue (Apollo  |  '--release (Apollo unavailable; the lock is dropped at once)
+ *                         |     busy or down) ----|--reject (Apollo 422) --> rejected  (queued or claimable again
+ *                         |                       '--fail (too many attempts) --> failed   only with changed data)
+ *   (none) --claim (the synchronous path: POST /enrichments) --> creating (claim also takes a `queued` record)
+ *
+ * A `queued` record holds what the consumer sends to Apollo (`QueuedContact`, phone numbers
+ * included) until it is converted: `complete`, `reject` and `fail` remove it, so the ledger keeps
+ * only hashes of the numbers after that.
  *
  * A claim holds a lock until `lockExpiresAtMs` (the Lambda's deadline), so an invocation that dies
  * never blocks the person beyond its own lifetime; every later write names the claim's `token`, so
@@ -19,7 +24,7 @@ import type { MatchIdentity } from './person';
  * `verified` and `verification_failed` leave; `VerificationSweep` re-drives the ones that wait too long.
  */
 export type RecordStatus =
-  'creating' | 'created' | 'verified' | 'verification_failed' | 'rejected' | 'failed';
+  'queued' | 'creating' | 'created' | 'verified' | 'verification_failed' | 'rejected' | 'failed';
 
 /** `created`: this service created the Apollo contact. `existing`: Apollo had one with the same email. */
 export type ConversionOutcome = 'created' | 'existing';
@@ -77,7 +82,29 @@ export interface ConversionRecord {
   awaitingVerdictSinceMs?: number | null;
   /** Verifications re-driven so far for this record (the sweep, or a redelivery). */
   verificationRedrives?: number;
+  /**
+   * Epoch ms when a `queued` record's key was last handed to the conversion queue; 0 when that
+   * send failed (the next delivery sends it again at once). Absent on any other status.
+   */
+  sentAtMs?: number;
+  /**
+   * True while the record holds a queued person (`QueuedContact`): queued, or claimed from the
+   * queue and not finished. The queue brings such a person back whoever holds it now. Absent otherwise.
+   */
+  holdsQueuedContact?: true;
 }
+
+/**
+ * What the consumer sends to Apollo for a `queued` person: the contact fields (typed phones in
+ * E.164), and what bulk_create takes besides (LinkedIn URL, CRM ids). Kept on the record until it
+ * is converted, never longer.
+ */
+export type QueuedContact = ContactFields & {
+  linkedin_url?: string;
+  hubspot_id?: string;
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
+};
 
 export type PhoneRevealStatus = 'not_requested' | 'pending' | 'applied' | 'unavailable';
 
@@ -164,11 +191,11 @@ export interface FreeLookups {
 /** The conversion's claim on a person and its outcome (`ContactConversion`). */
 export interface ConversionLedger extends FreeLookups {
   /**
-   * Claims `key` if it is new, its lock has lapsed, or it was rejected or failed and the data changed.
-   * Never calls Apollo; decides who may.
+   * Claims `key` if it is new, `queued`, its lock has lapsed, or it was rejected or failed and the
+   * data changed. Never calls Apollo; decides who may.
    */
   claim(request: ClaimRequest): Promise<ClaimResult>;
-  /** creating → created, by the claim holder only. */
+  /** creating → created, by the claim holder only. Forgets the queued contact. */
   complete(result: {
     key: string;
     token: string;
@@ -428,4 +455,109 @@ export interface PersonIdentities {
     nowMs: number;
     placeholderExpiresAtSeconds?: number;
   }): Promise<boolean>;
+}
+
+/** What a door writes for one person it accepts (`ConversionIntake`). */
+export interface EnqueueRequest {
+  key: string;
+  nowMs: number;
+  /** As `ClaimRequest`: what the verification and a changed re-delivery compare against. */
+  fingerprint: string;
+  match: MatchIdentity;
+  expectedPhoneHashes: string[];
+  /** What the consumer will send to Apollo. */
+  contact: QueuedContact;
+}
+
+export type EnqueueResult =
+  /**
+   * The record is `queued` now: new, re-opened by changed data after `rejected` or `failed`, or
+   * taken back from a claim whose lock lapsed. `previous` is the record as it was (null if new).
+   */
+  | { enqueued: true; previous: ConversionRecord | null }
+  /** It exists and stays as it is: queued or held already, finished, or refused with this data. */
+  | { enqueued: false; record: ConversionRecord };
+
+/**
+ * The doors' ledger (`ConversionIntake`): identities, the conditional write that queues a person
+ * once, and what the answer and the long poll read.
+ */
+export interface ConversionIntakeLedger extends FreeLookups, PersonIdentities {
+  get(query: { key: string }): Promise<ConversionRecord | null>;
+  /**
+   * Writes the person `queued` unless a record exists; a rejected or failed record with changed
+   * data, and a claim whose lock lapsed, are queued again (a lapsed claim that may have created
+   * the contact keeps that doubt: `createUncertain`). Never calls Apollo or the queue.
+   */
+  enqueue(request: EnqueueRequest): Promise<EnqueueResult>;
+  /** The send of a `queued` record failed: the next delivery of the person sends it again at once. */
+  markUnsent(update: { key: string }): Promise<void>;
+  /** A `queued` record was handed to the queue again: dated `nowMs`. Nothing for another status. */
+  markSent(update: { key: string; nowMs: number }): Promise<void>;
+  markVerificationStarted(update: { key: string; nowMs: number }): Promise<void>;
+}
+
+/** A claim on a queued person (`QueuedConversionLedger.claimQueued`). */
+export type QueuedClaim =
+  /** The caller holds it: the record as it was before, and what to send to Apollo. */
+  | { claimed: true; previous: ConversionRecord; contact: QueuedContact }
+  /** Held by another, finished, refused, or gone (null): nothing to convert here. */
+  | { claimed: false; record: ConversionRecord | null };
+
+/** The consumer's claims and outcomes (`BulkConversion`): the conversion's, by key alone. */
+export interface QueuedConversionLedger extends Pick<
+  ConversionLedger,
+  'complete' | 'reject' | 'markVerificationStarted'
+> {
+  get(query: { key: string }): Promise<ConversionRecord | null>;
+  /**
+   * Claims a record holding a queued person, by key alone (the record holds the person): `queued`;
+   * `creating` whose lock lapsed (its consumer died); `failed` by `failQueued` (a redrive of the
+   * dead-letter queue converts it once the cause is fixed). Same lock and fencing token as `claim`.
+   */
+  claimQueued(request: {
+    key: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+  }): Promise<QueuedClaim>;
+  /**
+   * creating → queued, by the claim holder: Apollo was busy or unavailable and the queue brings the
+   * person back. Keeps why, and whether a create may have happened (sticky, dated from the first
+   * time); `refundAttempt` uncounts a claim that did nothing (a 429, pacing). `quietPeriod: false`
+   * keeps the doubt undated: the contact is known to exist (a later call failed), no create of
+   * unknown outcome may still be running at Apollo, so none must be waited out.
+   */
+  requeue(result: {
+    key: string;
+    token: string;
+    error: string;
+    createUncertain: boolean;
+    nowMs: number;
+    refundAttempt?: boolean;
+    quietPeriod?: boolean;
+  }): Promise<void>;
+  /**
+   * creating → failed, by the claim holder: its message is poison (its last receive failed too).
+   * Unlike `fail`, keeps the queued person, so a redrive of the dead-letter queue can still
+   * convert it; a delivery with changed data queues it again. Expires at `expiresAtSeconds`.
+   */
+  failQueued(result: {
+    key: string;
+    token: string;
+    reason: string;
+    createUncertain: boolean;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void>;
+}
+
+/**
+ * `queued` records whose send may have been lost (`StrandedQueueSweep`), through the `by-status`
+ * index (status, updated_at): never a scan.
+ */
+export interface StrandedQueueLedger {
+  /** Keys of up to `limit` records `queued` and unchanged since before `olderThanMs`, oldest first. */
+  queuedBefore(query: { olderThanMs: number; limit: number }): Promise<string[]>;
+  markSent(update: { key: string; nowMs: number }): Promise<void>;
 }

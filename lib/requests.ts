@@ -124,6 +124,18 @@ export function parseEnrichmentWebhook(rawBody: string, options: PersonOptions):
   return { kind: 'people', people: parsePeople(envelope.data, 'body.data', options) };
 }
 
+/**
+ * `POST /contacts?wait=N`: how long to wait for final results, in seconds, from 0 (the default: do
+ * not wait) up to `maxSeconds`; more is clamped to `maxSeconds`. Not a number: refused (400).
+ */
+export function parseWaitSeconds(wait: string | undefined, maxSeconds: number): number {
+  if (wait === undefined || wait.trim() === '') return 0;
+  if (!/^\d+(\.\d+)?$/.test(wait.trim())) {
+    throw new InvalidRequestError(`query.wait: must be a number of seconds from 0 to ${maxSeconds}`);
+  }
+  return Math.min(maxSeconds, Number(wait));
+}
+
 /** Parses the on-demand body: one person, or `{"people": [P, ...]}`. */
 export function parseContactsRequest(rawBody: string, options: PersonOptions): PersonEntry[] {
   const body = parseJsonObject(rawBody);

@@ -39,3 +39,12 @@ export interface PhoneRevealScheduler {
 export function phoneRevealExecutionName(key: string, requestId: string, secret: string): string {
   return `phones-${createHmac('sha256', secret).update(`${key}\n${requestId}`).digest('hex')}`;
 }
+
+/**
+ * Starts one verification for a batch of converted people: the shape `VerificationScheduler.start`
+ * takes once the batch verification lands (one execution per batch, named from it). Starting it
+ * twice for the same batch must be harmless.
+ */
+export interface BatchVerificationScheduler {
+  start(request: { people: Array<{ key: string; contact_id: string }> }): Promise<void>;
+}

@@ -1,7 +1,16 @@
+import type { BulkConversion } from './bulk-conversion';
 import type { Config } from './config';
+import type { ConversionQueue } from './conversion-queue';
 import type { ContactConversion } from './conversion';
 import type { PersonEnrichment } from './enrichment';
+import type { ConversionIntake } from './intake';
 import type { LedgerReader } from './ledger';
+import { StrandedQueueSweep } from './queued-sweep';
+import { RateLimitPacer } from './rate-limit-pacer';
+import { batchVerifications } from './roots/shared/batch-verifications';
+import { bulkConversion } from './roots/shared/bulk-conversion';
+import { conversionQueue, useConversionQueue } from './roots/shared/conversion-queue';
+import { conversionIntake } from './roots/shared/intake';
 import { apolloClient } from './roots/shared/apollo';
 import { compositionRoot, resetCompositionRoots } from './roots/shared/composition-root';
 import { contactConversion } from './roots/shared/conversion';
@@ -39,15 +48,29 @@ export interface Services {
   verificationSweep: VerificationSweep;
   /** Remembers answered webhook deliveries, so a replayed `webhook-id` is answered without converting. */
   webhookDeliveries: WebhookDeliveryMemory;
+  /** The doors (webhook, POST /contacts): people queued or answered from the ledger. */
+  intake: ConversionIntake;
+  /** The conversion queue's consumer. */
+  bulkConversion: BulkConversion;
+  /** Sends again the keys of people left queued whose message was lost (scheduled). */
+  queuedSweep: StrandedQueueSweep;
+}
+
+/** Adapters a test may stand in for (`resetServices`). */
+export interface ServiceOverrides {
+  conversionQueue?: ConversionQueue;
 }
 
 /** The services for this container, built on first use from `process.env`. */
 export const getServices = compositionRoot((loaded): Services => {
   const config = withSupportedPhoneCountry(loaded);
   const ledger = dynamoDbLedger(config);
-  const apollo = apolloClient(config);
+  const pacer = new RateLimitPacer();
+  const apollo = apolloClient(config, pacer);
   const { verifications, redrives, phoneReveals } = stateMachineStarts(config);
   const conversion = contactConversion(config, { ledger, apollo, verifications, redrives });
+  const queue = conversionQueue(config);
+  const batches = batchVerifications(verifications);
   return {
     config,
     ledger,
@@ -57,13 +80,23 @@ export const getServices = compositionRoot((loaded): Services => {
     enrichment: personEnrichment(config, { ledger, apollo, conversion, phoneReveals }),
     verificationSweep: verificationSweep(config, { ledger, redrives }),
     webhookDeliveries: webhookDeliveryMemory(ledger),
+    intake: conversionIntake(config, { ledger, queue, verifications: batches, redrives }),
+    bulkConversion: bulkConversion(config, { ledger, apollo, queue, verifications: batches, pacer }),
+    queuedSweep: new StrandedQueueSweep({
+      ledger,
+      queue,
+      staleAfterMs: config.queuedSweepAfterMs,
+      batchSize: config.verificationSweepBatch,
+    }),
   };
 });
 
 /**
  * Tests and the local stack rebuild the services, and every composition root of lib/roots/, after
- * changing the environment.
+ * changing the environment; `replace` stands in for adapters (the tests' in-process queue) until
+ * the next reset.
  */
-export function resetServices(): void {
+export function resetServices(replace: ServiceOverrides = {}): void {
+  useConversionQueue(replace.conversionQueue);
   resetCompositionRoots();
 }

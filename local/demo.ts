@@ -3,9 +3,9 @@ import { LOCAL_DEFAULTS, PROJECT_ROOT, localPorts } from './stack';
 import { sendWebhook, webhookBody } from './send';
 
 /**
- * `npm run demo`: sends the seed's Mark Twain webhook to the running local stack, follows the
- * conversion until it is verified, shows the contact as Apollo holds it, then sends the same
- * webhook again to show that the replay costs no Apollo call.
+ * `npm run demo`: sends the seed's Mark Twain webhook to the running local stack (answered 202:
+ * queued), follows the conversion until it is verified, shows the contact as Apollo holds it, then
+ * sends the same webhook again to show that the replay costs no Apollo call.
  */
 const ports = localPorts();
 const api = `http://127.0.0.1:${ports.http}`;
@@ -45,6 +45,7 @@ async function followConversion(id: string): Promise<Record<string, unknown>> {
       last === 'verified' ||
       last === 'verification_failed' ||
       last === 'rejected' ||
+      last === 'failed' ||
       Date.now() > deadline
     ) {
       return body ?? {};
@@ -76,14 +77,16 @@ async function main(): Promise<void> {
   const first = await sendWebhook(webhookBody(file));
   const result = (first.body as { results?: Result[] }).results?.[0];
   console.log(`   HTTP ${first.status}: ${JSON.stringify(first.body)}`);
-  if (!result?.contact_id) throw new Error('the webhook did not produce a contact');
+  if (!result?.id) throw new Error('the webhook did not queue the person');
 
-  console.log('\n2. Following the conversion until the state machine has verified it through people/match');
+  console.log('\n2. Following the conversion (queued, converted in bulk, verified through people/match)');
   const record = await followConversion(result.id);
   console.log(`   ${JSON.stringify(record)}`);
+  const contactId = typeof record.contact_id === 'string' ? record.contact_id : undefined;
+  if (contactId === undefined) throw new Error('the conversion did not produce a contact');
 
-  console.log(`\n3. The contact in Apollo (${result.contact_id})`);
-  await showContact(result.contact_id);
+  console.log(`\n3. The contact in Apollo (${contactId})`);
+  await showContact(contactId);
 
   console.log('\n4. Sending the same webhook again (a retry or replay)');
   const again = await sendWebhook(webhookBody(file));

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { EMILY, EMILY_LOOKUP, MARK_TWAIN, WALT } from './support/people';
 import { CONVERSION_ID_PATTERN } from '../lib/identity';
 import { API_KEY, enrichmentCompleted, useServiceHarness } from './support/service-harness';
@@ -11,14 +11,14 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
   it("turns the seed's Mark Twain into exactly one verified contact", async () => {
     // Act
     const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-    await harness.verificationsSettled();
+    await harness.settled();
 
-    // Assess
-    expect(reply.status).toBe(200);
+    // Assess: queued at once (202), converted and verified without the sender.
+    expect(reply.status).toBe(202);
     const [contact, ...others] = harness.apollo.contacts();
     expect(others).toHaveLength(0);
     expect(reply.body).toEqual({
-      results: [{ id: await harness.conversionIdOf(KEY), status: 'created', contact_id: contact?.id }],
+      results: [{ id: await harness.conversionIdOf(KEY), status: 'queued', contact_id: null }],
     });
     expect(contact).toMatchObject({
       first_name: 'Mark',
@@ -56,8 +56,8 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
   });
 
   it('answers a re-delivery from the ledger as a duplicate, without calling Apollo', async () => {
-    const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-    await harness.verificationsSettled();
+    await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+    await harness.settled();
     const apolloCallsBefore = harness.apollo.requests().length;
 
     const again = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
@@ -67,7 +67,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       {
         id: await harness.conversionIdOf(KEY),
         status: 'duplicate',
-        contact_id: first.body.results[0]?.contact_id,
+        contact_id: harness.apollo.contacts()[0]?.id,
       },
     ]);
     expect(harness.apollo.requests()).toHaveLength(apolloCallsBefore);
@@ -79,22 +79,24 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     const replies = await Promise.all(
       Array.from({ length: 50 }, () => harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }))),
     );
-    await harness.verificationsSettled();
+    await harness.settled();
 
     expect(harness.apollo.contacts()).toHaveLength(1);
-    expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
+    expect(harness.apollo.countRequests('POST', '/contacts/bulk_create')).toBe(1);
+    expect(harness.queue.sent).toHaveLength(1);
     const statuses = replies.map((reply) => reply.body.results[0]?.status);
-    expect(statuses.filter((status) => status === 'created')).toHaveLength(1);
+    expect(statuses.filter((status) => status === 'queued').length).toBeGreaterThan(0);
     expect(
       statuses.every(
-        (status) => status !== undefined && ['created', 'duplicate', 'in_progress'].includes(status),
+        (status) => status !== undefined && ['queued', 'duplicate', 'in_progress'].includes(status),
       ),
     ).toBe(true);
-    // A person held by another request is never a 200 (a sender drops a 200): 503 + Retry-After.
+    // Queued: 202, converted without the sender. A person whose identity another delivery is
+    // deciding right now is never a 200 (a sender drops a 200): 503 + Retry-After.
     for (const reply of replies) {
-      const inProgress = reply.body.results[0]?.status === 'in_progress';
-      expect(reply.status).toBe(inProgress ? 503 : 200);
-      if (inProgress) expect(Number(reply.headers['retry-after'])).toBeGreaterThan(0);
+      const status = reply.body.results[0]?.status;
+      expect(reply.status).toBe({ queued: 202, duplicate: 200, in_progress: 503 }[status as string]);
+      if (status === 'in_progress') expect(Number(reply.headers['retry-after'])).toBeGreaterThan(0);
     }
     const retries = await Promise.all(
       replies
@@ -121,18 +123,22 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       email: 'mark.twain@greatamericanwriters.example.org',
     });
 
-    const reply = await harness.webhook(
-      enrichmentCompleted({ person: { ...MARK_TWAIN, direct_phone: null, mobile_phone: null } }),
+    const reply = await harness.createContacts(
+      { ...MARK_TWAIN, direct_phone: null, mobile_phone: null },
+      undefined,
+      15,
     );
-    await harness.verificationsSettled();
+    await harness.settled();
 
     expect(reply.body.results).toEqual([
       { id: await harness.conversionIdOf(KEY), status: 'existing', contact_id: existing.id },
     ]);
     expect(harness.apollo.countRequests('POST', '/contacts')).toBe(0);
+    expect(harness.apollo.contacts()).toHaveLength(2);
     expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
       status: 'verified',
       outcome: 'existing',
+      contact_id: existing.id,
     });
   });
 
@@ -140,8 +146,9 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     const people = [MARK_TWAIN, EMILY, WALT, MARK_TWAIN];
 
     const reply = await harness.webhook(enrichmentCompleted({ people }));
+    await harness.settled();
 
-    expect(reply.status).toBe(200);
+    expect(reply.status).toBe(202);
     const [mark, emily, walt] = [
       await harness.conversionIdOf(KEY),
       await harness.conversionIdOf(EMILY_LOOKUP),
@@ -149,11 +156,12 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     ];
     expect(new Set([mark, emily, walt]).size).toBe(3);
     expect(reply.body.results.map((r) => [r.id, r.status])).toEqual([
-      [mark, 'created'],
-      [emily, 'created'],
-      [walt, 'created'],
-      [mark, 'created'],
+      [mark, 'queued'],
+      [emily, 'queued'],
+      [walt, 'queued'],
+      [mark, 'queued'],
     ]);
+    expect(harness.queue.sent).toEqual([mark, emily, walt]);
     expect(harness.apollo.contacts()).toHaveLength(3);
   });
 
@@ -234,91 +242,109 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
   });
 
   describe('when Apollo is unavailable', () => {
-    it('answers 503 with Retry-After on a 429, leaves no lock, and the retry creates one contact', async () => {
-      harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 42 });
-      const delivery = enrichmentCompleted({ person: MARK_TWAIN });
+    // The quiet period after a create of unknown outcome, shortened: the tests' clock is real.
+    beforeEach(async () => {
+      await harness.reset({ UNAVAILABLE_RETRY_AFTER_SECONDS: '1' });
+    });
 
-      const first = await harness.webhook(delivery, { id: 'msg_same' });
-      const retry = await harness.webhook(delivery, { id: 'msg_same' });
-      await harness.verificationsSettled();
+    it('never answers a sender 503 because Apollo rate limits: the batch waits out retry-after on the queue', async () => {
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/contacts/bulk_create',
+        status: 429,
+        retryAfterSeconds: 2,
+      });
 
-      expect(first.status).toBe(503);
-      expect(first.headers['retry-after']).toBe('42');
-      expect(first.body).toMatchObject({ error: 'retry_later', retry_after_seconds: 42 });
-      expect(retry.status).toBe(200);
-      expect(retry.body.results[0]?.status).toBe('created');
+      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.settled();
+
+      expect(first.status).toBe(202);
+      expect(harness.apollo.countRequests('POST', '/contacts/bulk_create')).toBe(2);
       expect(harness.apollo.contacts()).toHaveLength(1);
+      // The rate-limited attempt is not counted against the attempts.
+      expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
+        status: 'verified',
+        attempts: 1,
+      });
+    });
+
+    it('never creates twice after a create whose outcome is unknown (Apollo created, then failed)', async () => {
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/contacts/bulk_create',
+        action: 'create-then-fail',
+        status: 502,
+      });
+
+      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.settled();
+
+      expect(first.status).toBe(202);
+      expect(harness.apollo.contacts()).toHaveLength(1);
+      expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
+        status: 'verified',
+        outcome: 'created',
+        contact_id: harness.apollo.contacts()[0]?.id,
+      });
+      // The retry's dedupe returned what the first try made.
+      const creates = harness.apollo.requests().filter((r) => r.path === '/contacts/bulk_create');
+      expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([true, true]);
+    });
+
+    it('finds the contact by name and company after an unknown outcome for a person without email', async () => {
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/contacts/bulk_create',
+        action: 'create-then-fail',
+        status: 500,
+      });
+
+      await harness.webhook(enrichmentCompleted({ person: EMILY }));
+      await harness.settled();
+
+      expect(harness.apollo.contacts()).toHaveLength(1);
+      expect(harness.apollo.countRequests('POST', '/contacts/bulk_create')).toBe(2);
+      expect(harness.apollo.countRequests('POST', '/contacts')).toBe(0);
+      expect((await harness.lookupConversion(EMILY_LOOKUP)).body).toMatchObject({
+        status: 'verified',
+        outcome: 'created',
+      });
+    });
+
+    it('waits out a quiet period before creating again when the earlier create may still land', async () => {
+      harness.apollo.inject({ method: 'POST', path: '/contacts/bulk_create', status: 500 });
+
+      await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.queue.idle();
+      const failedAt = Date.now();
+      await harness.settled();
+
+      const creates = harness.apollo.requests().filter((r) => r.path === '/contacts/bulk_create');
+      expect(creates).toHaveLength(2);
+      expect((creates[1]?.at ?? 0) - failedAt).toBeGreaterThanOrEqual(900);
+      expect(harness.apollo.contacts()).toHaveLength(1);
+      // Attempts held back by the quiet period are not counted against the attempts.
       expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'verified',
         attempts: 2,
       });
     });
 
-    it('never creates twice after a create whose outcome is unknown (Apollo created, then failed)', async () => {
-      harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 502 });
-
-      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      const retry = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      await harness.verificationsSettled();
-
-      expect(first.status).toBe(503);
-      expect(retry.body.results[0]).toMatchObject({
-        status: 'created',
-        contact_id: harness.apollo.contacts()[0]?.id,
-      });
-      expect(harness.apollo.contacts()).toHaveLength(1);
-      expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
-    });
-
-    it('finds the contact by name and company after an unknown outcome for a person without email', async () => {
-      harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 500 });
-
-      const first = await harness.webhook(enrichmentCompleted({ person: EMILY }));
-      const retry = await harness.webhook(enrichmentCompleted({ person: EMILY }));
-      await harness.verificationsSettled();
-
-      expect(first.status).toBe(503);
-      expect(retry.body.results[0]?.status).toBe('created');
-      expect(harness.apollo.contacts()).toHaveLength(1);
-      // The retry searched the contacts by name (free) instead of creating again; no people/match,
-      // which charges a credit for anyone Apollo knows who is not a contact yet.
-      expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
-      const lookups = harness.apollo.requests().filter((r) => r.path === '/contacts/search');
-      expect(lookups[1]?.body).toEqual({ q_keywords: 'Emily Dickinson', page: 1, per_page: 100 });
-      expect(harness.apollo.countRequests('POST', '/people/match')).toBe(0);
-      expect((await harness.lookupConversion(EMILY_LOOKUP)).body.status).toBe('verified');
-    });
-
-    it('waits out a quiet period before creating again when the earlier create may still land', async () => {
-      await harness.reset({ UNAVAILABLE_RETRY_AFTER_SECONDS: '1' });
-      harness.apollo.inject({ method: 'POST', path: '/contacts', status: 500 });
-
-      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      const tooSoon = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      await new Promise((resolve) => setTimeout(resolve, 1100));
-      const later = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-
-      expect([first.status, tooSoon.status, later.status]).toEqual([503, 503, 200]);
-      expect(tooSoon.headers['retry-after']).toBe('1');
-      expect(later.body.results[0]?.status).toBe('created');
-      const creates = harness.apollo.requests().filter((r) => r.method === 'POST' && r.path === '/contacts');
-      expect(creates.map((r) => (r.body as { run_dedupe?: boolean }).run_dedupe)).toEqual([undefined, true]);
-      // The deferred attempt is not counted against MAX_CONVERSION_ATTEMPTS.
-      expect((await harness.lookupConversion({ email: KEY })).body.attempts).toBe(2);
-    });
-
     it('keeps the reason when Apollo rejects the data (422), and answers a replay from the ledger', async () => {
+      // The batch is refused, then the person on their own.
       harness.apollo.inject({
         method: 'POST',
-        path: '/contacts',
+        path: '/contacts/bulk_create',
         status: 422,
         body: { error: 'Parameters misconfigured.' },
+        times: 2,
       });
 
-      const first = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      const first = await harness.createContacts(MARK_TWAIN, undefined, 15);
       const callsAfterFirst = harness.apollo.requests().length;
       const replay = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
 
+      expect(first.status).toBe(200);
       expect(first.body.results).toEqual([
         {
           id: await harness.conversionIdOf(KEY),
@@ -327,6 +353,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
           reason: 'Parameters misconfigured. (422)',
         },
       ]);
+      expect(replay.status).toBe(200);
       expect(replay.body.results[0]).toMatchObject({
         status: 'rejected',
         reason: 'Parameters misconfigured. (422)',
@@ -338,15 +365,15 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       });
     });
 
-    it("reports Apollo refusing the service's key as an operator problem, not a rejected person", async () => {
-      harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 403, times: 1 });
+    it("keeps a person queued, with the reason, while Apollo refuses the service's key (an operator problem)", async () => {
+      harness.apollo.inject({ method: 'POST', path: '/contacts/bulk_create', status: 403, times: 1 });
 
       const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.queue.idle();
       const record = await harness.lookupConversion({ email: KEY });
 
-      expect(reply.status).toBe(503);
-      expect(reply.body.error).toBe('upstream_configuration');
-      expect(record.body.status).toBe('creating');
+      expect(reply.status).toBe(202);
+      expect(record.body.status).toBe('queued');
       expect(record.body.last_error).toMatch(/403/);
     });
   });
@@ -362,7 +389,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       });
 
       await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      await harness.verificationsSettled();
+      await harness.settled();
 
       const record = await harness.lookupConversion({ email: KEY });
       expect(record.body.status).toBe('verification_failed');
@@ -388,9 +415,9 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
         },
       });
 
-      const reply = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      const contactId = reply.body.results[0]?.contact_id;
-      await harness.verificationsSettled();
+      await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
+      await harness.settled();
+      const contactId = harness.apollo.contacts()[0]?.id;
 
       expect(harness.apollo.countRequests('POST', '/people/match')).toBe(1);
       expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
@@ -401,12 +428,11 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
   });
 
   describe('on-demand API', () => {
-    it('converts one person or a list with the same results as the webhook', async () => {
-      const one = await harness.createContacts(MARK_TWAIN);
-      const list = await harness.createContacts({
-        people: [MARK_TWAIN, WALT],
-      });
+    it('converts one person or a list with the same results as the webhook, final with ?wait', async () => {
+      const one = await harness.createContacts(MARK_TWAIN, undefined, 15);
+      const list = await harness.createContacts({ people: [MARK_TWAIN, WALT] }, undefined, 15);
 
+      expect([one.status, list.status]).toEqual([200, 200]);
       expect(one.body.results).toEqual([
         {
           id: await harness.conversionIdOf(KEY),

@@ -142,6 +142,8 @@ describe('Identity resolution: one person, one record, one contact (real handler
 
   const records = async (h: ServiceHarness) => (await h.ledgerItems()).filter((item) => 'status' in item);
   const resultOf = (reply: HttpReply) => reply.body.results[0];
+  /** `POST /contacts?wait=15`: queued, converted by the consumer, answered with the final results. */
+  const convert = (body: unknown) => harness.createContacts(body, undefined, 15);
 
   it('ends every sequence of spellings of one person (with and without email, organisation or website) in one record and one contact', async () => {
     await fc.assert(
@@ -153,10 +155,10 @@ describe('Identity resolution: one person, one record, one contact (real handler
           await harness.reset();
           for (const variant of variants) {
             const reply = await harness.webhook(enrichmentCompleted({ person: variant }));
-            expect(reply.status).toBe(200);
-            expect(['created', 'existing', 'duplicate']).toContain(resultOf(reply)?.status);
+            expect([200, 202]).toContain(reply.status);
+            expect(['queued', 'duplicate']).toContain(resultOf(reply)?.status);
           }
-          await harness.verificationsSettled();
+          await harness.settled();
           expect(harness.apollo.contacts()).toHaveLength(1);
           expect(await records(harness)).toHaveLength(1);
         },
@@ -177,27 +179,28 @@ describe('Identity resolution: one person, one record, one contact (real handler
       await harness.reset();
       const inputs = Array.from({ length: 8 }, (_, i) => (i % 2 === 0 ? withEmail : without));
       const replies = await Promise.all(inputs.map((input) => harness.createContacts(input)));
-      // A person another request holds right now is answered 503 in_progress (a sender drops a
-      // 200), never refused: the retry, once the holder is done, is a 200.
+      // Queued (202), or, for a person whose identity another request is deciding right now,
+      // 503 in_progress (a sender drops a 200), never refused: the retry is accepted.
+      const accepted = (status: number | undefined) => status === 202 || status === 200;
       for (const reply of replies) {
-        if (reply.status !== 200) {
+        if (!accepted(reply.status)) {
           expect(reply.status).toBe(503);
           expect(reply.body.results[0]?.status).toBe('in_progress');
         }
       }
       const retries = await Promise.all(
-        inputs.filter((_, i) => replies[i]?.status !== 200).map((input) => harness.createContacts(input)),
+        inputs.filter((_, i) => !accepted(replies[i]?.status)).map((input) => harness.createContacts(input)),
       );
-      for (const reply of retries) expect(reply.status).toBe(200);
-      await harness.verificationsSettled();
+      for (const reply of retries) expect(accepted(reply.status)).toBe(true);
+      await harness.settled();
       expect(harness.apollo.contacts()).toHaveLength(1);
       expect(await records(harness)).toHaveLength(1);
     }
   });
 
   it('resolves a person without email to the contact of the person with email of that name and company', async () => {
-    const first = await harness.createContacts({ ...ADA_INPUT, email: ADA.email });
-    const later = await harness.createContacts({ ...ADA_INPUT, organization_name: 'SEQ Co' });
+    const first = await convert({ ...ADA_INPUT, email: ADA.email });
+    const later = await convert({ ...ADA_INPUT, organization_name: 'SEQ Co' });
 
     expect(resultOf(later)).toEqual({ ...resultOf(first), status: 'duplicate' });
     expect(harness.apollo.contacts()).toHaveLength(1);
@@ -205,9 +208,9 @@ describe('Identity resolution: one person, one record, one contact (real handler
   });
 
   it('never merges two people with different emails; a person without email of that name and company is refused with the reason', async () => {
-    const one = await harness.createContacts({ ...ADA_INPUT, email: 'ada.one@seq.example' });
-    const two = await harness.createContacts({ ...ADA_INPUT, email: 'ada.two@seq.example' });
-    const noEmail = await harness.createContacts({ ...ADA_INPUT });
+    const one = await convert({ ...ADA_INPUT, email: 'ada.one@seq.example' });
+    const two = await convert({ ...ADA_INPUT, email: 'ada.two@seq.example' });
+    const noEmail = await convert({ ...ADA_INPUT });
 
     expect(resultOf(one)?.status).toBe('created');
     expect(resultOf(two)?.status).toBe('created');
@@ -226,8 +229,8 @@ describe('Identity resolution: one person, one record, one contact (real handler
   });
 
   it('adopts the record of a person converted without email when the same person comes with one', async () => {
-    const noEmail = await harness.createContacts({ ...ADA_INPUT });
-    const withEmail = await harness.createContacts({
+    const noEmail = await convert({ ...ADA_INPUT });
+    const withEmail = await convert({
       ...ADA_INPUT,
       email: ADA.email,
       website_url: 'seq.example',
@@ -258,11 +261,17 @@ describe('Identity resolution: one person, one record, one contact (real handler
     const reply = await harness.webhook(
       enrichmentCompleted({ people: [person, { ...ADA_INPUT, email: ADA.email }] }),
     );
+    await harness.settled();
 
-    expect(reply.status).toBe(200);
-    expect(reply.body.results.map((r) => r.status)).toEqual(['created', 'created']);
+    expect(reply.status).toBe(202);
+    expect(reply.body.results.map((r) => r.status)).toEqual(['queued', 'queued']);
+    expect(harness.apollo.contacts()).toHaveLength(2);
     const again = await harness.webhook(enrichmentCompleted({ person }));
-    expect(resultOf(again)).toEqual({ ...reply.body.results[0], status: 'duplicate' });
+    expect(resultOf(again)).toEqual({
+      ...reply.body.results[0],
+      status: 'duplicate',
+      contact_id: expect.any(String) as unknown,
+    });
     const id = reply.body.results[0]?.id ?? null;
     expect(id).not.toBeNull();
     expect((await harness.getConversion(id as string)).status).toBe(200);
@@ -284,8 +293,8 @@ describe('Identity resolution: one person, one record, one contact (real handler
   });
 
   it('re-enriches by name and organisation a person converted by email without calling people/match', async () => {
-    const converted = await harness.createContacts({ ...ADA_INPUT, email: ADA.email });
-    await harness.verificationsSettled();
+    const converted = await convert({ ...ADA_INPUT, email: ADA.email });
+    await harness.settled();
     const matchesBefore = harness.apollo.countRequests('POST', '/people/match');
 
     const reply = await harness.enrich({

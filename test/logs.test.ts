@@ -152,9 +152,9 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       logger.setLogLevel('DEBUG');
       expect(logger.getLevelName()).toBe('DEBUG');
 
-      // Act: the seed person converted and verified, then delivered again.
+      // Act: the seed person queued, converted and verified, then delivered again.
       const seed = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
-      await harness.verificationsSettled();
+      await harness.settled();
       const duplicate = await harness.webhook(enrichmentCompleted({ person: MARK_TWAIN }));
       const record = await harness.lookupConversion({ email: MARK_TWAIN.email });
 
@@ -166,24 +166,43 @@ describe('Logs: a full run writes no secret and no personal data', () => {
         enrichmentCompleted({ person: { ...MARK_TWAIN, email: BAD_EMAIL } }),
       );
 
-      // Apollo rejects a person's data (422).
+      // Apollo rejects a person's data (422): the batch, then the person alone.
       harness.apollo.inject({
         method: 'POST',
-        path: '/contacts',
+        path: '/contacts/bulk_create',
         status: 422,
         body: { error: 'Parameters misconfigured.' },
+        times: 2,
       });
+      await harness.webhook(enrichmentCompleted({ person: CAST.emily }));
+      await harness.settled();
       const rejected = await harness.webhook(enrichmentCompleted({ person: CAST.emily }));
 
-      // Apollo rate limits (429), and the sender's retry goes through.
-      harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 42 });
-      const limited = await harness.webhook(enrichmentCompleted({ person: CAST.walt }), { id: 'msg_walt' });
-      const retried = await harness.webhook(enrichmentCompleted({ person: CAST.walt }), { id: 'msg_walt' });
-      await harness.verificationsSettled();
+      // Apollo rate limits (429) the consumer: the batch waits on the queue, then goes through.
+      harness.apollo.inject({
+        method: 'POST',
+        path: '/contacts/bulk_create',
+        status: 429,
+        retryAfterSeconds: 3,
+      });
+      const limited = await harness.webhook(enrichmentCompleted({ person: CAST.walt }));
+      await harness.settled();
+      const walt = await harness.lookupConversion({ email: CAST.walt.email });
 
-      // Apollo refuses the service's key (401).
-      harness.apollo.inject({ method: 'POST', path: '/contacts/search', status: 401 });
+      // The queue refuses a send, and the sender's retry goes through.
+      harness.queue.refuseNext({ error: new Error('SQS is unavailable') });
+      const unsent = await harness.webhook(enrichmentCompleted({ person: CAST.louisa }), {
+        id: 'msg_louisa',
+      });
+      const resent = await harness.webhook(enrichmentCompleted({ person: CAST.louisa }), {
+        id: 'msg_louisa',
+      });
+      await harness.settled();
+
+      // Apollo refuses the service's key (401) once.
+      harness.apollo.inject({ method: 'POST', path: '/contacts/bulk_create', status: 401 });
       const refusedKey = await harness.webhook(enrichmentCompleted({ person: CAST.herman }));
+      await harness.settled();
 
       // Apollo never shows the contact (Edgar has no email: his contact is looked for by a
       // contacts search by name): verification fails.
@@ -195,30 +214,30 @@ describe('Logs: a full run writes no secret and no personal data', () => {
         times: 100,
       });
       const unverified = await harness.webhook(enrichmentCompleted({ person: CAST.edgar }));
-      await harness.verificationsSettled();
+      await harness.settled();
       harness.apollo.clearFaults();
       const failedRecord = await harness.lookupConversion(EDGAR_LOOKUP);
 
-      // The on-demand API, with the right key and a wrong one.
-      const onDemand = await harness.createContacts(CAST.louisa);
-      await harness.verificationsSettled();
+      // The on-demand API, with the right key (waiting for the result) and a wrong one.
+      const onDemand = await harness.createContacts({ ...CAST.louisa, title: 'Novelist' }, undefined, 15);
+      await harness.settled();
       const wrongKey = await harness.createContacts(CAST.louisa, WRONG_API_KEY);
-      await harness.verificationsSettled();
 
       // The run went as intended (otherwise the logs below would prove little).
-      expect(seed.body.results[0]?.status).toBe('created');
+      expect(seed.status).toBe(202);
       expect(record.body.status).toBe('verified');
       expect(duplicate.body.results[0]?.status).toBe('duplicate');
       expect(forged.status).toBe(401);
       expect(badEmail.status).toBe(400);
       expect(rejected.body.results[0]?.status).toBe('rejected');
-      expect(limited.status).toBe(503);
-      expect(retried.body.results[0]?.status).toBe('created');
-      expect(refusedKey.status).toBe(503);
-      expect(refusedKey.body.error).toBe('upstream_configuration');
-      expect(unverified.body.results[0]?.status).toBe('created');
+      expect(limited.status).toBe(202);
+      expect(walt.body.status).toBe('verified');
+      expect(unsent.status).toBe(503);
+      expect(resent.status).toBe(202);
+      expect(refusedKey.status).toBe(202);
+      expect(unverified.status).toBe(202);
       expect(failedRecord.body.status).toBe('verification_failed');
-      expect(onDemand.body.results[0]?.status).toBe('created');
+      expect(onDemand.status).toBe(200);
       expect(wrongKey.status).toBe(401);
     } finally {
       lines = output.lines();
@@ -247,7 +266,8 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       'contact verified',
       'request refused',
       'Apollo rejected a person',
-      'conversion deferred: Apollo unavailable',
+      'Apollo call failed',
+      'people not queued: the conversion queue is unavailable',
       'Apollo refused the service credentials: operator action needed',
       'verification failed',
     ]) {

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { loadConfig } from '../lib/config';
+import { getBulkConversionRoot } from '../lib/roots/bulk-conversion';
 import { getConversionRoot } from '../lib/roots/conversion';
 import { getEnrichmentRoot } from '../lib/roots/enrichment';
 import { getLedgerReaderRoot } from '../lib/roots/ledger-reader';
 import { getPhoneRevealRoot } from '../lib/roots/phone-reveal';
+import { getQueuedSweepRoot } from '../lib/roots/queued-sweep';
 import { compositionRoot } from '../lib/roots/shared/composition-root';
 import { withSupportedPhoneCountry } from '../lib/roots/shared/phone-country';
 import { getVerificationRoot } from '../lib/roots/verification';
@@ -63,21 +65,28 @@ describe('Function: compositionRoot (lib/roots/)', () => {
       verification: getVerificationRoot(),
       verificationFailure: getVerificationFailureRoot(),
       verificationSweep: getVerificationSweepRoot(),
+      bulkConversion: getBulkConversionRoot(),
+      queuedSweep: getQueuedSweepRoot(),
     };
 
     // Assess: each hands out what its functions call, and only that
     expect(Object.keys(roots.ledgerReader).sort()).toEqual(['config', 'ledger']);
-    expect(Object.keys(roots.conversion).sort()).toEqual(['config', 'conversion', 'webhookDeliveries']);
+    expect(Object.keys(roots.conversion).sort()).toEqual(['config', 'intake', 'webhookDeliveries']);
+    expect(Object.keys(roots.bulkConversion)).toEqual(['bulkConversion']);
+    expect(Object.keys(roots.queuedSweep)).toEqual(['queuedSweep']);
     expect(Object.keys(roots.enrichment).sort()).toEqual(['config', 'enrichment']);
     expect(Object.keys(roots.phoneReveal).sort()).toEqual(['config', 'phones']);
     expect(Object.keys(roots.verification)).toEqual(['verification']);
     expect(Object.keys(roots.verificationFailure)).toEqual(['failures']);
     expect(Object.keys(roots.verificationSweep)).toEqual(['verificationSweep']);
     expect(Object.keys(getServices()).sort()).toEqual([
+      'bulkConversion',
       'config',
       'conversion',
       'enrichment',
+      'intake',
       'ledger',
+      'queuedSweep',
       'verification',
       'verificationFailures',
       'verificationSweep',

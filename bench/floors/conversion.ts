@@ -60,6 +60,7 @@ export function createFloorConversion(env: FloorEnvironment): (person: FloorPers
         UpdateExpression: CLAIM_UPDATE,
         ExpressionAttributeNames: STATUS,
         ExpressionAttributeValues: {
+          ':queued': { S: 'queued' },
           ':creating': { S: 'creating' },
           ':rejected': { S: 'rejected' },
           ':failed': { S: 'failed' },

@@ -15,6 +15,22 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
+/** What a 503 `retry_later` says, by its reason: to the log, and to the sender. */
+const RETRY_LATER = {
+  in_progress: {
+    log: 'conversion deferred: person in progress',
+    message: 'another request is converting a person of this request right now; retry this request unchanged',
+  },
+  apollo_unavailable: {
+    log: 'conversion deferred: Apollo unavailable',
+    message: 'Apollo is rate limiting or unavailable; retry this request unchanged',
+  },
+  queue_unavailable: {
+    log: 'people not queued: the conversion queue is unavailable',
+    message: 'the conversion queue is unavailable; retry this request unchanged',
+  },
+} as const;
+
 /**
  * The one error-to-response mapping. Client errors say what is wrong; server errors say only what
  * the caller can do (retry, when), and the details go to the log for the operator.
@@ -39,18 +55,13 @@ export function errorResponse(error: unknown): HttpResponse {
     return json(404, { error: 'not_found', message: error.message });
   }
   if (isError(error, 'RetryLaterError')) {
-    const inProgress = error.reason === 'in_progress';
-    logger.warn(
-      inProgress ? 'conversion deferred: person in progress' : 'conversion deferred: Apollo unavailable',
-      { reason: error.message, retryAfterSeconds: error.retryAfterSeconds },
-    );
+    const why = RETRY_LATER[error.reason];
+    logger.warn(why.log, { reason: error.message, retryAfterSeconds: error.retryAfterSeconds });
     return json(
       503,
       {
         error: 'retry_later',
-        message: inProgress
-          ? 'another request is converting a person of this request right now; retry this request unchanged'
-          : 'Apollo is rate limiting or unavailable; retry this request unchanged',
+        message: why.message,
         retry_after_seconds: error.retryAfterSeconds,
         results: error.results,
       },

@@ -1,14 +1,16 @@
 import { compositionRoot } from './shared/composition-root';
-import { apolloClient } from './shared/apollo';
-import { contactConversion } from './shared/conversion';
+import { batchVerifications } from './shared/batch-verifications';
+import { conversionQueue } from './shared/conversion-queue';
 import { dynamoDbLedger } from './shared/dynamodb';
+import { conversionIntake } from './shared/intake';
 import { withSupportedPhoneCountry } from './shared/phone-country';
 import { stateMachineStarts } from './shared/step-functions';
 import { webhookDeliveryMemory } from './shared/webhook-deliveries';
 
 /**
- * enrichmentWebhook, createContacts: parse people (phones included), convert them through the
- * ledger and Apollo, start their verifications; the webhook remembers answered deliveries.
+ * enrichmentWebhook, createContacts: parse people (phones included), queue them through the ledger
+ * and the conversion queue (no Apollo), answer converted people from the ledger (starting a
+ * verification that never started); the webhook remembers answered deliveries.
  */
 export const getConversionRoot = compositionRoot((loaded) => {
   const config = withSupportedPhoneCountry(loaded);
@@ -16,7 +18,12 @@ export const getConversionRoot = compositionRoot((loaded) => {
   const { verifications, redrives } = stateMachineStarts(config);
   return {
     config,
-    conversion: contactConversion(config, { ledger, apollo: apolloClient(config), verifications, redrives }),
+    intake: conversionIntake(config, {
+      ledger,
+      queue: conversionQueue(config),
+      verifications: batchVerifications(verifications),
+      redrives,
+    }),
     webhookDeliveries: webhookDeliveryMemory(ledger),
   };
 });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
-import type { APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
@@ -21,6 +21,7 @@ import type { EnrichmentResult, PhoneCallbackResult } from '../../lib/enrichment
 import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 import { resetServices } from '../../lib/services';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
+import { InProcessConversionQueue } from './in-process-queue';
 
 /**
  * The real Lambda handlers, run in this process against real local parts: dynalite for the
@@ -68,6 +69,20 @@ const handlers = {
   recordVerificationFailure: () =>
     import('../../functions/record-verification-failure').then((m) => m.handler),
   sweepVerifications: () => import('../../functions/sweep-verifications').then((m) => m.handler),
+  convertQueued: () => import('../../functions/convert-queued').then((m) => m.handler),
+  sweepQueued: () => import('../../functions/sweep-queued').then((m) => m.handler),
+};
+
+/**
+ * The consumer's event source as serverless.yml sets it up (batch size, a short batching window
+ * here), its timeout, and the queue's redrive policy and visibility timeout (6x the timeout).
+ */
+export const CONSUMER_TIMEOUT_MS = 60_000;
+export const QUEUE_SETTINGS = {
+  batchSize: 100,
+  batchingWindowMs: 20,
+  maxReceives: 5,
+  visibilityTimeoutMs: 6 * CONSUMER_TIMEOUT_MS,
 };
 
 /** The state machines' Lambda tasks, by serverless function key. */
@@ -100,6 +115,7 @@ export class ServiceHarness {
   private callbackServer: Server | undefined;
   publicApiUrl = '';
   private overridden: string[] = [];
+  private conversionQueue: InProcessConversionQueue | undefined;
   private taskFaults = new Map<TaskFunction, { fault: TaskFault; calls: number }>();
 
   private constructor(
@@ -147,6 +163,8 @@ export class ServiceHarness {
    * since they derive from person keys), and services rebuilt from the environment.
    */
   async reset(env: Record<string, string> = {}): Promise<void> {
+    // The previous test's consumer invocation ends first: it must not call the next test's Apollo.
+    await this.conversionQueue?.stop();
     // Overrides hold for one test only: the previous test's are dropped first.
     for (const name of this.overridden) delete process.env[name];
     this.overridden = Object.keys(env);
@@ -154,6 +172,10 @@ export class ServiceHarness {
     await createLedgerTable(this.dynamo.client, this.tableName);
     this.apollo.reset();
     this.taskFaults.clear();
+    this.conversionQueue = new InProcessConversionQueue(
+      async (event) => this.convertQueued(event, this.conversionQueue?.consumerRemainingMs),
+      QUEUE_SETTINGS,
+    );
     await this.stepFunctionsServer?.close();
     this.stepFunctionsServer = await startLocalStepFunctions({
       definition: loadStateMachineDefinition().definition,
@@ -195,10 +217,41 @@ export class ServiceHarness {
         { APOLLO_TIMEOUT_MS: '2000', ...env },
       ),
     );
-    resetServices();
+    resetServices({ conversionQueue: this.conversionQueue });
+  }
+
+  /** The conversion queue the doors send to, and the consumer handler reads (in process). */
+  get queue(): InProcessConversionQueue {
+    if (this.conversionQueue === undefined) throw new Error('harness not started');
+    return this.conversionQueue;
+  }
+
+  /** The real consumer handler, on one batch, as Lambda's SQS event source invokes it. */
+  async convertQueued(event: SQSEvent, remainingMs = CONSUMER_TIMEOUT_MS): Promise<SQSBatchResponse> {
+    const handler = (await handlers.convertQueued()) as Handler<SQSEvent, SQSBatchResponse>;
+    return handler(event, lambdaContext('convertQueued', { remainingMs }));
+  }
+
+  /** Runs the scheduled stranded-send sweep once. */
+  async sweepQueued(): Promise<unknown> {
+    const handler = (await handlers.sweepQueued()) as Handler<unknown, unknown>;
+    return handler(
+      { source: 'aws.events', 'detail-type': 'Scheduled Event', detail: {} },
+      lambdaContext('sweepQueued', { remainingMs: 60_000 }),
+    );
+  }
+
+  /**
+   * Waits until the queue is empty (the consumer has converted or given up on everyone, skipping
+   * retry-afters and visibility timeouts) and every verification started has ended.
+   */
+  async settled(): Promise<void> {
+    await this.queue.drain();
+    await this.verificationsSettled();
   }
 
   async stop(): Promise<void> {
+    await this.conversionQueue?.stop();
     await this.stepFunctionsServer?.close();
     this.callbackServer?.closeAllConnections();
     await new Promise((resolve) => this.callbackServer?.close(resolve));
@@ -227,14 +280,22 @@ export class ServiceHarness {
     return toReply(await handler(event, lambdaContext('enrichmentWebhook')));
   }
 
-  async createContacts(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply<ConversionsBody>> {
+  /** `POST /contacts`, with `?wait=<wait>` when given (a number of seconds, or any text). */
+  async createContacts(
+    body: unknown,
+    apiKey: string | null = API_KEY,
+    wait?: number | string,
+  ): Promise<HttpReply<ConversionsBody>> {
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     if (apiKey !== null) headers['x-api-key'] = apiKey;
     const handler = await handlers.createContacts();
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
-    return toReply(
-      await handler(httpEvent('POST', '/contacts', raw, headers), lambdaContext('createContacts')),
-    );
+    const event = httpEvent('POST', '/contacts', raw, headers);
+    if (wait !== undefined) {
+      event.queryStringParameters = { wait: String(wait) };
+      event.rawQueryString = `wait=${encodeURIComponent(String(wait))}`;
+    }
+    return toReply(await handler(event, lambdaContext('createContacts')));
   }
 
   async enrich(body: unknown, apiKey: string | null = API_KEY): Promise<HttpReply<EnrichmentResult>> {

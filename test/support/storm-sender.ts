@@ -107,13 +107,16 @@ export function stormPopulation(): StormPerson[] {
   });
 }
 
-/** The faults a storm draws from, one at a time (times: 1). */
+/**
+ * The faults a storm draws from, one at a time (times: 1): on the consumer's bulk calls and on the
+ * verification's people/match. Retry-afters are short: the consumer paces itself on real time.
+ */
 const STORM_FAULTS: FaultRule[] = [
-  { method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 60 },
-  { method: 'POST', path: '/contacts', status: 500 },
-  { method: 'POST', path: '/contacts', action: 'create-then-fail' },
-  { method: 'POST', path: '/contacts', action: 'reset' },
-  { method: 'POST', path: '/contacts/search', status: 503 },
+  { method: 'POST', path: '/contacts/bulk_create', status: 429, retryAfterSeconds: 3 },
+  { method: 'POST', path: '/contacts/bulk_create', status: 500 },
+  { method: 'POST', path: '/contacts/bulk_create', action: 'create-then-fail' },
+  { method: 'POST', path: '/contacts/bulk_create', action: 'reset' },
+  { method: 'POST', path: '/contacts/bulk_update', status: 503, times: 3 },
   { method: 'POST', path: '/people/match', status: 503 },
   { method: 'POST', path: '/people/match', status: 200, body: { person: null } },
 ];

@@ -3,15 +3,20 @@ import { ApolloHttpClient } from '../../apollo/http-client';
 import { isRunningLow } from '../../apollo/rate-limits';
 import type { Config } from '../../config';
 import { logger } from '../../logger';
+import type { RateLimitPacer } from '../../rate-limit-pacer';
 
-/** The one Apollo client, over the built-in fetch; warns when a rate-limit window runs low. */
-export function apolloClient(config: Config): Apollo {
+/**
+ * The one Apollo client, over the built-in fetch; warns when a rate-limit window runs low, and
+ * tells `pacer` (the queue's consumer) what each reply said of its endpoint's windows.
+ */
+export function apolloClient(config: Config, pacer?: RateLimitPacer): Apollo {
   return new ApolloHttpClient({
     baseUrl: config.apolloBaseUrl,
     apiKey: () => config.secret('APOLLO_API_KEY'),
     timeoutMs: config.apolloTimeoutMs,
     maxRetryWaitSeconds: config.apolloMaxRetryWaitSeconds,
-    onRateLimit: (windows) => {
+    onRateLimit: (windows, endpoint) => {
+      pacer?.observe(endpoint, windows);
       for (const window of windows.filter((w) => isRunningLow(w))) {
         logger.warn('Apollo rate limit running low', { ...window });
       }

@@ -110,6 +110,12 @@ function emailDomain(email: string | null | undefined): string | null {
   return email?.split('@')[1]?.trim().toLowerCase() ?? null;
 }
 
+/** What bulk_create answers. */
+export interface BulkReply {
+  created: ApolloContact[];
+  existing: ApolloContact[];
+}
+
 /** The HTTP adapter refuses a batch over Apollo's per-call maximum before calling: so does the fake. */
 function checkBatch(endpoint: string, size: number, max: number): void {
   if (size > max)
@@ -155,6 +161,7 @@ export class FakeApollo implements Apollo {
   /** Phone reveals asked for: request id → Apollo person id. */
   private readonly phoneRequests = new Map<string, string>();
   private contactCount = 0;
+  private readonly bulkReplyTransforms: Array<(reply: BulkReply) => BulkReply> = [];
   private requestCount = 0;
 
   /** How many times each method was called. */
@@ -357,8 +364,17 @@ export class FakeApollo implements Apollo {
         call.results.push({ contactId: contact.id, outcome });
         reply[outcome].push(this.toApolloContact(contact));
       }
-      return reply;
+      const transform = this.bulkReplyTransforms.shift();
+      return transform === undefined ? reply : transform(reply);
     });
+  }
+
+  /**
+   * The next bulk_create reply (after its effect) is what `transform` makes of it: a reply Apollo
+   * shows with fewer fields, say, that cannot be mapped back to the entries.
+   */
+  transformNextBulkReply(transform: (reply: BulkReply) => BulkReply): void {
+    this.bulkReplyTransforms.push(transform);
   }
 
   /** Like Apollo's bulk_update (100 or fewer, applied at once): the same fields as `updateContact`. */

@@ -1,4 +1,8 @@
+import { BulkConversion } from '../../../lib/bulk-conversion';
 import { ContactConversion } from '../../../lib/conversion';
+import { ConversionIntake } from '../../../lib/intake';
+import { StrandedQueueSweep } from '../../../lib/queued-sweep';
+import { RateLimitPacer } from '../../../lib/rate-limit-pacer';
 import { PersonEnrichment } from '../../../lib/enrichment';
 import { identityKey } from '../../../lib/identity';
 import { IdentityResolution } from '../../../lib/identity-resolution';
@@ -11,12 +15,19 @@ import { FakeApollo } from './apollo';
 import { FakeClock, sequentialTokens } from './clock';
 import { InMemoryLedger } from './ledger';
 import { DEFAULT_PHONE_COUNTRY } from './people';
-import { FakePhoneRevealScheduler, FakeVerificationRedriver, FakeVerificationScheduler } from './schedulers';
+import { FakeConversionQueue } from './queue';
+import {
+  FakeBatchVerificationScheduler,
+  FakePhoneRevealScheduler,
+  FakeVerificationRedriver,
+  FakeVerificationScheduler,
+} from './schedulers';
 
 export * from './apollo';
 export * from './clock';
 export * from './ledger';
 export * from './people';
+export * from './queue';
 export * from './schedulers';
 
 /** The settings the composition roots (`lib/roots/`) read from the config, at values the tests reason about. */
@@ -35,6 +46,16 @@ export interface FakeSettings {
   inProgressRetryAfterSeconds: number;
   /** How long an answered webhook delivery is remembered (`WEBHOOK_REPLAY_WINDOW_SECONDS`). */
   webhookReplayWindowSeconds: number;
+  /** The intake sends a queued record again after this long (`QUEUED_RESEND_AFTER_MS`). */
+  resendAfterMs: number;
+  /** Retry-After of the 503 when the queue refused a send. */
+  queueRetryAfterSeconds: number;
+  /** The conversion queue's maxReceiveCount (`CONVERSION_MAX_RECEIVES`). */
+  maxReceives: number;
+  /** The queue's visibility timeout, in ms. */
+  visibilityTimeoutMs: number;
+  /** `QUEUED_SWEEP_AFTER_MINUTES`, in ms. */
+  queuedSweepAfterMs: number;
 }
 
 export const FAKE_SETTINGS: FakeSettings = {
@@ -50,7 +71,15 @@ export const FAKE_SETTINGS: FakeSettings = {
   verificationSweepBatch: 200,
   inProgressRetryAfterSeconds: 2,
   webhookReplayWindowSeconds: 3 * 86_400,
+  resendAfterMs: 30_000,
+  queueRetryAfterSeconds: 5,
+  maxReceives: 5,
+  visibilityTimeoutMs: 360_000,
+  queuedSweepAfterMs: 15 * 60_000,
 };
+
+/** How long the consumer's invocation may run in these tests. */
+export const CONSUMER_MS = 60_000;
 
 /** How long a test's request may run: the Lambda's deadline, `REQUEST_MS` after `clock.now()`. */
 export const REQUEST_MS = 20_000;
@@ -109,6 +138,54 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     now: clock.now,
   });
   const verificationFailures = new VerificationFailureRecorder({ ledger, now: clock.now });
+  const queue = new FakeConversionQueue(clock.now, {
+    maxReceives: settings.maxReceives,
+    visibilityTimeoutMs: settings.visibilityTimeoutMs,
+  });
+  const batchVerifications = new FakeBatchVerificationScheduler();
+  const pacer = new RateLimitPacer(clock.now);
+  const intake = new ConversionIntake({
+    ledger,
+    queue,
+    verifications: batchVerifications,
+    staleVerifications: verificationSweep,
+    resendAfterMs: settings.resendAfterMs,
+    queueRetryAfterSeconds: settings.queueRetryAfterSeconds,
+    inProgressRetryAfterSeconds: settings.inProgressRetryAfterSeconds,
+    now: clock.now,
+    // The long poll's pauses move the clock instead of waiting.
+    sleep: (ms) => {
+      clock.advance(ms);
+      return Promise.resolve();
+    },
+  });
+  const bulkConversion = new BulkConversion({
+    ledger,
+    apollo,
+    queue,
+    verifications: batchVerifications,
+    pacer,
+    maxReceives: settings.maxReceives,
+    rejectedRecordTtlSeconds: settings.rejectedRecordTtlSeconds,
+    quietPeriodSeconds: settings.unavailableRetryAfterSeconds,
+    now: clock.now,
+    newToken: sequentialTokens('consumer'),
+  });
+  const queuedSweep = new StrandedQueueSweep({
+    ledger,
+    queue,
+    staleAfterMs: settings.queuedSweepAfterMs,
+    batchSize: settings.verificationSweepBatch,
+    now: clock.now,
+  });
+  /** One invocation of the consumer on what the queue hands out now (up to `batchSize`). */
+  const consumeOnce = async (batchSize = 100) => {
+    const batch = queue.receive(batchSize);
+    if (batch.length === 0) return undefined;
+    const outcome = await bulkConversion.convert(batch, { deadline: clock.now() + CONSUMER_MS });
+    queue.settle(batch, outcome.failedMessageIds);
+    return { batch, ...outcome };
+  };
   const webhookDeliveries = new WebhookDeliveryMemory({
     ledger,
     rememberSeconds: settings.webhookReplayWindowSeconds,
@@ -129,7 +206,28 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     verificationFailures,
     verificationSweep,
     webhookDeliveries,
-    /** Call options for one request starting now. */
+    queue,
+    batchVerifications,
+    pacer,
+    intake,
+    bulkConversion,
+    queuedSweep,
+    consumeOnce,
+    /**
+     * Runs the consumer as Lambda's event source would until the queue is empty (or `maxRounds`
+     * invocations): receives what is visible, moving the clock to the next visible message when
+     * none is (a postponed or failed message's return), converts, settles. Returns the invocations.
+     */
+    drain: async ({ batchSize = 100, maxRounds = 100 } = {}) => {
+      let rounds = 0;
+      for (; rounds < maxRounds; rounds++) {
+        const next = queue.nextVisibleAtMs();
+        if (next === undefined) break;
+        if (next > clock.now()) clock.advance(next - clock.now());
+        await consumeOnce(batchSize);
+      }
+      return rounds;
+    },
     request: () => ({ deadline: clock.now() + REQUEST_MS }),
     /**
      * The record key (conversion id) `person`'s strongest identity names in the ledger now; for a

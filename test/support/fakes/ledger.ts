@@ -5,9 +5,12 @@ import type {
   AwaitingVerdict,
   ClaimRequest,
   ClaimResult,
+  ConversionIntakeLedger,
   ConversionLedger,
   ConversionOutcome,
   ConversionRecord,
+  EnqueueRequest,
+  EnqueueResult,
   EnrichmentClaim,
   FreeLookups,
   HeldPhones,
@@ -19,8 +22,12 @@ import type {
   PersonIdentities,
   PhoneRevealLedger,
   PhoneRevealStatus,
+  QueuedClaim,
+  QueuedContact,
+  QueuedConversionLedger,
   RecordStatus,
   RememberedDelivery,
+  StrandedQueueLedger,
   VerificationLedger,
   VerificationSweepLedger,
   WebhookDeliveries,
@@ -88,6 +95,10 @@ export interface LedgerItem {
   verificationRedrives?: number;
   deliveryBodyHash?: string;
   deliveryAnswer?: string;
+  /** What the consumer sends to Apollo, on a `queued` person until it is converted. */
+  queuedContact?: QueuedContact;
+  /** Epoch ms when a `queued` record's key was last handed to the queue; 0 after a failed send. */
+  sentAtMs?: number;
 }
 
 type PersonItem = LedgerItem & { status: RecordStatus };
@@ -134,6 +145,8 @@ function toRecord(item: PersonItem): ConversionRecord {
     appliedPhoneHashes: [...(item.appliedPhoneHashes ?? [])],
     awaitingVerdictSinceMs: item.awaitingVerdictSinceMs ?? null,
     verificationRedrives: item.verificationRedrives ?? 0,
+    ...(item.sentAtMs !== undefined && { sentAtMs: item.sentAtMs }),
+    ...(item.queuedContact !== undefined && { holdsQueuedContact: true as const }),
   };
 }
 
@@ -169,6 +182,9 @@ export class InMemoryLedger
     LedgerReader,
     FreeLookups,
     ConversionLedger,
+    ConversionIntakeLedger,
+    QueuedConversionLedger,
+    StrandedQueueLedger,
     VerificationLedger,
     PersonAliases,
     PersonIdentities,
@@ -203,10 +219,11 @@ export class InMemoryLedger
   claim(request: ClaimRequest): Promise<ClaimResult> {
     return settle(() => {
       const old = this.items.get(request.key);
-      // 'attribute_not_exists(#status) OR (#status = :creating AND lock_expires_at < :now) OR
+      // 'attribute_not_exists(#status) OR #status = :queued OR (#status = :creating AND lock_expires_at < :now) OR
       //  (#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)'
       const claimable =
         !isPerson(old) ||
+        old.status === 'queued' ||
         (old.status === 'creating' &&
           old.lockExpiresAtMs !== undefined &&
           old.lockExpiresAtMs < request.nowMs) ||
@@ -225,6 +242,7 @@ export class InMemoryLedger
       item.match = stored(request.match);
       item.expectedPhoneHashes = [...request.expectedPhoneHashes];
       delete item.expiresAtSeconds;
+      delete item.sentAtMs;
       this.items.set(request.key, item);
       return { claimed: true, previous } as const;
     });
@@ -251,6 +269,7 @@ export class InMemoryLedger
         delete item.lockExpiresAtMs;
         delete item.createUncertain;
         delete item.createUncertainSinceMs;
+        delete item.queuedContact;
       });
     });
   }
@@ -292,6 +311,165 @@ export class InMemoryLedger
       this.updateAsHolder(key, token, (item) => {
         item.attempts = 1;
       });
+    });
+  }
+
+  enqueue(request: EnqueueRequest): Promise<EnqueueResult> {
+    return settle(() => {
+      const old = this.items.get(request.key);
+      // ENQUEUE_CONDITION: 'attribute_not_exists(#status) OR
+      //  (#status IN (:rejected, :failed) AND fingerprint <> :fingerprint)'
+      const fresh =
+        !isPerson(old) ||
+        ((old.status === 'rejected' || old.status === 'failed') && old.fingerprint !== request.fingerprint);
+      // The take-back of a lapsed claim: '#status = :creating AND lock_expires_at < :now' (the
+      // adapter's second write; nothing can come in between here).
+      const lapsed =
+        isPerson(old) &&
+        old.status === 'creating' &&
+        old.lockExpiresAtMs !== undefined &&
+        old.lockExpiresAtMs < request.nowMs;
+      if (!fresh && !lapsed) return { enqueued: false, record: toRecord(old) } as const;
+      const previous = isPerson(old) ? toRecord(old) : null;
+      const item: LedgerItem = old ?? { pk: request.key };
+      if (lapsed && item.lockToken !== undefined) {
+        // Died mid-way: a create may have happened (sticky; undated: no quiet period is owed).
+        item.createUncertain = true;
+      }
+      if (fresh) item.attempts = 0;
+      item.status = 'queued';
+      item.queuedContact = stored(request.contact);
+      item.sentAtMs = request.nowMs;
+      item.fingerprint = request.fingerprint;
+      item.match = stored(request.match);
+      item.expectedPhoneHashes = [...request.expectedPhoneHashes];
+      item.createdAt ??= iso(request.nowMs);
+      item.updatedAt = iso(request.nowMs);
+      delete item.lockToken;
+      delete item.lockExpiresAtMs;
+      delete item.expiresAtSeconds;
+      this.items.set(request.key, item);
+      return { enqueued: true, previous } as const;
+    });
+  }
+
+  markUnsent({ key }: { key: string }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        key,
+        (item) => item?.status === 'queued',
+        (item) => {
+          item.sentAtMs = 0;
+        },
+      );
+    });
+  }
+
+  markSent({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {
+    return settle(() => {
+      this.updateIf(
+        key,
+        (item) => item?.status === 'queued',
+        (item) => {
+          item.sentAtMs = nowMs;
+          item.updatedAt = iso(nowMs);
+        },
+      );
+    });
+  }
+
+  claimQueued(request: {
+    key: string;
+    token: string;
+    lockExpiresAtMs: number;
+    nowMs: number;
+  }): Promise<QueuedClaim> {
+    return settle(() => {
+      const old = this.items.get(request.key);
+      // QUEUED_CLAIM_CONDITION: '(#status IN (:queued, :failed) OR (#status = :creating AND
+      //  lock_expires_at < :now)) AND attribute_exists(queued_contact)'
+      const claimable =
+        isPerson(old) &&
+        old.queuedContact !== undefined &&
+        (old.status === 'queued' ||
+          old.status === 'failed' ||
+          (old.status === 'creating' &&
+            old.lockExpiresAtMs !== undefined &&
+            old.lockExpiresAtMs < request.nowMs));
+      if (!claimable) return { claimed: false, record: isPerson(old) ? toRecord(old) : null } as const;
+      const previous = toRecord(old);
+      const contact = structuredClone(old.queuedContact as QueuedContact);
+      old.status = 'creating';
+      old.lockToken = request.token;
+      old.lockExpiresAtMs = request.lockExpiresAtMs;
+      old.attempts = (old.attempts ?? 0) + 1;
+      old.updatedAt = iso(request.nowMs);
+      delete old.sentAtMs;
+      return { claimed: true, previous, contact } as const;
+    });
+  }
+
+  requeue(result: {
+    key: string;
+    token: string;
+    error: string;
+    createUncertain: boolean;
+    nowMs: number;
+    refundAttempt?: boolean;
+    quietPeriod?: boolean;
+  }): Promise<void> {
+    return settle(() => {
+      this.updateAsHolder(result.key, result.token, (item) => {
+        item.status = 'queued';
+        item.lastError = result.error;
+        item.updatedAt = iso(result.nowMs);
+        // The message is still in the queue and brings the person back: counted as just sent.
+        item.sentAtMs = result.nowMs;
+        if (result.createUncertain) {
+          item.createUncertain = true;
+          if (result.quietPeriod !== false) item.createUncertainSinceMs ??= result.nowMs;
+        }
+        if (result.refundAttempt) item.attempts = (item.attempts ?? 0) - 1;
+        delete item.lockToken;
+        delete item.lockExpiresAtMs;
+      });
+    });
+  }
+
+  failQueued(result: {
+    key: string;
+    token: string;
+    reason: string;
+    createUncertain: boolean;
+    nowMs: number;
+    expiresAtSeconds: number;
+  }): Promise<void> {
+    return settle(() => {
+      this.updateAsHolder(result.key, result.token, (item) => {
+        item.status = 'failed';
+        item.lastError = result.reason;
+        item.updatedAt = iso(result.nowMs);
+        item.expiresAtSeconds = result.expiresAtSeconds;
+        if (result.createUncertain) {
+          item.createUncertain = true;
+          item.createUncertainSinceMs ??= result.nowMs;
+        }
+        // The queued person stays: a redrive of the dead-letter queue can still convert it.
+        delete item.lockToken;
+        delete item.lockExpiresAtMs;
+      });
+    });
+  }
+
+  queuedBefore({ olderThanMs, limit }: { olderThanMs: number; limit: number }): Promise<string[]> {
+    return settle(() => {
+      const before = iso(olderThanMs);
+      // The `by-status` index: HASH status, RANGE updated_at (ISO text), oldest first.
+      return [...this.items.values()]
+        .filter((item) => item.status === 'queued' && item.updatedAt !== undefined && item.updatedAt < before)
+        .sort((a, b) => ((a.updatedAt ?? '') < (b.updatedAt ?? '') ? -1 : 1))
+        .slice(0, limit)
+        .map((item) => item.pk);
     });
   }
 
@@ -890,6 +1068,7 @@ export class InMemoryLedger
       item.expiresAtSeconds = result.expiresAtSeconds;
       delete item.lockToken;
       delete item.lockExpiresAtMs;
+      delete item.queuedContact;
     });
   }
 }

@@ -31,6 +31,16 @@ export class FakeVerificationScheduler
   extends RecordingScheduler<VerificationRequest>
   implements VerificationScheduler {}
 
+/** The batch verification's starter: one start per batch, recorded with its people. */
+export class FakeBatchVerificationScheduler extends RecordingScheduler<{
+  people: Array<{ key: string; contact_id: string }>;
+}> {
+  /** Every person whose verification started, in order (a person started twice is here twice). */
+  get people(): Array<{ key: string; contact_id: string }> {
+    return this.started.flatMap((batch) => batch.people);
+  }
+}
+
 /** The phone-reveal fallback state machine's starter. */
 export class FakePhoneRevealScheduler
   extends RecordingScheduler<PhoneRevealPoll>

@@ -1,0 +1,25 @@
+import type { Apollo } from '../../apollo/apollo';
+import { BulkConversion, type Pacer } from '../../bulk-conversion';
+import type { Config } from '../../config';
+import type { ConversionQueue } from '../../conversion-queue';
+import type { QueuedConversionLedger } from '../../ledger';
+import type { BatchVerificationScheduler } from '../../schedulers';
+
+/** The conversion queue's consumer, pacing itself with `pacer` (fed by the Apollo client's headers). */
+export function bulkConversion(
+  config: Config,
+  ports: {
+    ledger: QueuedConversionLedger;
+    apollo: Apollo;
+    queue: ConversionQueue;
+    verifications: BatchVerificationScheduler;
+    pacer: Pacer;
+  },
+): BulkConversion {
+  return new BulkConversion({
+    ...ports,
+    maxReceives: config.conversionMaxReceives,
+    rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
+    quietPeriodSeconds: config.unavailableRetryAfterSeconds,
+  });
+}
