@@ -115,7 +115,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(11);
+    expect(functions).toHaveLength(12);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -126,7 +126,7 @@ describe('Deployment: serverless package', () => {
       expect(variables).not.toContain('API_KEY');
       expect(variables).toContain('APOLLO_API_KEY_PARAMETER');
     }
-    expect(roles.size).toBe(11);
+    expect(roles.size).toBe(functions.length);
   });
 
   it('gives every function the Parameters and Secrets extension, through which it reads its secrets', () => {
@@ -204,7 +204,10 @@ describe('Deployment: serverless package', () => {
       }),
     ]);
     const schedules = ofType('AWS::Events::Rule').map(([, rule]) => rule.Properties);
-    expect(schedules).toEqual([expect.objectContaining({ ScheduleExpression: 'rate(15 minutes)' })]);
+    expect(schedules).toEqual([
+      expect.objectContaining({ ScheduleExpression: 'rate(15 minutes)' }),
+      expect.objectContaining({ ScheduleExpression: 'rate(15 minutes)' }),
+    ]);
     const sweep = template.Resources.SweepVerificationsLambdaFunction?.Properties;
     expect(sweep?.Role).toEqual({ 'Fn::GetAtt': ['SweepVerificationsRole', 'Arn'] });
     const statements = JSON.stringify(template.Resources.SweepVerificationsRole?.Properties.Policies);
@@ -216,6 +219,25 @@ describe('Deployment: serverless package', () => {
         Namespace: 'AWS/Lambda',
         MetricName: 'Errors',
         Dimensions: [{ Name: 'FunctionName', Value: 'apollo-contact-converter-prod-sweepVerifications' }],
+      }),
+    );
+  });
+
+  it('sweeps people left queued every 15 minutes through the by-status index only, and alarms when that fails', () => {
+    const sweep = template.Resources.SweepQueuedLambdaFunction?.Properties;
+    expect(sweep?.Handler).toBe('functions/sweep-queued.handler');
+    expect(sweep?.Role).toEqual({ 'Fn::GetAtt': ['SweepQueuedRole', 'Arn'] });
+    const statements = JSON.stringify(template.Resources.SweepQueuedRole?.Properties.Policies);
+    expect(statements).not.toContain('dynamodb:Scan');
+    expect(statements).toMatch(/"dynamodb:Query"\],"Resource":\{"Fn::Sub":"[^"]*\/index\/by-status"/);
+    expect(statements).not.toContain('states:StartExecution');
+    expect(statements).not.toContain('/apollo-api-key');
+    const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties);
+    expect(alarms).toContainEqual(
+      expect.objectContaining({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Errors',
+        Dimensions: [{ Name: 'FunctionName', Value: 'apollo-contact-converter-prod-sweepQueued' }],
       }),
     );
   });
@@ -287,7 +309,7 @@ describe('Deployment: serverless package', () => {
     });
 
     it('tells the front doors and the consumer where the queue is, and the consumer the receives before the DLQ', () => {
-      for (const fn of ['EnrichmentWebhook', 'CreateContacts', 'ConvertQueued']) {
+      for (const fn of ['EnrichmentWebhook', 'CreateContacts', 'ConvertQueued', 'SweepQueued']) {
         const variables = template.Resources[`${fn}LambdaFunction`]?.Properties.Environment?.Variables;
         expect(variables?.CONVERSION_QUEUE_URL, fn).toEqual({ Ref: 'ConversionQueue' });
       }
@@ -308,8 +330,10 @@ describe('Deployment: serverless package', () => {
           ],
           Resource: queueArn,
         }),
+        // On a message's last receive, a person tried fewer times than allowed gets a fresh one.
+        expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
       ]);
-      for (const door of ['EnrichmentWebhookRole', 'CreateContactsRole']) {
+      for (const door of ['EnrichmentWebhookRole', 'CreateContactsRole', 'SweepQueuedRole']) {
         expect(sqsStatementsOf(door), door).toEqual([
           expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
         ]);
@@ -321,6 +345,7 @@ describe('Deployment: serverless package', () => {
         'ConvertQueuedRole',
         'CreateContactsRole',
         'EnrichmentWebhookRole',
+        'SweepQueuedRole',
       ]);
       // The consumer needs the ledger, the verification machine and its two parameters, nothing else.
       const consumerResources = JSON.stringify(statementsOf('ConvertQueuedRole').map((s) => s.Resource));
