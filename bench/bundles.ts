@@ -15,8 +15,13 @@ export interface Bundle {
 }
 
 /** Cold-start floors, by name: the AWS SDK clients a function needs and nothing else. */
-export type FloorName = 'dynamodb' | 'dynamodb-sfn';
-export const COLD_START_FLOORS: FloorName[] = ['dynamodb-sfn', 'dynamodb'];
+export type FloorName = 'dynamodb' | 'dynamodb-sfn' | 'dynamodb-sqs' | 'dynamodb-sfn-sqs';
+export const COLD_START_FLOORS: FloorName[] = [
+  'dynamodb-sfn-sqs',
+  'dynamodb-sfn',
+  'dynamodb-sqs',
+  'dynamodb',
+];
 
 /** The warm-path floor: the same AWS and HTTP calls as a conversion, bundled like a function. */
 export const CONVERSION_FLOOR = 'conversion-floor';

@@ -8,8 +8,13 @@ const run = promisify(execFile);
 
 /** The floor each function is compared with: the AWS SDK clients that function needs. */
 export const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
-  enrichmentWebhook: 'dynamodb-sfn',
-  createContacts: 'dynamodb-sfn',
+  // Queue people (ledger, queue), start verifications of converted ones never started.
+  enrichmentWebhook: 'dynamodb-sfn-sqs',
+  createContacts: 'dynamodb-sfn-sqs',
+  // Claims, postpones or re-sends messages, starts one verification per batch; Apollo by fetch.
+  convertQueued: 'dynamodb-sfn-sqs',
+  // Queries the ledger, sends keys again.
+  sweepQueued: 'dynamodb-sqs',
   // Converts, then starts the phone-reveal state machine.
   enrichPerson: 'dynamodb-sfn',
   getConversion: 'dynamodb',

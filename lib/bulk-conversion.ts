@@ -293,13 +293,15 @@ export class BulkConversion {
     const waited = await this.waitOutQuietPeriods(held, fates);
     const { found, ready } = await this.findUndedupable(waited, fates, deadline);
     // Neither email nor company name: dedupe cannot find them, and a batch's reply cannot tell them
-    // apart, so they go alone (one entry, one contact back), never twice into one bulk_create.
+    // apart. Each gets the single create, which takes the website (bulk_create has no such field)
+    // and the typed phones, so that people/match by name and domain finds the contact after an
+    // unknown outcome (`findUndedupable`).
     const alone = ready.filter(undedupable);
     const batched = ready.filter((person) => !undedupable(person));
     const converted = [
       ...found,
       ...(batched.length === 0 ? [] : await this.createBatch(batched, fates, deadline)),
-      ...(await this.each(alone, (person) => this.createAlone(person, null, fates, deadline))),
+      ...(await this.each(alone, (person) => this.createWithoutDedupe(person, fates, deadline, false))),
     ];
     const phoned = await this.setPhones(converted, fates, deadline);
     const completed = await this.complete(phoned, fates);

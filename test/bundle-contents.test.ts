@@ -118,6 +118,8 @@ describe('Function bundles (deployed esbuild options)', () => {
     'verifyContact',
     'recordVerificationFailure',
     'sweepVerifications',
+    'convertQueued',
+    'sweepQueued',
   ])('%s has a composition root of its own kind (lib/roots/), not getServices()', (name) => {
     const files = projectFiles.get(name) ?? [];
     expect(
@@ -134,12 +136,15 @@ describe('Function bundles (deployed esbuild options)', () => {
     },
   );
 
-  it.each(['getConversion', 'lookupConversion', 'recordVerificationFailure', 'sweepVerifications'])(
-    '%s, which parses no phone number, does not bundle libphonenumber-js',
-    (name) => {
-      expect(packagesOf(name)).not.toContain('libphonenumber-js');
-    },
-  );
+  it.each([
+    'getConversion',
+    'lookupConversion',
+    'recordVerificationFailure',
+    'sweepVerifications',
+    'sweepQueued',
+  ])('%s, which parses no phone number, does not bundle libphonenumber-js', (name) => {
+    expect(packagesOf(name)).not.toContain('libphonenumber-js');
+  });
 
   it.each([
     ['getConversion', ['lib/apollo/http-client.ts', 'lib/conversion.ts', 'lib/enrichment.ts']],
@@ -149,7 +154,10 @@ describe('Function bundles (deployed esbuild options)', () => {
     ['verifyContact', ['lib/conversion.ts', 'lib/enrichment.ts', 'lib/verification-sweep.ts']],
     ['apolloPhoneCallback', ['lib/conversion.ts', 'lib/identity-resolution.ts', 'lib/verification-sweep.ts']],
     ['pollPhoneResult', ['lib/conversion.ts', 'lib/identity-resolution.ts', 'lib/verification-sweep.ts']],
-    ['enrichmentWebhook', ['lib/enrichment.ts', 'lib/verification.ts']],
+    ['enrichmentWebhook', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
+    ['createContacts', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
+    ['convertQueued', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/intake.ts']],
+    ['sweepQueued', ['lib/apollo/http-client.ts', 'lib/bulk-conversion.ts', 'lib/intake.ts']],
   ])('%s bundles none of the use cases and adapters its root leaves out: %j', (name, leftOut) => {
     const files = projectFiles.get(name) ?? [];
     expect(files).toContain(`functions/${service.fn(name).entry.split('/')[1]}`);

@@ -225,7 +225,7 @@ describe('Deployment: serverless package', () => {
 
   it('sweeps people left queued every 15 minutes through the by-status index only, and alarms when that fails', () => {
     const sweep = template.Resources.SweepQueuedLambdaFunction?.Properties;
-    expect(sweep?.Handler).toBe('functions/sweep-queued.handler');
+    expect(sweep).toMatchObject({ Handler: 'functions/sweep-queued.handler' });
     expect(sweep?.Role).toEqual({ 'Fn::GetAtt': ['SweepQueuedRole', 'Arn'] });
     const statements = JSON.stringify(template.Resources.SweepQueuedRole?.Properties.Policies);
     expect(statements).not.toContain('dynamodb:Scan');

@@ -60,7 +60,9 @@ describe('Class: BulkConversion', () => {
       expect(invocation?.failedMessageIds).toEqual([]);
       expect(s.queue.depth).toBe(0);
       const withoutPhones = people.map(({ fields: { direct_phone: _phone, ...rest } }) => rest);
-      expect(s.apollo.received.bulkCreateContacts).toEqual([{ runDedupe: true, contacts: withoutPhones }]);
+      expect(s.apollo.received.bulkCreateContacts).toEqual([
+        { runDedupe: true, contacts: withoutPhones, results: expect.any(Array) },
+      ]);
       const wrenContact = await contactOf(s, wren());
       expect(s.apollo.received.bulkUpdateContacts).toEqual([
         [{ id: wrenContact, direct_phone: '+12025550143' }],
@@ -122,7 +124,7 @@ describe('Class: BulkConversion', () => {
       expect(s.apollo.contacts).toHaveLength(1);
     });
 
-    it('sends people with neither email nor company name alone, one entry each: no reply could tell them apart', async () => {
+    it('creates people with neither email nor company name one by one (the single create, with their website): no bulk reply could tell them apart', async () => {
       // Prepare
       const herman = person({ first_name: 'Herman', last_name: 'Melville', website_url: 'pequod.example' });
       const ishmael = person({ first_name: 'Ishmael', last_name: 'Sailor', website_url: 'pequod.example' });
@@ -132,8 +134,10 @@ describe('Class: BulkConversion', () => {
       await s.consumeOnce();
 
       // Assess
-      expect(s.apollo.received.bulkCreateContacts.map((call) => call.contacts.length).sort()).toEqual([
-        1, 1, 1,
+      expect(s.apollo.received.bulkCreateContacts.map((call) => call.contacts.length)).toEqual([1]);
+      expect(s.apollo.received.createContact.map((call) => call.fields.website_url).sort()).toEqual([
+        'pequod.example',
+        'pequod.example',
       ]);
       expect(s.apollo.contacts).toHaveLength(3);
       expect(await contactOf(s, herman)).not.toBe(await contactOf(s, ishmael));
@@ -379,7 +383,7 @@ describe('Class: BulkConversion', () => {
         last_name: 'Melville',
         website_url: 'https://pequod.example',
       });
-      s.apollo.failNext('bulkCreateContacts', unknownOutcome(), { afterEffect: true });
+      s.apollo.failNext('createContact', unknownOutcome(), { afterEffect: true });
       await queue(s, [byWebsite]);
 
       // Act
@@ -388,7 +392,8 @@ describe('Class: BulkConversion', () => {
       // Assess
       expect(s.apollo.contacts).toHaveLength(1);
       expect(s.apollo.received.matchPerson).toEqual([byWebsite.match]);
-      expect(s.apollo.calls.bulkCreateContacts).toBe(1);
+      expect(s.apollo.calls.createContact).toBe(1);
+      expect(s.apollo.calls.bulkCreateContacts).toBe(0);
       expect(await s.ledger.get({ key: s.keyOf(byWebsite) })).toMatchObject({
         status: 'created',
         outcome: 'created',
