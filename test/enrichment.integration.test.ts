@@ -30,7 +30,8 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
 
   it('enriches, creates and verifies the contact, and the callback patches the phones in', async () => {
     // Prepare: Apollo calls back well after it answered (its callback comes minutes later).
-    harness.apollo.setPhoneCallbacks({ mode: 'once', delayMs: 600 });
+    // 3 s: well after the enrichment's answer even on a loaded machine (two cores, tests in parallel).
+    harness.apollo.setPhoneCallbacks({ mode: 'once', delayMs: 3000 });
 
     // Act
     const reply = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
@@ -72,7 +73,7 @@ describe('Enrichment: enrich on demand, receive the phone reveal, keep one conta
 
   it('keeps a negative 19-digit request_id digit for digit through JSON, DynamoDB and Step Functions', async () => {
     // A late callback: the fallback state machine is started with the request id before it arrives.
-    harness.apollo.setPhoneCallbacks({ mode: 'once', delayMs: 800 });
+    harness.apollo.setPhoneCallbacks({ mode: 'once', delayMs: 3000 });
 
     const reply = await harness.enrich({ email: ADA.email, reveal_phone_number: true });
     await eventually(() => harness.apollo.callbacks().length === 1);
