@@ -290,19 +290,16 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
         mobile_phone: '555-010-1851',
       };
       const lookup = { first_name: 'Herman', last_name: 'Melville', website_url: 'pequod.example' };
-      harness.apollo.inject({
-        method: 'POST',
-        path: '/contacts/bulk_create',
-        action: 'create-then-fail',
-        status: 500,
-      });
+      // Such a person gets the single create (it takes the website; bulk_create does not).
+      harness.apollo.inject({ method: 'POST', path: '/contacts', action: 'create-then-fail', status: 500 });
 
       // Act
       const sent = await sendAndSettle(harness, enrichmentCompleted({ person }));
 
       // Assess
       expect(sent.statuses).toEqual([202]);
-      expect(bulkCreates(harness)).toHaveLength(1);
+      expect(bulkCreates(harness)).toHaveLength(0);
+      expect(harness.apollo.countRequests('POST', '/contacts')).toBe(1);
       expect(matches(harness)[0]?.body).toEqual({
         first_name: 'Herman',
         last_name: 'Melville',
