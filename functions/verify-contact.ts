@@ -2,7 +2,7 @@ import { getServices } from '../lib/services';
 import { stateMachineTask } from '../lib/state-machine-task';
 import type { VerificationRequest } from '../lib/schedulers';
 
-/** State machine task: checks through people/match that Apollo returns the converted contact. */
+/** State machine task: checks through people/bulk_match that Apollo returns a batch's converted contacts. */
 export const handler = stateMachineTask((input: VerificationRequest, deadline) =>
   getServices().verification.verify(input, { deadline }),
 );

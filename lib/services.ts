@@ -9,6 +9,7 @@ import type { LedgerReader } from './ledger';
 import { logger } from './logger';
 import { StepFunctionsExecutions } from './step-functions-executions';
 import {
+  checkVerificationRequest,
   phoneRevealExecutionName,
   verificationExecutionName,
   type VerificationScheduler,
@@ -74,20 +75,24 @@ function build(config: Config): Services {
     config.verificationStateMachineArn,
     'VERIFICATION_STATE_MACHINE_ARN',
   );
+  // One execution per converted batch, named from its people; a re-drive is a batch of one.
   const verifications: VerificationScheduler = {
-    start: async (request) =>
-      verificationExecutions.start(
-        verificationExecutionName(request.key, await config.secret('LOG_HASH_SECRET')),
-        request,
-      ),
+    start: async (request) => {
+      const { people } = checkVerificationRequest(request);
+      const keys = people.map((person) => person.key);
+      await verificationExecutions.start(
+        verificationExecutionName(keys, await config.secret('LOG_HASH_SECRET')),
+        { people },
+      );
+    },
   };
   const verificationSweep = new VerificationSweep({
     ledger,
     verifications: {
-      redrive: async (request, redrive) =>
+      redrive: async (person, redrive) =>
         verificationExecutions.start(
-          redriveExecutionName(request.key, redrive, await config.secret('LOG_HASH_SECRET')),
-          request,
+          redriveExecutionName(person.key, redrive, await config.secret('LOG_HASH_SECRET')),
+          { people: [person] },
         ),
     },
     staleAfterMs: config.verificationSweepAfterMs,
