@@ -188,9 +188,9 @@ describe('Logs: a full run writes no secret and no personal data', () => {
       // Apollo never shows the contact: verification fails.
       harness.apollo.inject({
         method: 'POST',
-        path: '/people/match',
+        path: '/people/bulk_match',
         status: 200,
-        body: { person: null },
+        body: { matches: [null] },
         times: 100,
       });
       const unverified = await harness.webhook(enrichmentCompleted({ person: CAST.edgar }));
