@@ -1,4 +1,4 @@
-import { MAX_PEOPLE_PER_BULK_MATCH, type Apollo, type MatchedPerson } from './apollo/apollo';
+import { MAX_BULK_MATCH_PEOPLE, type Apollo, type MatchedPerson } from './apollo/apollo';
 import {
   ContactMismatchError,
   ContactsNotVisibleYetError,
@@ -174,7 +174,7 @@ export class ContactVerification {
     });
 
     const notVisible: string[] = [];
-    for (const chunk of chunks(toCheck, MAX_PEOPLE_PER_BULK_MATCH)) {
+    for (const chunk of chunks(toCheck, MAX_BULK_MATCH_PEOPLE)) {
       const matches = await apollo.matchPeople(
         chunk.map(({ record }) => record.match),
         { deadline },

@@ -28,7 +28,7 @@ export interface Apollo {
 }
 
 /** People per `POST /people/bulk_match` at most (Apollo refuses more: `RECORD_LIMIT_EXCEEDED`). */
-export const MAX_PEOPLE_PER_BULK_MATCH = 10;
+export const MAX_BULK_MATCH_PEOPLE = 10;
 
 export interface CallOptions {
   /** Epoch ms by which the call must have ended (the Lambda's deadline, less a margin). */

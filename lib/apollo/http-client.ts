@@ -10,7 +10,7 @@ import {
 } from '../errors';
 import type { ContactFields, MatchIdentity } from '../person';
 import {
-  MAX_PEOPLE_PER_BULK_MATCH,
+  MAX_BULK_MATCH_PEOPLE,
   type Apollo,
   type ApolloContact,
   type CallOptions,
@@ -134,9 +134,9 @@ export class ApolloHttpClient implements Apollo {
 
   async matchPeople(identities: MatchIdentity[], options: CallOptions): Promise<Array<MatchedPerson | null>> {
     if (identities.length === 0) return [];
-    if (identities.length > MAX_PEOPLE_PER_BULK_MATCH) {
+    if (identities.length > MAX_BULK_MATCH_PEOPLE) {
       throw new RangeError(
-        `people/bulk_match takes ${MAX_PEOPLE_PER_BULK_MATCH} people at most, not ${identities.length}`,
+        `people/bulk_match takes ${MAX_BULK_MATCH_PEOPLE} people at most, not ${identities.length}`,
       );
     }
     // The reveal and waterfall flags are query parameters: none is ever sent, so matching saved

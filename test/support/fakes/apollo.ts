@@ -1,5 +1,5 @@
 import {
-  MAX_PEOPLE_PER_BULK_MATCH,
+  MAX_BULK_MATCH_PEOPLE,
   type Apollo,
   type ApolloContact,
   type ApolloPhoneNumber,
@@ -220,9 +220,9 @@ export class FakeApollo implements Apollo {
     identities: MatchIdentity[],
     _options: CallOptions,
   ): Promise<Array<MatchedPerson | null>> {
-    if (identities.length > MAX_PEOPLE_PER_BULK_MATCH) {
+    if (identities.length > MAX_BULK_MATCH_PEOPLE) {
       // What Apollo answers 400 RECORD_LIMIT_EXCEEDED to; the HTTP adapter refuses it before sending.
-      throw new RangeError(`people/bulk_match takes ${MAX_PEOPLE_PER_BULK_MATCH} people at most`);
+      throw new RangeError(`people/bulk_match takes ${MAX_BULK_MATCH_PEOPLE} people at most`);
     }
     this.received.matchPeople.push(structuredClone(identities));
     return this.run('matchPeople', () => identities.map((identity) => this.match(identity)));
