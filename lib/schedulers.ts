@@ -28,20 +28,27 @@ export interface VerificationScheduler {
 }
 
 /**
- * Checks a batch before it is started: 1 to MAX_PEOPLE_PER_VERIFICATION people, each key once. A
- * batch outside these bounds is a bug of the caller, not a condition to retry.
+ * The batch as it is started: each person once (a batch may name a person twice, e.g. two
+ * deliveries of one person in one queue batch), 1 to MAX_PEOPLE_PER_VERIFICATION people. One key
+ * with two contact ids, or a batch outside the bounds, is a bug of the caller, not a condition to
+ * retry: RangeError.
  */
 export function checkVerificationRequest(request: VerificationRequest): VerificationRequest {
-  const { people } = request;
+  const byKey = new Map<string, PersonToVerify>();
+  for (const person of request.people) {
+    const seen = byKey.get(person.key);
+    if (seen !== undefined && seen.contact_id !== person.contact_id) {
+      throw new RangeError('a verification names one person with two contact ids');
+    }
+    byKey.set(person.key, { key: person.key, contact_id: person.contact_id });
+  }
+  const people = [...byKey.values()];
   if (people.length === 0 || people.length > MAX_PEOPLE_PER_VERIFICATION) {
     throw new RangeError(
       `a verification takes 1 to ${MAX_PEOPLE_PER_VERIFICATION} people, not ${people.length}`,
     );
   }
-  if (new Set(people.map((person) => person.key)).size !== people.length) {
-    throw new RangeError('a verification takes each person once');
-  }
-  return request;
+  return { people };
 }
 
 /**

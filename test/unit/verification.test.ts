@@ -654,11 +654,21 @@ describe('Function: checkVerificationRequest', () => {
     expect(checkVerificationRequest({ people: people(100) }).people).toHaveLength(100);
   });
 
-  it('refuses an empty batch, one over 100 people, and a person twice', () => {
+  it('refuses an empty batch, one over 100 people, and one person with two contact ids', () => {
     expect(() => checkVerificationRequest({ people: [] })).toThrow('1 to 100 people, not 0');
     expect(() => checkVerificationRequest({ people: people(101) })).toThrow('1 to 100 people, not 101');
-    expect(() => checkVerificationRequest({ people: [...people(2), ...people(1)] })).toThrow(
-      'each person once',
-    );
+    expect(() =>
+      checkVerificationRequest({ people: [...people(2), { key: 'c_1', contact_id: 'contact-9' }] }),
+    ).toThrow('one person with two contact ids');
+  });
+
+  it('names each person once, keeping the order of first mention', () => {
+    // Act
+    const checked = checkVerificationRequest({
+      people: [...people(3), ...people(2), ...people(101).slice(100)],
+    });
+
+    // Assess
+    expect(checked).toEqual({ people: [...people(3), { key: 'c_100', contact_id: 'contact-100' }] });
   });
 });
