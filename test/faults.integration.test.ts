@@ -36,6 +36,8 @@ function requestsTo(harness: ServiceHarness, method: string, path: string): Sand
 const creates = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/contacts');
 const searches = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/contacts/search');
 const matches = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/people/match');
+/** The verification's calls: people/bulk_match, 10 people per call. */
+const verifications = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/people/bulk_match');
 
 /** Whether each create asked Apollo to deduplicate (`run_dedupe: true`). */
 function runDedupeFlags(harness: ServiceHarness): boolean[] {
@@ -380,32 +382,32 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
     );
   });
 
-  describe('Faults: verification (people/match)', () => {
+  describe('Faults: verification (people/bulk_match)', () => {
     const cases: Array<[string, FaultRule, number[]]> = [
       [
         '503 twice, retried in the client',
-        { method: 'POST', path: '/people/match', status: 503, times: 2 },
+        { method: 'POST', path: '/people/bulk_match', status: 503, times: 2 },
         [503, 503, 200],
       ],
       [
         '503 three times, past the client: retried by the state machine',
-        { method: 'POST', path: '/people/match', status: 503, times: 3 },
+        { method: 'POST', path: '/people/bulk_match', status: 503, times: 3 },
         [503, 503, 503, 200],
       ],
       [
         '429 without retry-after (60 s assumed), retried by the state machine',
-        { method: 'POST', path: '/people/match', status: 429 },
+        { method: 'POST', path: '/people/bulk_match', status: 429 },
         [429, 200],
       ],
       [
         '429 with retry-after 1, waited out in the client',
-        { method: 'POST', path: '/people/match', status: 429, retryAfterSeconds: 1 },
+        { method: 'POST', path: '/people/bulk_match', status: 429, retryAfterSeconds: 1 },
         [429, 200],
       ],
-      ['a connection reset', { method: 'POST', path: '/people/match', action: 'reset' }, [0, 200]],
+      ['a connection reset', { method: 'POST', path: '/people/bulk_match', action: 'reset' }, [0, 200]],
       [
-        '{person: null} once (not visible yet), retried by the state machine',
-        { method: 'POST', path: '/people/match', status: 200, body: { person: null } },
+        '{matches: [null]} once (not visible yet), retried by the state machine',
+        { method: 'POST', path: '/people/bulk_match', status: 200, body: { matches: [null] } },
         [200, 200],
       ],
     ];
@@ -420,7 +422,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
       // Assess
       expect(sent.statuses).toEqual([200]);
-      expect(matches(harness).map((request) => request.status)).toEqual(matchStatuses);
+      expect(verifications(harness).map((request) => request.status)).toEqual(matchStatuses);
       expect(harness.apollo.contacts()).toHaveLength(1);
       expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'verified',
@@ -431,7 +433,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
     it('an outage outlasting every retry ends visibly as verification_failed, bounded at 6 x 3 calls', async () => {
       // Prepare
-      harness.apollo.inject({ method: 'POST', path: '/people/match', status: 503, times: 100 });
+      harness.apollo.inject({ method: 'POST', path: '/people/bulk_match', status: 503, times: 100 });
 
       // Act
       const sent = await send(harness, enrichmentCompleted({ person: MARK_TWAIN }));
@@ -440,27 +442,27 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       // Assess
       expect(sent.statuses).toEqual([200]);
       // The state machine tries 1 + 5 times; the client tries each 3 times.
-      expect(matches(harness)).toHaveLength(18);
+      expect(verifications(harness)).toHaveLength(18);
       expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'verification_failed',
-        last_error: 'ApolloUnavailableError: POST /people/match: 503',
+        last_error: 'ApolloUnavailableError: POST /people/bulk_match: 503',
       });
       expect(harness.apollo.contacts()).toHaveLength(1);
     });
 
     it('Apollo refusing the key during verification ends as verification_failed naming the 401, not retried', async () => {
       // Prepare
-      harness.apollo.inject({ method: 'POST', path: '/people/match', status: 401 });
+      harness.apollo.inject({ method: 'POST', path: '/people/bulk_match', status: 401 });
 
       // Act
       await send(harness, enrichmentCompleted({ person: MARK_TWAIN }));
       await harness.verificationsSettled();
 
       // Assess
-      expect(matches(harness).map((request) => request.status)).toEqual([401]);
+      expect(verifications(harness).map((request) => request.status)).toEqual([401]);
       expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'verification_failed',
-        last_error: 'ApolloAuthError: POST /people/match: Apollo rejected the API key (401)',
+        last_error: 'ApolloAuthError: POST /people/bulk_match: Apollo rejected the API key (401)',
       });
     });
   });

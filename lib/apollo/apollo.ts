@@ -25,6 +25,8 @@ export interface Apollo {
   ): Promise<ApolloContact[]>;
   /** `POST /people/match` without any reveal or waterfall flag: free for saved contacts. Null when not found. */
   matchPerson(identity: MatchIdentity, options: CallOptions): Promise<MatchedPerson | null>;
+  /** POST /people/bulk_match (≤10), never a reveal or waterfall flag. One entry per identity, in order, null when not found. */
+  matchPeople(identities: MatchIdentity[], options: CallOptions): Promise<Array<MatchedPerson | null>>;
   /**
    * `POST /people/match` that spends credits: enriches a person, and with `webhookUrl` asks Apollo
    * to reveal phone numbers and post them there later.
@@ -35,6 +37,9 @@ export interface Apollo {
   /** `GET /webhook_result/{request_id}`: the phone-reveal payload when the callback never came. */
   getWebhookResult(requestId: string, options: CallOptions): Promise<WebhookResult>;
 }
+
+/** People per `POST /people/bulk_match` at most (Apollo refuses more: `RECORD_LIMIT_EXCEEDED`). */
+export const MAX_BULK_MATCH_PEOPLE = 10;
 
 export interface CallOptions {
   /** Epoch ms by which the call must have ended (the Lambda's deadline, less a margin). */

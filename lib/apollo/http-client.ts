@@ -10,17 +10,19 @@ import {
 } from '../errors';
 import { identitiesOf, identityKey, type Identity } from '../identity';
 import type { ContactFields, MatchIdentity } from '../person';
-import type {
-  Apollo,
-  ApolloContact,
-  CallOptions,
-  Enrichment,
-  EnrichmentQuery,
-  MatchedPerson,
-  WebhookResult,
+import {
+  MAX_BULK_MATCH_PEOPLE,
+  type Apollo,
+  type ApolloContact,
+  type CallOptions,
+  type Enrichment,
+  type EnrichmentQuery,
+  type MatchedPerson,
+  type WebhookResult,
 } from './apollo';
 import { parseRateLimitHeaders, type RateLimitWindow } from './rate-limits';
 import {
+  bulkMatchReplySchema,
   createReplySchema,
   matchReplySchema,
   parseApolloJson,
@@ -161,6 +163,28 @@ export class ApolloHttpClient implements Apollo {
   async matchPerson(identity: MatchIdentity, options: CallOptions): Promise<MatchedPerson | null> {
     const reply = await this.call('POST', '/people/match', compact(identity), options, { idempotent: true });
     return this.read(matchReplySchema, reply, 'POST /people/match').person ?? null;
+  }
+
+  async matchPeople(identities: MatchIdentity[], options: CallOptions): Promise<Array<MatchedPerson | null>> {
+    if (identities.length === 0) return [];
+    if (identities.length > MAX_BULK_MATCH_PEOPLE) {
+      throw new RangeError(
+        `people/bulk_match takes ${MAX_BULK_MATCH_PEOPLE} people at most, not ${identities.length}`,
+      );
+    }
+    // The reveal and waterfall flags are query parameters: none is ever sent, so matching saved
+    // contacts costs no credits, and repeating the call is safe.
+    const body = { details: identities.map((identity) => compact(identity)) };
+    const reply = await this.call('POST', '/people/bulk_match', body, options, { idempotent: true });
+    const { matches } = this.read(bulkMatchReplySchema, reply, 'POST /people/bulk_match');
+    if (matches.length !== identities.length) {
+      // Without one entry per person, no match can be told apart from another's.
+      throw new ApolloUnavailableError(
+        `POST /people/bulk_match: ${matches.length} matches for ${identities.length} people`,
+        true,
+      );
+    }
+    return matches.map((match) => match ?? null);
   }
 
   async enrichPerson(

@@ -71,6 +71,15 @@ export const matchReplySchema = z.looseObject({
   // No `credits_consumed`: Apollo documents it for bulk_match only; the cost is counted by `./pricing`.
 });
 
+/**
+ * `POST /people/bulk_match`: `matches[]` in the order of the request's `details[]`, null where
+ * nobody was found. Each match is a person as people/match shows it (`request_id` and the credit
+ * counts around it are not read).
+ */
+export const bulkMatchReplySchema = z.looseObject({
+  matches: z.array(z.nullable(matchedPersonSchema)),
+});
+
 /** The payload of Apollo's phone-reveal callback, and of `webhook_result` once it is ready. */
 export const phoneRevealPayloadSchema = z.looseObject({
   status: z.optional(z.nullable(z.string())),

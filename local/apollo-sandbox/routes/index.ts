@@ -1,5 +1,6 @@
 /** Every endpoint the sandbox serves, under `/api/v1` (and the older `/v1`). */
 import { CONTACTS_RATE_LIMITS, ENRICHMENT_RATE_LIMITS, WEBHOOK_RESULT_RATE_LIMITS } from '../rate-limits';
+import { bulkMatchPeople } from './bulk-match';
 import { createContact, searchContacts, updateContact, viewContact } from './contacts';
 import { matchPerson } from './people';
 import type { Route } from './route';
@@ -49,6 +50,14 @@ const ROUTES: Route[] = [
     pattern: /^\/people\/match$/,
     limits: ENRICHMENT_RATE_LIMITS,
     handle: matchPerson,
+  },
+  // Stand-in until the bulk-apollo work lands (see ./bulk-match): half of people/match's minute limit.
+  {
+    method: 'POST',
+    template: '/people/bulk_match',
+    pattern: /^\/people\/bulk_match$/,
+    limits: { ...ENRICHMENT_RATE_LIMITS, minute: ENRICHMENT_RATE_LIMITS.minute / 2 },
+    handle: bulkMatchPeople,
   },
   {
     method: 'GET',

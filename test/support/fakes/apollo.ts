@@ -1,13 +1,14 @@
-import type {
-  Apollo,
-  ApolloContact,
-  ApolloPhoneNumber,
-  CallOptions,
-  Enrichment,
-  EnrichmentQuery,
-  MatchedPerson,
-  PhoneRevealPayload,
-  WebhookResult,
+import {
+  MAX_BULK_MATCH_PEOPLE,
+  type Apollo,
+  type ApolloContact,
+  type ApolloPhoneNumber,
+  type CallOptions,
+  type Enrichment,
+  type EnrichmentQuery,
+  type MatchedPerson,
+  type PhoneRevealPayload,
+  type WebhookResult,
 } from '../../../lib/apollo/apollo';
 import { ConfigurationError } from '../../../lib/errors';
 import { identitiesOf, identityKey, type Identity } from '../../../lib/identity';
@@ -36,6 +37,8 @@ export interface ApolloReceived {
   findContactsByEmail: string[];
   findContactsByName: Array<{ first_name: string; last_name: string; identities: readonly Identity[] }>;
   matchPerson: MatchIdentity[];
+  /** Each people/bulk_match call's identities. */
+  matchPeople: MatchIdentity[][];
   enrichPerson: Array<{ query: EnrichmentQuery; webhookUrl: string | undefined }>;
   updateContact: Array<{ contactId: string; fields: ContactFields }>;
   getWebhookResult: string[];
@@ -101,6 +104,7 @@ export class FakeApollo implements Apollo {
     findContactsByEmail: [],
     findContactsByName: [],
     matchPerson: [],
+    matchPeople: [],
     enrichPerson: [],
     updateContact: [],
     getWebhookResult: [],
@@ -129,6 +133,7 @@ export class FakeApollo implements Apollo {
       findContactsByEmail: this.received.findContactsByEmail.length,
       findContactsByName: this.received.findContactsByName.length,
       matchPerson: this.received.matchPerson.length,
+      matchPeople: this.received.matchPeople.length,
       enrichPerson: this.received.enrichPerson.length,
       updateContact: this.received.updateContact.length,
       getWebhookResult: this.received.getWebhookResult.length,
@@ -227,13 +232,29 @@ export class FakeApollo implements Apollo {
 
   async matchPerson(identity: MatchIdentity, _options: CallOptions): Promise<MatchedPerson | null> {
     this.received.matchPerson.push(structuredClone(identity));
-    return this.run('matchPerson', () => {
-      const contact = this.contacts.find((candidate) => this.contactMatches(candidate, identity));
-      if (contact !== undefined) return this.matched(this.personOf(contact), contact);
-      const person = this.directory.find((candidate) => this.personMatches(candidate, identity));
-      if (person === undefined) return null;
-      return this.matched(person, this.savedContactOf(person));
-    });
+    return this.run('matchPerson', () => this.match(identity));
+  }
+
+  /** Like Apollo's bulk_match: one entry per identity, in order, null when not found; 10 at most. */
+  async matchPeople(
+    identities: MatchIdentity[],
+    _options: CallOptions,
+  ): Promise<Array<MatchedPerson | null>> {
+    if (identities.length > MAX_BULK_MATCH_PEOPLE) {
+      // What Apollo answers 400 RECORD_LIMIT_EXCEEDED to; the HTTP adapter refuses it before sending.
+      throw new RangeError(`people/bulk_match takes ${MAX_BULK_MATCH_PEOPLE} people at most`);
+    }
+    this.received.matchPeople.push(structuredClone(identities));
+    return this.run('matchPeople', () => identities.map((identity) => this.match(identity)));
+  }
+
+  /** What people/match finds: the saved contact first, then the directory. */
+  private match(identity: MatchIdentity): MatchedPerson | null {
+    const contact = this.contacts.find((candidate) => this.contactMatches(candidate, identity));
+    if (contact !== undefined) return this.matched(this.personOf(contact), contact);
+    const person = this.directory.find((candidate) => this.personMatches(candidate, identity));
+    if (person === undefined) return null;
+    return this.matched(person, this.savedContactOf(person));
   }
 
   /** The team's contact for a directory person: by Apollo's person id, else by email. */
