@@ -10,7 +10,7 @@ import type { MatchIdentity } from './person';
 import { logger, personRef } from './logger';
 import type { ContactFields } from './person';
 import { MAX_PACING_SECONDS } from './rate-limit-pacer';
-import type { BatchVerificationScheduler } from './schedulers';
+import type { VerificationScheduler } from './schedulers';
 
 /** The endpoint the consumer paces itself on (`RateLimitPacer`), as the Apollo client names it. */
 export const BULK_CREATE_ENDPOINT = 'POST /contacts/bulk_create';
@@ -39,7 +39,7 @@ export interface BulkConversionDependencies {
   apollo: Pick<Apollo, 'bulkCreateContacts' | 'bulkUpdateContacts' | 'createContact' | 'matchPerson'>;
   /** For fresh messages (a batch held back on its last allowed receive) and postponing. */
   queue: ConversionQueue;
-  verifications: BatchVerificationScheduler;
+  verifications: VerificationScheduler;
   pacer: Pacer;
   /** The dead-letter queue's maxReceiveCount: the receive at which a failing message is poison. */
   maxReceives: number;

@@ -424,7 +424,8 @@ export class ContactConversion {
   }
 
   private async startVerification(key: string, contactId: string): Promise<void> {
-    await this.deps.verifications.start({ key, contact_id: contactId });
+    // A batch of one: this path converts person by person.
+    await this.deps.verifications.start({ people: [{ key, contact_id: contactId }] });
     await this.deps.ledger.markVerificationStarted({ key, nowMs: this.now() });
   }
 

@@ -23,7 +23,7 @@ export const ERROR_NAMES = [
   'ApolloUnavailableError',
   'LockLostError',
   'QuietPeriodError',
-  'ContactNotVisibleError',
+  'ContactsNotVisibleYetError',
   'ContactMismatchError',
   'RetryLaterError',
   'VerdictNotRecordedError',
@@ -142,12 +142,21 @@ export class QuietPeriodError extends NamedError {
   }
 }
 
-/** Apollo does not (yet) return the converted contact through people/match. Retried by the state machine. */
-export class ContactNotVisibleError extends NamedError {
-  override readonly name = 'ContactNotVisibleError';
+/**
+ * Some people of a verified batch are not (yet) returned by Apollo as their converted contacts
+ * (people/bulk_match; the contacts search for people without email); the message names how many
+ * and why. The state machine retries the batch with backoff, and each retry checks only the people
+ * still without a verdict.
+ */
+export class ContactsNotVisibleYetError extends NamedError {
+  override readonly name = 'ContactsNotVisibleYetError';
 }
 
-/** Apollo returns a contact that differs from what was converted. Not retried: recorded as failed. */
+/**
+ * Apollo returns a contact that differs from what was converted (each such person is recorded
+ * `verification_failed` at once), or a verdict could not be written for some people of a batch.
+ * Not retried: the failure path records what it can and fails the execution loudly otherwise.
+ */
 export class ContactMismatchError extends NamedError {
   override readonly name = 'ContactMismatchError';
 }
@@ -213,7 +222,7 @@ export const ERROR_CLASSES = {
   ApolloUnavailableError,
   LockLostError,
   QuietPeriodError,
-  ContactNotVisibleError,
+  ContactsNotVisibleYetError,
   ContactMismatchError,
   RetryLaterError,
   VerdictNotRecordedError,

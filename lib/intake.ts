@@ -7,13 +7,13 @@ import type { ConversionIntakeLedger, ConversionRecord, QueuedContact } from './
 import { logger, personRef } from './logger';
 import { phoneHash, type Person } from './person';
 import type { PersonEntry } from './requests';
-import type { BatchVerificationScheduler } from './schedulers';
+import type { VerificationScheduler } from './schedulers';
 
 export interface ConversionIntakeDependencies {
   ledger: ConversionIntakeLedger;
   queue: ConversionQueue;
   /** Starts the verification of people converted before whose verification never started. */
-  verifications: BatchVerificationScheduler;
+  verifications: VerificationScheduler;
   /** Re-drives the verification of a converted person that has waited too long for its verdict. */
   staleVerifications?: { redriveIfStale(record: ConversionRecord): Promise<boolean> };
   /**

@@ -7,7 +7,6 @@ import type { ConversionIntake } from './intake';
 import type { LedgerReader } from './ledger';
 import { StrandedQueueSweep } from './queued-sweep';
 import { RateLimitPacer } from './rate-limit-pacer';
-import { batchVerifications } from './roots/shared/batch-verifications';
 import { bulkConversion } from './roots/shared/bulk-conversion';
 import { conversionQueue, useConversionQueue } from './roots/shared/conversion-queue';
 import { conversionIntake } from './roots/shared/intake';
@@ -70,7 +69,6 @@ export const getServices = compositionRoot((loaded): Services => {
   const { verifications, redrives, phoneReveals } = stateMachineStarts(config);
   const conversion = contactConversion(config, { ledger, apollo, verifications, redrives });
   const queue = conversionQueue(config);
-  const batches = batchVerifications(verifications);
   return {
     config,
     ledger,
@@ -80,8 +78,8 @@ export const getServices = compositionRoot((loaded): Services => {
     enrichment: personEnrichment(config, { ledger, apollo, conversion, phoneReveals }),
     verificationSweep: verificationSweep(config, { ledger, redrives }),
     webhookDeliveries: webhookDeliveryMemory(ledger),
-    intake: conversionIntake(config, { ledger, queue, verifications: batches, redrives }),
-    bulkConversion: bulkConversion(config, { ledger, apollo, queue, verifications: batches, pacer }),
+    intake: conversionIntake(config, { ledger, queue, verifications, redrives }),
+    bulkConversion: bulkConversion(config, { ledger, apollo, queue, verifications, pacer }),
     queuedSweep: new StrandedQueueSweep({
       ledger,
       queue,

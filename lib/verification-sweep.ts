@@ -1,23 +1,27 @@
 import { errorMessage } from './errors';
 import type { AwaitingVerdict, ConversionRecord, VerificationSweepLedger } from './ledger';
 import { logger, personRef } from './logger';
-import { verificationExecutionName, type VerificationRequest } from './schedulers';
+import { verificationExecutionName, type PersonToVerify } from './schedulers';
 
-/** Starts a re-driven verification: a new execution, since a Standard execution name is taken for 90 days. */
+/**
+ * Starts a re-driven verification of one person (a batch of one on the same state machine): a new
+ * execution, since a Standard execution name is taken for 90 days.
+ */
 export interface VerificationRedriver {
-  redrive(request: VerificationRequest, redrive: number): Promise<void>;
+  redrive(person: PersonToVerify, redrive: number): Promise<void>;
 }
 
 /** Step Functions allows 80 characters in an execution name. */
 const MAX_EXECUTION_NAME = 80;
 
 /**
- * The execution name of a key's `redrive`-th re-driven verification: the first verification's
- * name with `-r<n>`, so each re-drive starts once, however many sweeps and deliveries try.
+ * The execution name of a key's `redrive`-th re-driven verification: the name of a verification
+ * of that key alone with `-r<n>`, so each re-drive starts once, however many sweeps and deliveries
+ * try. It never equals a batch's name (those have no suffix).
  */
 export function redriveExecutionName(key: string, redrive: number, secret: string): string {
   const suffix = `-r${redrive}`;
-  return `${verificationExecutionName(key, secret).slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
+  return `${verificationExecutionName([key], secret).slice(0, MAX_EXECUTION_NAME - suffix.length)}${suffix}`;
 }
 
 export interface VerificationSweepDependencies {

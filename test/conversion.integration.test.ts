@@ -49,10 +49,11 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       last_error: null,
     });
     expect(record.body.verified_at).toEqual(expect.any(String));
-    // Verification used people/match without any reveal flag (no credits).
-    const matches = harness.apollo.requests().filter((request) => request.path === '/people/match');
+    // Verification used people/bulk_match without any reveal flag (no credits).
+    const matches = harness.apollo.requests().filter((request) => request.path === '/people/bulk_match');
     expect(matches).toHaveLength(1);
-    expect(matches[0]?.body).toEqual({ email: KEY });
+    expect(matches[0]?.body).toEqual({ details: [{ email: KEY }] });
+    expect(harness.apollo.countRequests('POST', '/people/match')).toBe(0);
   });
 
   it('answers a re-delivery from the ledger as a duplicate, without calling Apollo', async () => {
@@ -382,9 +383,9 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     it('records verification_failed with the reason when Apollo never returns the contact', async () => {
       harness.apollo.inject({
         method: 'POST',
-        path: '/people/match',
+        path: '/people/bulk_match',
         status: 200,
-        body: { person: null },
+        body: { matches: [null] },
         times: 100,
       });
 
@@ -394,7 +395,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       const record = await harness.lookupConversion({ email: KEY });
       expect(record.body.status).toBe('verification_failed');
       expect(record.body.last_error).toBe(
-        'ContactNotVisibleError: people/match does not find the person yet',
+        'ContactsNotVisibleYetError: 1 of 1 people not visible through Apollo yet: people/match does not find the person yet (1)',
       );
       const [execution] = harness.stepFunctions.executions();
       expect(execution).toMatchObject({ status: 'FAILED', error: 'VerificationFailed' });
@@ -403,15 +404,17 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
     it('fails verification at once when Apollo returns another contact for the email', async () => {
       harness.apollo.inject({
         method: 'POST',
-        path: '/people/match',
+        path: '/people/bulk_match',
         status: 200,
         body: {
-          person: {
-            id: 'p1',
-            email: KEY,
-            contact_id: 'someone-else',
-            contact: { id: 'someone-else', email: KEY },
-          },
+          matches: [
+            {
+              id: 'p1',
+              email: KEY,
+              contact_id: 'someone-else',
+              contact: { id: 'someone-else', email: KEY },
+            },
+          ],
         },
       });
 
@@ -419,7 +422,7 @@ describe('Service: enriched people become exactly one Apollo contact (real handl
       await harness.settled();
       const contactId = harness.apollo.contacts()[0]?.id;
 
-      expect(harness.apollo.countRequests('POST', '/people/match')).toBe(1);
+      expect(harness.apollo.countRequests('POST', '/people/bulk_match')).toBe(1);
       expect((await harness.lookupConversion({ email: KEY })).body).toMatchObject({
         status: 'verification_failed',
         last_error: `ContactMismatchError: people/match returns contact someone-else, not ${contactId}`,

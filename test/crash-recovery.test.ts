@@ -147,7 +147,9 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
       status: 'created',
       contact_id: apolloSandbox.contacts()[0]?.id,
     });
-    expect(started).toEqual([{ key: await idOf(MARK_TWAIN), contact_id: redelivery?.contact_id }]);
+    expect(started).toEqual([
+      { people: [{ key: await idOf(MARK_TWAIN), contact_id: redelivery?.contact_id }] },
+    ]);
     expect(await ledger.find({ keyOrAlias: MARK_TWAIN.key })).toMatchObject({
       status: 'created',
       attempts: 2,
@@ -161,7 +163,7 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     expect(others).toHaveLength(0);
     expect(apolloSandbox.countRequests('POST', '/contacts')).toBe(1);
     expect(redelivery).toEqual({ id: await idOf(MARK_TWAIN), status: 'created', contact_id: contact?.id });
-    expect(started).toEqual([{ key: await idOf(MARK_TWAIN), contact_id: contact?.id }]);
+    expect(started).toEqual([{ people: [{ key: await idOf(MARK_TWAIN), contact_id: contact?.id }] }]);
   });
 
   it("after Apollo's create, for a person without email: the redelivery finds it by name and company", async () => {
@@ -194,7 +196,7 @@ describe('Crash recovery: a later delivery finishes what a dead invocation start
     expect(meanwhile).toEqual({ id: await idOf(MARK_TWAIN), status: 'duplicate', contact_id: contact?.id });
     expect(redelivery).toEqual({ id: await idOf(MARK_TWAIN), status: 'duplicate', contact_id: contact?.id });
     expect(apolloSandbox.contacts()).toHaveLength(1);
-    expect(started).toEqual([{ key: await idOf(MARK_TWAIN), contact_id: contact?.id }]);
+    expect(started).toEqual([{ people: [{ key: await idOf(MARK_TWAIN), contact_id: contact?.id }] }]);
     expect((await ledger.find({ keyOrAlias: MARK_TWAIN.key }))?.verificationStartedAt).not.toBeNull();
   });
 

@@ -33,6 +33,8 @@ const bulkCreates = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/c
 const bulkUpdates = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/contacts/bulk_update');
 const creates = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/contacts');
 const matches = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/people/match');
+/** The verification's calls: people/bulk_match, 10 people per call. */
+const verifications = (harness: ServiceHarness) => requestsTo(harness, 'POST', '/people/bulk_match');
 
 /** Whether each bulk_create asked Apollo to deduplicate (`run_dedupe: true`). */
 function runDedupeFlags(harness: ServiceHarness): boolean[] {
@@ -356,32 +358,32 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
     );
   });
 
-  describe('Faults: verification (people/match)', () => {
+  describe('Faults: verification (people/bulk_match)', () => {
     const cases: Array<[string, FaultRule, number[]]> = [
       [
         '503 twice, retried in the client',
-        { method: 'POST', path: '/people/match', status: 503, times: 2 },
+        { method: 'POST', path: '/people/bulk_match', status: 503, times: 2 },
         [503, 503, 200],
       ],
       [
         '503 three times, past the client: retried by the state machine',
-        { method: 'POST', path: '/people/match', status: 503, times: 3 },
+        { method: 'POST', path: '/people/bulk_match', status: 503, times: 3 },
         [503, 503, 503, 200],
       ],
       [
         '429 without retry-after (60 s assumed), retried by the state machine',
-        { method: 'POST', path: '/people/match', status: 429 },
+        { method: 'POST', path: '/people/bulk_match', status: 429 },
         [429, 200],
       ],
       [
         '429 with retry-after 1, waited out in the client',
-        { method: 'POST', path: '/people/match', status: 429, retryAfterSeconds: 1 },
+        { method: 'POST', path: '/people/bulk_match', status: 429, retryAfterSeconds: 1 },
         [429, 200],
       ],
-      ['a connection reset', { method: 'POST', path: '/people/match', action: 'reset' }, [0, 200]],
+      ['a connection reset', { method: 'POST', path: '/people/bulk_match', action: 'reset' }, [0, 200]],
       [
-        '{person: null} once (not visible yet), retried by the state machine',
-        { method: 'POST', path: '/people/match', status: 200, body: { person: null } },
+        '{matches: [null]} once (not visible yet), retried by the state machine',
+        { method: 'POST', path: '/people/bulk_match', status: 200, body: { matches: [null] } },
         [200, 200],
       ],
     ];
@@ -395,7 +397,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
       // Assess
       expect(sent.statuses).toEqual([202]);
-      expect(matches(harness).map((request) => request.status)).toEqual(matchStatuses);
+      expect(verifications(harness).map((request) => request.status)).toEqual(matchStatuses);
       expect(harness.apollo.contacts()).toHaveLength(1);
       expect(await record()).toMatchObject({ status: 'verified', last_error: null });
       expect(harness.stepFunctions.executions()).toEqual([expect.objectContaining({ status: 'SUCCEEDED' })]);
@@ -403,7 +405,7 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
 
     it('an outage outlasting every retry ends visibly as verification_failed, bounded at 6 x 3 calls', async () => {
       // Prepare
-      harness.apollo.inject({ method: 'POST', path: '/people/match', status: 503, times: 100 });
+      harness.apollo.inject({ method: 'POST', path: '/people/bulk_match', status: 503, times: 100 });
 
       // Act
       const sent = await sendAndSettle(harness, enrichmentCompleted({ person: MARK_TWAIN }));
@@ -411,26 +413,26 @@ describe('Faults: Apollo failing in every scripted way still makes exactly one c
       // Assess
       expect(sent.statuses).toEqual([202]);
       // The state machine tries 1 + 5 times; the client tries each 3 times.
-      expect(matches(harness)).toHaveLength(18);
+      expect(verifications(harness)).toHaveLength(18);
       expect(await record()).toMatchObject({
         status: 'verification_failed',
-        last_error: 'ApolloUnavailableError: POST /people/match: 503',
+        last_error: 'ApolloUnavailableError: POST /people/bulk_match: 503',
       });
       expect(harness.apollo.contacts()).toHaveLength(1);
     });
 
     it('Apollo refusing the key during verification ends as verification_failed naming the 401, not retried', async () => {
       // Prepare
-      harness.apollo.inject({ method: 'POST', path: '/people/match', status: 401 });
+      harness.apollo.inject({ method: 'POST', path: '/people/bulk_match', status: 401 });
 
       // Act
       await sendAndSettle(harness, enrichmentCompleted({ person: MARK_TWAIN }));
 
       // Assess
-      expect(matches(harness).map((request) => request.status)).toEqual([401]);
+      expect(verifications(harness).map((request) => request.status)).toEqual([401]);
       expect(await record()).toMatchObject({
         status: 'verification_failed',
-        last_error: 'ApolloAuthError: POST /people/match: Apollo rejected the API key (401)',
+        last_error: 'ApolloAuthError: POST /people/bulk_match: Apollo rejected the API key (401)',
       });
     });
   });

@@ -259,10 +259,10 @@ describe('Keyed references: person references and execution names', () => {
   });
 
   it('derives execution names from the key and the secret, deterministically', () => {
-    const name = verificationExecutionName(MARK_TWAIN.email, 'secret one');
+    const name = verificationExecutionName([MARK_TWAIN.email], 'secret one');
 
-    expect(verificationExecutionName(MARK_TWAIN.email, 'secret one')).toBe(name);
-    expect(verificationExecutionName(MARK_TWAIN.email, 'secret two')).not.toBe(name);
+    expect(verificationExecutionName([MARK_TWAIN.email], 'secret one')).toBe(name);
+    expect(verificationExecutionName([MARK_TWAIN.email], 'secret two')).not.toBe(name);
     expect(name).not.toContain(unkeyed(MARK_TWAIN.email));
     expect(name).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
     expect(phoneRevealExecutionName(MARK_TWAIN.email, '1', 's')).toMatch(/^[A-Za-z0-9_-]{1,80}$/);
@@ -273,10 +273,9 @@ describe('Keyed references: person references and execution names', () => {
     await harness.settled();
     const id = await idOf(MARK_TWAIN.email);
 
-    // PIPELINE-STAND-IN: one execution per person until the batch verification lands; then the
-    // name is keyed from the batch's sorted keys (HMAC with LOG_HASH_SECRET) and this changes.
+    // One execution for the batch, named from its sorted keys (HMAC with LOG_HASH_SECRET).
     const names = harness.stepFunctions.executions().map((execution) => execution.name);
-    expect(names).toEqual([verificationExecutionName(id, process.env.LOG_HASH_SECRET as string)]);
+    expect(names).toEqual([verificationExecutionName([id], process.env.LOG_HASH_SECRET as string)]);
     expect(names[0]).not.toContain(unkeyed(MARK_TWAIN.email));
     expect(names[0]).not.toContain(unkeyed(id));
   });

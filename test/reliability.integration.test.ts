@@ -112,7 +112,10 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
     // Act: a verification for a key the ledger does not hold (say, deleted by hand).
     const handler = (await import('../functions/record-verification-failure')).handler;
     const missing = handler(
-      { key: 'nobody@example.com', contact_id: 'c1', error: { Error: 'ContactMismatchError', Cause: '' } },
+      {
+        people: [{ key: 'c_nobodyxxxxxxxxxxxxxxxxx', contact_id: 'c1' }],
+        error: { Error: 'ContactMismatchError', Cause: '' },
+      },
       lambdaContext('recordVerificationFailure'),
     );
 
@@ -128,12 +131,15 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
 
     // Act
     const late = await handler(
-      { key: await recordId(), contact_id: 'c1', error: { Error: 'States.Timeout', Cause: '' } },
+      {
+        people: [{ key: await recordId(), contact_id: 'c1' }],
+        error: { Error: 'States.Timeout', Cause: '' },
+      },
       lambdaContext('recordVerificationFailure'),
     );
 
     // Assess
-    expect(late).toMatchObject({ status: 'verified' });
+    expect(late).toEqual({ failed: 0, decidedBefore: 1, reason: 'States.Timeout' });
     expect(await record()).toMatchObject({ status: 'verified' });
   });
 
@@ -158,7 +164,7 @@ describe('Reliability: no verification stuck, nothing silent (real handlers, dyn
       [false, 'FAILED'],
       [true, 'SUCCEEDED'],
     ]);
-    expect(verifications()[1]?.input).toEqual({ key: await recordId(), contact_id: contactId });
+    expect(verifications()[1]?.input).toEqual({ people: [{ key: await recordId(), contact_id: contactId }] });
     expect(await record()).toMatchObject({ status: 'verified', contact_id: contactId });
     // Nothing is left waiting: the next sweep finds nothing.
     await backdate(61 * 60_000);

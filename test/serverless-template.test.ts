@@ -43,6 +43,9 @@ interface ResourceProperties {
   MaximumBatchingWindowInSeconds?: number;
   FunctionResponseTypes?: string[];
   ScalingConfig?: { MaximumConcurrency?: number };
+  /** AWS::Logs::MetricFilter */
+  LogGroupName?: string;
+  MetricTransformations?: Array<{ MetricName: string }>;
 }
 
 interface Statement {
@@ -161,6 +164,24 @@ describe('Deployment: serverless package', () => {
   it('alarms on failed verifications and on Apollo auth errors', () => {
     const alarms = ofType('AWS::CloudWatch::Alarm').map(([, alarm]) => alarm.Properties.MetricName);
     expect(alarms).toEqual(expect.arrayContaining(['VerificationFailed', 'ApolloAuthErrors']));
+  });
+
+  it('counts a verification failed wherever it is recorded: the batch task, its failure path and the sweep', () => {
+    const counted = ofType('AWS::Logs::MetricFilter')
+      .map(([, filter]) => filter.Properties)
+      .filter((filter) => filter.MetricTransformations?.[0]?.MetricName === 'VerificationFailed')
+      .map((filter) => filter.LogGroupName);
+    expect(counted).toEqual(
+      expect.arrayContaining(
+        ['verifyContact', 'recordVerificationFailure', 'sweepVerifications'].map(
+          (fn) => `/aws/lambda/apollo-contact-converter-prod-${fn}`,
+        ),
+      ),
+    );
+    // The failure path reads each record first, so an earlier verdict (and its reason) stands.
+    expect(JSON.stringify(template.Resources.RecordVerificationFailureRole?.Properties.Policies)).toContain(
+      '"Action":["dynamodb:GetItem","dynamodb:UpdateItem"]',
+    );
   });
 
   it('alarms on failed and timed-out executions of both state machines, to the alarm topic', () => {

@@ -3,6 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DescribeExecutionCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { STEP_FUNCTIONS_STANDARD_PER_TRANSITION } from '../bench/prices';
+import type { VerificationRequest } from '../lib/schedulers';
+import type { VerificationFailureInput } from '../lib/verification-failure';
 import { loadStateMachineDefinition } from '../local/state-machine-definition';
 import { LambdaServiceError, startLocalStepFunctions } from '../local/step-functions-server';
 import {
@@ -15,6 +19,7 @@ import {
   startStepFunctions,
   verifyInput,
 } from './support/step-functions';
+import { REQUEST_MS, fakeServices, person } from './support/fakes';
 
 interface RetrierJson {
   ErrorEquals: string[];
@@ -114,9 +119,9 @@ describe('State machine: verification', () => {
   });
 
   describe('executions', () => {
-    it('succeeds without the failure path when verifyContact succeeds first time', async () => {
+    it('succeeds without the failure path when verifyContact verifies the batch first time', async () => {
       // Prepare
-      const verification = { verified: true, apolloContactId: 'contact-1' };
+      const verification = { verified: 2, failed: 0, decidedBefore: 0 };
       const lambdas = fakeLambdas({ verifyContact: () => verification });
       const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
 
@@ -130,14 +135,14 @@ describe('State machine: verification', () => {
       expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([]);
     });
 
-    it('retries ContactNotVisibleError and succeeds when the contact becomes visible', async () => {
+    it('retries ContactsNotVisibleYetError with the whole batch and succeeds when the contacts become visible', async () => {
       // Prepare
       let calls = 0;
       const lambdas = fakeLambdas({
         verifyContact: () => {
           calls += 1;
-          if (calls <= 2) throw namedError('ContactNotVisibleError', 'people/match does not return it yet');
-          return { verified: true };
+          if (calls <= 2) throw namedError('ContactsNotVisibleYetError', '1 of 2 people not visible yet');
+          return { verified: 1, failed: 0, decidedBefore: 1 };
         },
       });
       const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
@@ -147,19 +152,19 @@ describe('State machine: verification', () => {
 
       // Assess
       expect(execution.status).toBe('SUCCEEDED');
-      expect(lambdas.payloadsOf('verifyContact')).toHaveLength(3);
+      expect(lambdas.payloadsOf('verifyContact')).toEqual([verifyInput, verifyInput, verifyInput]);
       expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([]);
     });
 
     it('records the failure and fails with VerificationFailed when the contact never becomes visible', async () => {
       // Prepare
       const retrier = states['VerifyContact']?.Retry?.find((r) =>
-        r.ErrorEquals.includes('ContactNotVisibleError'),
+        r.ErrorEquals.includes('ContactsNotVisibleYetError'),
       );
       const maxAttempts = retrier?.MaxAttempts ?? Number.NaN;
       const lambdas = fakeLambdas({
         verifyContact: () => {
-          throw namedError('ContactNotVisibleError', 'people/match does not return it');
+          throw namedError('ContactsNotVisibleYetError', '1 of 2 people not visible through Apollo yet');
         },
       });
       const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
@@ -176,11 +181,11 @@ describe('State machine: verification', () => {
       expect(failurePayloads).toHaveLength(1);
       expect(failurePayloads[0]).toMatchObject({
         ...verifyInput,
-        error: { Error: 'ContactNotVisibleError' },
+        error: { Error: 'ContactsNotVisibleYetError' },
       });
       expect(JSON.parse(failurePayloads[0]?.error.Cause ?? 'null')).toMatchObject({
-        errorType: 'ContactNotVisibleError',
-        errorMessage: 'people/match does not return it',
+        errorType: 'ContactsNotVisibleYetError',
+        errorMessage: '1 of 2 people not visible through Apollo yet',
       });
       expect(execution.status).toBe('FAILED');
       expect(execution.error).toBe('VerificationFailed');
@@ -238,7 +243,7 @@ describe('State machine: verification', () => {
         verifyContact: () => {
           const failure = failures[calls++];
           if (failure) throw failure();
-          return { verified: true };
+          return { verified: 2, failed: 0, decidedBefore: 0 };
         },
       });
       const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
@@ -259,7 +264,7 @@ describe('State machine: verification', () => {
       const lambdas = fakeLambdas({
         verifyContact: () => {
           calls += 1;
-          return calls === 1 ? new Promise(() => undefined) : { verified: true };
+          return calls === 1 ? new Promise(() => undefined) : { verified: 2, failed: 0, decidedBefore: 0 };
         },
       });
       const sfn = await startLocalStepFunctions({
@@ -354,6 +359,197 @@ describe('State machine: verification', () => {
       ]);
       expect(execution.status).toBe('FAILED');
       expect(execution.error).toBe('VerificationFailed');
+    });
+  });
+
+  describe('transitions (what Standard bills)', () => {
+    /**
+     * Runs the definition and counts the transitions Step Functions Standard bills: every state
+     * entered and every retry, plus the start (counted as bench/cost.ts counts it, to be safe).
+     */
+    async function transitions(verifyPasses: Array<'verified' | 'notVisible'>): Promise<number> {
+      let pass = 0;
+      const run = new StateMachine(definition as StateMachineDefinition).run(verifyInput, {
+        overrides: {
+          taskResourceLocalHandlers: {
+            VerifyContact: () => {
+              if (verifyPasses[pass++] === 'notVisible') {
+                throw namedError('ContactsNotVisibleYetError', '1 of 2 people not visible yet');
+              }
+              return { Payload: { verified: 2, failed: 0, decidedBefore: 0 } };
+            },
+            RecordVerificationFailure: () => ({ Payload: { failed: 2, decidedBefore: 0 } }),
+          },
+          waitTimeOverrides: { WaitForApollo: 0 },
+          retryIntervalOverrides: { VerifyContact: 0, RecordVerificationFailure: 0 },
+        },
+      });
+      const ended = run.result.then(
+        () => 'SUCCEEDED',
+        () => 'FAILED',
+      );
+      const billed: string[] = [];
+      for await (const event of run.eventLogs) {
+        if (['ExecutionStarted', 'StateEntered', 'StateRetried'].includes(event.type))
+          billed.push(event.type);
+      }
+      expect(await ended).toBe('SUCCEEDED');
+      expect(pass).toBe(verifyPasses.length);
+      return billed.length;
+    }
+
+    it('bills 3 transitions per batch on the happy path and 4 with one retry: at most $1 per million conversions', async () => {
+      // Act
+      const happy = await transitions(['verified']);
+      const oneRetry = await transitions(['notVisible', 'verified']);
+
+      // Assess: at 100 people per batch, a million conversions are 10,000 executions.
+      const perMillionConversions = (perExecution: number) =>
+        perExecution * (1_000_000 / 100) * STEP_FUNCTIONS_STANDARD_PER_TRANSITION;
+      expect([happy, oneRetry]).toEqual([3, 4]);
+      expect(perMillionConversions(happy)).toBeCloseTo(0.75, 6);
+      expect(perMillionConversions(oneRetry)).toBeLessThanOrEqual(1);
+    });
+  });
+
+  describe('with the verification use case behind the tasks (in-memory ledger and Apollo)', () => {
+    const timedOut = () => namedError('Sandbox.Timedout', 'Task timed out after 50.00 seconds');
+
+    /**
+     * A converted batch of `count` people, each with a contact in Apollo unless listed in
+     * `unseen`, and the state machine whose tasks run the real use case, failing the calls that
+     * `verifyFault` picks (by call number, from 1).
+     */
+    async function batchOnTheStateMachine(options: {
+      count: number;
+      unseen?: number[];
+      verifyFault?: (call: number) => Error | undefined;
+      recordFault?: (call: number) => Error | undefined;
+    }) {
+      const s = fakeServices();
+      const people: Array<{ key: string; contact_id: string }> = [];
+      for (let index = 0; index < options.count; index++) {
+        const member = person({
+          first_name: `Member${index}`,
+          last_name: 'Crowd',
+          email: `member${index}@crowd.example`,
+          organization_name: 'Crowd Cooperative',
+        });
+        const contactId = options.unseen?.includes(index)
+          ? `contact-unseen-${index}`
+          : s.apollo.addContact(member.fields).id;
+        const key = await s.resolve(member);
+        await s.ledger.claim({
+          key,
+          token: 'converter',
+          lockExpiresAtMs: s.clock.now() + REQUEST_MS,
+          nowMs: s.clock.now(),
+          fingerprint: member.fingerprint,
+          match: member.match,
+          expectedPhoneHashes: [],
+        });
+        await s.ledger.complete({
+          key,
+          token: 'converter',
+          outcome: 'created',
+          contactId,
+          nowMs: s.clock.now(),
+        });
+        people.push({ key, contact_id: contactId });
+      }
+      let verifyCalls = 0;
+      let recordCalls = 0;
+      const lambdas = fakeLambdas({
+        verifyContact: (payload) => {
+          const fault = options.verifyFault?.(++verifyCalls);
+          if (fault) throw fault;
+          return s.verification.verify(payload as VerificationRequest, s.request());
+        },
+        recordVerificationFailure: (payload) => {
+          const fault = options.recordFault?.(++recordCalls);
+          if (fault) throw fault;
+          return s.verificationFailures.recordFailure(payload as VerificationFailureInput);
+        },
+      });
+      const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
+      const execution = await runToEnd(sfn, client, { people });
+      const statuses = await Promise.all(
+        people.map(async ({ key }) => (await s.ledger.get({ key }))?.status),
+      );
+      return { s, people, lambdas, execution, statuses };
+    }
+
+    it('ends every person verified when the first passes time out or die', async () => {
+      // Act
+      const { execution, statuses, lambdas, s } = await batchOnTheStateMachine({
+        count: 12,
+        verifyFault: (call) =>
+          call === 1
+            ? timedOut()
+            : call === 2
+              ? new LambdaServiceError('Unknown', 'no error type')
+              : undefined,
+      });
+
+      // Assess
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(statuses).toEqual(Array(12).fill('verified'));
+      expect(lambdas.payloadsOf('verifyContact')).toHaveLength(3);
+      expect(s.apollo.received.matchPeople.map((call) => call.length)).toEqual([10, 2]);
+    });
+
+    it('ends the people Apollo never shows verification_failed with the reason, the others verified, none stuck', async () => {
+      // Act: the second pass also times out.
+      const { execution, statuses, s, people, lambdas } = await batchOnTheStateMachine({
+        count: 3,
+        unseen: [1],
+        verifyFault: (call) => (call === 2 ? timedOut() : undefined),
+      });
+
+      // Assess: 1 + verifyMaxAttempts passes found her missing, one more timed out.
+      const notVisibleRetries = states['VerifyContact']?.Retry?.find((r) =>
+        r.ErrorEquals.includes('ContactsNotVisibleYetError'),
+      )?.MaxAttempts;
+      expect(lambdas.payloadsOf('verifyContact')).toHaveLength(1 + (notVisibleRetries ?? Number.NaN) + 1);
+      expect(statuses).toEqual(['verified', 'verification_failed', 'verified']);
+      expect(await s.ledger.get({ key: people[1]?.key ?? '' })).toMatchObject({
+        lastError:
+          'ContactsNotVisibleYetError: 1 of 3 people not visible through Apollo yet: people/match does not find the person yet (1)',
+      });
+      expect(s.apollo.received.matchPeople.slice(1).every((call) => call.length === 1)).toBe(true);
+      expect(execution).toMatchObject({ status: 'FAILED', error: 'VerificationFailed' });
+      expect(await s.ledger.awaitingVerdict({ olderThanMs: s.clock.now() + 1, limit: 10 })).toEqual([]);
+    });
+
+    it('ends a batch whose every pass times out verification_failed for everyone, with the reason', async () => {
+      // Act
+      const { execution, statuses, s, people } = await batchOnTheStateMachine({
+        count: 2,
+        verifyFault: timedOut,
+      });
+
+      // Assess
+      expect(statuses).toEqual(['verification_failed', 'verification_failed']);
+      for (const { key } of people) {
+        expect(await s.ledger.get({ key })).toMatchObject({
+          lastError: 'Sandbox.Timedout: Task timed out after 50.00 seconds',
+        });
+      }
+      expect(execution).toMatchObject({ status: 'FAILED', error: 'VerificationFailed' });
+    });
+
+    it('fails loudly (VerdictNotRecorded) when the failure path cannot write, leaving the records where the sweep looks', async () => {
+      // Act
+      const { execution, statuses, s } = await batchOnTheStateMachine({
+        count: 2,
+        verifyFault: timedOut,
+        recordFault: timedOut,
+      });
+
+      // Assess
+      expect(execution).toMatchObject({ status: 'FAILED', error: 'VerdictNotRecorded' });
+      expect(statuses).toEqual(['created', 'created']);
+      expect(await s.ledger.awaitingVerdict({ olderThanMs: s.clock.now() + 1, limit: 10 })).toHaveLength(2);
     });
   });
 });

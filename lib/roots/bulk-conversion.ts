@@ -1,7 +1,6 @@
 import { RateLimitPacer } from '../rate-limit-pacer';
 import { compositionRoot } from './shared/composition-root';
 import { apolloClient } from './shared/apollo';
-import { batchVerifications } from './shared/batch-verifications';
 import { bulkConversion } from './shared/bulk-conversion';
 import { conversionQueue } from './shared/conversion-queue';
 import { dynamoDbLedger } from './shared/dynamodb';
@@ -19,7 +18,7 @@ export const getBulkConversionRoot = compositionRoot((config) => {
       ledger: dynamoDbLedger(config),
       apollo: apolloClient(config, pacer),
       queue: conversionQueue(config),
-      verifications: batchVerifications(stateMachineStarts(config).verifications),
+      verifications: stateMachineStarts(config).verifications,
       pacer,
     }),
   };

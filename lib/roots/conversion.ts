@@ -1,5 +1,4 @@
 import { compositionRoot } from './shared/composition-root';
-import { batchVerifications } from './shared/batch-verifications';
 import { conversionQueue } from './shared/conversion-queue';
 import { dynamoDbLedger } from './shared/dynamodb';
 import { conversionIntake } from './shared/intake';
@@ -21,7 +20,7 @@ export const getConversionRoot = compositionRoot((loaded) => {
     intake: conversionIntake(config, {
       ledger,
       queue: conversionQueue(config),
-      verifications: batchVerifications(verifications),
+      verifications,
       redrives,
     }),
     webhookDeliveries: webhookDeliveryMemory(ledger),

@@ -2,7 +2,7 @@ import { VerificationFailureRecorder } from '../verification-failure';
 import { compositionRoot } from './shared/composition-root';
 import { dynamoDbLedger } from './shared/dynamodb';
 
-/** recordVerificationFailure: one ledger write. No Apollo, no Step Functions, no libphonenumber. */
+/** recordVerificationFailure: ledger reads and writes. No Apollo, no Step Functions, no libphonenumber. */
 export const getVerificationFailureRoot = compositionRoot((config) => ({
   failures: new VerificationFailureRecorder({ ledger: dynamoDbLedger(config) }),
 }));

@@ -5,7 +5,7 @@ import { dynamoDbLedger } from './shared/dynamodb';
 import { withSupportedPhoneCountry } from './shared/phone-country';
 import { contactVerification } from './shared/verification';
 
-/** verifyContact: the ledger and Apollo's people/match. No Step Functions. */
+/** verifyContact: the ledger and Apollo's people/bulk_match and contacts search. No Step Functions. */
 export const getVerificationRoot = compositionRoot((loaded) => {
   const config = withSupportedPhoneCountry(loaded);
   const verification: Pick<ContactVerification, 'verify'> = contactVerification(config, {

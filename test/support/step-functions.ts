@@ -12,7 +12,13 @@ import {
  */
 export const { definition, lambdaFunctionNames } = loadStateMachineDefinition();
 
-export const verifyInput = { key: 'conv_123', contactId: 'contact-1', email: 'ada@example.com' };
+/** A converted batch of two, as the consumer starts its verification. */
+export const verifyInput = {
+  people: [
+    { key: 'c_AAAAAAAAAAAAAAAAAAAAAA', contact_id: 'contact-1' },
+    { key: 'c_BBBBBBBBBBBBBBBBBBBBBB', contact_id: 'contact-2' },
+  ],
+};
 
 type FunctionKey = 'verifyContact' | 'recordVerificationFailure';
 type FakeHandler = (payload: unknown) => unknown;

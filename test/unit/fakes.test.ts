@@ -555,6 +555,43 @@ describe('Class: FakeApollo', () => {
     });
   });
 
+  describe('matchPeople', () => {
+    it('answers one entry per identity, in order, null for nobody, as people/match would each', async () => {
+      // Prepare
+      apollo.addContact(juno().fields);
+      apollo.addPerson(WREN_IN_APOLLO);
+      const identities = [juno().match, { email: 'nobody@lanternfish.example' }, { email: KEY }];
+
+      // Act
+      const matches = await apollo.matchPeople(identities, CALL);
+      const oneByOne = await Promise.all(identities.map((identity) => apollo.matchPerson(identity, CALL)));
+
+      // Assess
+      expect(matches).toEqual(oneByOne);
+      expect(matches.map((match) => match?.contact_id ?? match?.id ?? null)).toEqual([
+        'contact-1',
+        null,
+        'person-wren',
+      ]);
+      expect(apollo.received.matchPeople).toEqual([identities]);
+      expect(apollo.calls.matchPeople).toBe(1);
+    });
+
+    it('refuses more than 10 identities, as Apollo does, without counting a call', async () => {
+      // Act
+      const refused = await apollo
+        .matchPeople(
+          Array.from({ length: 11 }, (_, index) => ({ email: `p${index}@lanternfish.example` })),
+          CALL,
+        )
+        .catch((error: unknown) => error);
+
+      // Assess
+      expect(refused).toBeInstanceOf(RangeError);
+      expect(apollo.calls.matchPeople).toBe(0);
+    });
+  });
+
   describe('enrichPerson and getWebhookResult', () => {
     it('enriches a directory person with a request id, and answers webhook_result pending until told otherwise', async () => {
       // Prepare

@@ -3,7 +3,7 @@ import { BulkConversion, type Pacer } from '../../bulk-conversion';
 import type { Config } from '../../config';
 import type { ConversionQueue } from '../../conversion-queue';
 import type { QueuedConversionLedger } from '../../ledger';
-import type { BatchVerificationScheduler } from '../../schedulers';
+import type { VerificationScheduler } from '../../schedulers';
 
 /** The conversion queue's consumer, pacing itself with `pacer` (fed by the Apollo client's headers). */
 export function bulkConversion(
@@ -12,7 +12,7 @@ export function bulkConversion(
     ledger: QueuedConversionLedger;
     apollo: Apollo;
     queue: ConversionQueue;
-    verifications: BatchVerificationScheduler;
+    verifications: VerificationScheduler;
     pacer: Pacer;
   },
 ): BulkConversion {

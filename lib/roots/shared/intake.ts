@@ -2,7 +2,7 @@ import type { Config } from '../../config';
 import type { ConversionQueue } from '../../conversion-queue';
 import { ConversionIntake } from '../../intake';
 import type { ConversionIntakeLedger, VerificationSweepLedger } from '../../ledger';
-import type { BatchVerificationScheduler } from '../../schedulers';
+import type { VerificationScheduler } from '../../schedulers';
 import type { VerificationRedriver } from '../../verification-sweep';
 import { verificationSweep } from './verification-sweep';
 
@@ -23,7 +23,7 @@ export function conversionIntake(
   ports: {
     ledger: ConversionIntakeLedger & VerificationSweepLedger;
     queue: ConversionQueue;
-    verifications: BatchVerificationScheduler;
+    verifications: VerificationScheduler;
     redrives: VerificationRedriver;
   },
 ): ConversionIntake {

@@ -1,6 +1,7 @@
 import { SFNClient } from '@aws-sdk/client-sfn';
 import type { Config } from '../../config';
 import {
+  checkVerificationRequest,
   phoneRevealExecutionName,
   verificationExecutionName,
   type PhoneRevealScheduler,
@@ -11,9 +12,12 @@ import { redriveExecutionName, type VerificationRedriver } from '../../verificat
 
 /** Every way the service starts a state machine; a root hands out those its functions use. */
 export interface StateMachineStarts {
-  /** A person's verification, once per person (the execution name is keyed by LOG_HASH_SECRET). */
+  /**
+   * A converted batch's verification, once per batch (the execution name is an HMAC keyed by
+   * LOG_HASH_SECRET of the batch's sorted keys).
+   */
   verifications: VerificationScheduler;
-  /** A re-driven verification, once per re-drive. */
+  /** A re-driven verification (a batch of one), once per re-drive. */
   redrives: VerificationRedriver;
   /** The phone-reveal fallback, once per enrichment request. */
   phoneReveals: PhoneRevealScheduler;
@@ -35,12 +39,17 @@ export function stateMachineStarts(config: Config): StateMachineStarts {
   const nameKey = () => config.secret('LOG_HASH_SECRET');
   return {
     verifications: {
-      start: async (request) =>
-        verifications.start(verificationExecutionName(request.key, await nameKey()), request),
+      start: async (request) => {
+        const { people } = checkVerificationRequest(request);
+        const keys = people.map((person) => person.key);
+        await verifications.start(verificationExecutionName(keys, await nameKey()), { people });
+      },
     },
     redrives: {
-      redrive: async (request, redrive) =>
-        verifications.start(redriveExecutionName(request.key, redrive, await nameKey()), request),
+      redrive: async (person, redrive) =>
+        verifications.start(redriveExecutionName(person.key, redrive, await nameKey()), {
+          people: [person],
+        }),
     },
     phoneReveals: {
       start: async (poll) =>

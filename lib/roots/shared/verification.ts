@@ -3,7 +3,7 @@ import type { Config } from '../../config';
 import type { VerificationLedger } from '../../ledger';
 import { ContactVerification } from '../../verification';
 
-/** The verification through people/match, with the phone country its comparison parses numbers in. */
+/** The verification through people/bulk_match and the contacts search, with the phone country its comparison parses numbers in. */
 export function contactVerification(
   config: Config,
   ports: { ledger: VerificationLedger; apollo: Apollo },

@@ -1,8 +1,10 @@
-import type {
-  PhoneRevealPoll,
-  PhoneRevealScheduler,
-  VerificationRequest,
-  VerificationScheduler,
+import {
+  checkVerificationRequest,
+  type PersonToVerify,
+  type PhoneRevealPoll,
+  type PhoneRevealScheduler,
+  type VerificationRequest,
+  type VerificationScheduler,
 } from '../../../lib/schedulers';
 import type { VerificationRedriver } from '../../../lib/verification-sweep';
 
@@ -26,10 +28,32 @@ class RecordingScheduler<T> {
   }
 }
 
-/** The verification state machine's starter. */
-export class FakeVerificationScheduler
-  extends RecordingScheduler<VerificationRequest>
-  implements VerificationScheduler {}
+/**
+ * The verification state machine's starter. `started` lists each person whose verification went
+ * through, in order (a repeated start is recorded again); `startedBatches` each start as asked
+ * (one execution per batch).
+ */
+export class FakeVerificationScheduler implements VerificationScheduler {
+  readonly startedBatches: VerificationRequest[] = [];
+  private readonly failures: Error[] = [];
+
+  get started(): PersonToVerify[] {
+    return this.startedBatches.flatMap((batch) => batch.people);
+  }
+
+  failNext(error: Error = new Error('Step Functions is unavailable')): void {
+    this.failures.push(error);
+  }
+
+  start(request: VerificationRequest): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const failure = this.failures.shift();
+      if (failure !== undefined) throw failure;
+      this.startedBatches.push(structuredClone(checkVerificationRequest(request)));
+      resolve();
+    });
+  }
+}
 
 /** The batch verification's starter: one start per batch, recorded with its people. */
 export class FakeBatchVerificationScheduler extends RecordingScheduler<{
@@ -48,18 +72,18 @@ export class FakePhoneRevealScheduler
 
 /** The sweep's re-driver: records each re-drive with its number; `failNext` makes the next throw. */
 export class FakeVerificationRedriver implements VerificationRedriver {
-  readonly redriven: Array<{ request: VerificationRequest; redrive: number }> = [];
+  readonly redriven: Array<{ request: PersonToVerify; redrive: number }> = [];
   private readonly failures: Error[] = [];
 
   failNext(error: Error = new Error('Step Functions is unavailable')): void {
     this.failures.push(error);
   }
 
-  redrive(request: VerificationRequest, redrive: number): Promise<void> {
+  redrive(person: PersonToVerify, redrive: number): Promise<void> {
     return new Promise<void>((resolve) => {
       const failure = this.failures.shift();
       if (failure !== undefined) throw failure;
-      this.redriven.push({ request: structuredClone(request), redrive });
+      this.redriven.push({ request: structuredClone(person), redrive });
       resolve();
     });
   }
