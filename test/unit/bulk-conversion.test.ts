@@ -61,7 +61,7 @@ describe('Class: BulkConversion', () => {
       expect(s.queue.depth).toBe(0);
       const withoutPhones = people.map(({ fields: { direct_phone: _phone, ...rest } }) => rest);
       expect(s.apollo.received.bulkCreateContacts).toEqual([
-        { runDedupe: true, contacts: withoutPhones, results: expect.any(Array) },
+        { runDedupe: true, contacts: withoutPhones, results: expect.any(Array) as unknown },
       ]);
       const wrenContact = await contactOf(s, wren());
       expect(s.apollo.received.bulkUpdateContacts).toEqual([
