@@ -2,6 +2,7 @@ import { convertEntries, type PersonResult } from './batch';
 import type { ConversionResult, ConversionResultStatus } from './conversion';
 import type { ConversionQueue } from './conversion-queue';
 import { RetryLaterError, errorMessage } from './errors';
+import { identityKey, isWeak } from './identity';
 import { IdentityResolution } from './identity-resolution';
 import type { ConversionIntakeLedger, ConversionRecord, QueuedContact } from './ledger';
 import { logger, personRef } from './logger';
@@ -140,17 +141,23 @@ export class ConversionIntake {
         queue.push(index);
       }
     });
+    // People of this delivery who share a weak identity (namesakes at one company with different
+    // emails, say) are resolved one after another, in order: at once, they would wait on each
+    // other's identity locks, and under load answer `in_progress` to their own delivery.
+    const lanes = lanesBySharedIdentity(people, queue);
     const worker = async () => {
-      for (let index = queue.shift(); index !== undefined; index = queue.shift()) {
-        try {
-          accepted[index] = await this.acceptOne(people[index] as Person, deadline);
-        } catch (error) {
-          failures.push(error);
+      for (let lane = lanes.shift(); lane !== undefined; lane = lanes.shift()) {
+        for (const index of lane) {
+          try {
+            accepted[index] = await this.acceptOne(people[index] as Person, deadline);
+          } catch (error) {
+            failures.push(error);
+          }
         }
       }
     };
     const concurrency = this.deps.concurrency ?? DEFAULT_CONCURRENCY;
-    await Promise.all(Array.from({ length: Math.min(concurrency, queue.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, lanes.length) }, worker));
 
     const done = accepted.filter((a) => a !== undefined);
     // Whatever was written queued goes to the queue, even when another person failed.
@@ -329,4 +336,39 @@ export class ConversionIntake {
     if (person.droppedPhones.length > 0) result.dropped_fields = [...person.droppedPhones];
     return result;
   }
+}
+
+/**
+ * `indexes` grouped so that two people sharing a weak identity are in one lane (transitively), each
+ * lane in the delivery's order; lanes in the order of their first person.
+ */
+export function lanesBySharedIdentity(people: readonly Person[], indexes: readonly number[]): number[][] {
+  const laneOf = new Map<number, number[]>();
+  const laneOfIdentity = new Map<string, number[]>();
+  for (const index of indexes) {
+    let lane: number[] | undefined;
+    for (const identity of (people[index] as Person).identities.filter(isWeak).map(identityKey)) {
+      const other = laneOfIdentity.get(identity);
+      if (other !== undefined && other !== lane) {
+        if (lane === undefined) lane = other;
+        else {
+          // Two lanes meet through this person: merged, keeping the delivery's order.
+          for (const moved of other) laneOf.set(moved, lane);
+          lane.push(...other);
+          lane.sort((a, b) => a - b);
+          for (const [key, value] of laneOfIdentity) if (value === other) laneOfIdentity.set(key, lane);
+          other.length = 0;
+        }
+      }
+    }
+    lane ??= [];
+    lane.push(index);
+    laneOf.set(index, lane);
+    for (const identity of (people[index] as Person).identities.filter(isWeak).map(identityKey)) {
+      laneOfIdentity.set(identity, lane);
+    }
+  }
+  return [...new Set(indexes.map((index) => laneOf.get(index) as number[]))].filter(
+    (lane) => lane.length > 0,
+  );
 }

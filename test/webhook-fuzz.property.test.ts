@@ -67,6 +67,21 @@ function bulkCreated(): Array<Record<string, unknown>> {
     .flatMap((request) => (request.body as { contacts: Array<Record<string, unknown>> }).contacts);
 }
 
+/**
+ * Every contact sent to Apollo: bulk_create's entries, and the single creates (people with neither
+ * email nor company go alone through `POST /contacts`, which takes their website and phones).
+ */
+function everyCreate(): Array<Record<string, unknown>> {
+  const singles = harness.apollo
+    .requests()
+    .filter((request) => request.method === 'POST' && request.path === '/contacts')
+    .map((request) => {
+      const { run_dedupe: _dedupe, ...fields } = request.body as Record<string, unknown>;
+      return fields;
+    });
+  return [...bulkCreated(), ...singles];
+}
+
 /** The phone field each phone type on a contact comes from. */
 const FIELD_OF_TYPE: Record<string, string | undefined> = {
   work_direct: 'direct_phone',
@@ -253,8 +268,8 @@ describe('Property: webhook handler', () => {
         });
         expect(harness.apollo.contacts()).toHaveLength(specs.length);
         // What was sent for each person: its bulk_create entry (no phones), with the typed phones
-        // the contact holds afterwards (set by bulk_update).
-        const creates = bulkCreated().map((entry) => {
+        // the contact holds afterwards (set by bulk_update), or its single create.
+        const creates = everyCreate().map((entry) => {
           const contact = harness.apollo
             .contacts()
             .find((candidate) =>

@@ -1,6 +1,11 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ApolloRejectedError, RetryLaterError } from '../../lib/errors';
-import { ConversionIntake, MAX_WAIT_SECONDS, acceptedStatusCode } from '../../lib/intake';
+import {
+  ConversionIntake,
+  MAX_WAIT_SECONDS,
+  acceptedStatusCode,
+  lanesBySharedIdentity,
+} from '../../lib/intake';
 import { phoneHash, type Person } from '../../lib/person';
 import type { InvalidPersonResult } from '../../lib/requests';
 import { parseWaitSeconds } from '../../lib/requests';
@@ -635,3 +640,44 @@ class FailingEnqueueLedger extends InMemoryLedger {
     return super.enqueue(request);
   }
 }
+
+describe('Function: lanesBySharedIdentity', () => {
+  it('puts people sharing a weak identity in one lane, in the delivery order, and the others alone', () => {
+    // Prepare: two namesakes at one company (other emails), Juno, a third namesake, Tobin.
+    const namesake = (email: string) => person({ ...WREN_INPUT, email });
+    const people = [
+      namesake('a@lanternfish.example'),
+      juno(),
+      namesake('b@lanternfish.example'),
+      tobin(),
+      namesake('c@lanternfish.example'),
+    ];
+
+    // Act
+    const lanes = lanesBySharedIdentity(people, [0, 1, 2, 3, 4]);
+
+    // Assess
+    expect(lanes).toEqual([[0, 2, 4], [1], [3]]);
+  });
+
+  it('joins two lanes that one person links, keeping the order', () => {
+    // Prepare: Wren at her company, Wren by her LinkedIn elsewhere, then one who has both.
+    const people = [
+      person({ ...WREN_INPUT, email: 'a@x.example' }),
+      person({
+        first_name: 'Other',
+        last_name: 'One',
+        email: 'b@x.example',
+        linkedin_url: 'https://www.linkedin.com/in/wren-h',
+      }),
+      person({ ...WREN_INPUT, email: 'c@x.example', linkedin_url: 'https://www.linkedin.com/in/wren-h' }),
+      juno(),
+    ];
+
+    // Act
+    const lanes = lanesBySharedIdentity(people, [0, 1, 2, 3]);
+
+    // Assess
+    expect(lanes).toEqual([[0, 1, 2], [3]]);
+  });
+});
