@@ -79,7 +79,9 @@ async function main(): Promise<void> {
   console.log(`   HTTP ${first.status}: ${JSON.stringify(first.body)}`);
   if (!result?.id) throw new Error('the webhook did not queue the person');
 
-  console.log('\n2. Following the conversion (queued, converted in bulk, verified through people/match)');
+  console.log(
+    '\n2. Following the conversion (queued, converted in bulk, verified through people/bulk_match)',
+  );
   const record = await followConversion(result.id);
   console.log(`   ${JSON.stringify(record)}`);
   const contactId = typeof record.contact_id === 'string' ? record.contact_id : undefined;
