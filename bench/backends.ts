@@ -9,6 +9,7 @@
 import { createInterface } from 'node:readline';
 import { startApolloSandbox } from '../local/apollo-sandbox';
 import { startLocalDynamoDb } from '../local/dynamodb';
+import { startLocalSqs } from '../local/sqs-server';
 import { NO_RATE_LIMIT } from './people';
 import { startStartExecutionStub } from './start-execution-stub';
 import type { BackendEndpoints } from './warm-path';
@@ -17,12 +18,16 @@ async function main(): Promise<void> {
   const dynamo = await startLocalDynamoDb();
   const apollo = await startApolloSandbox({ latencyMs: 0, rateLimitPerMinute: NO_RATE_LIMIT });
   const stepFunctions = await startStartExecutionStub();
+  // The conversion queue the webhook sends to; nothing consumes it here (the warm path is the door's).
+  const sqs = await startLocalSqs({ queues: [{ QueueName: 'bench-warm-path-conversions' }] });
   const endpoints: BackendEndpoints = {
     dynamoDbEndpoint: dynamo.endpoint,
     apolloBaseUrl: apollo.url,
     apolloApiKey: apollo.apiKey,
     stepFunctionsEndpoint: stepFunctions.url,
     stateMachineArn: stepFunctions.stateMachineArn,
+    sqsEndpoint: sqs.endpoint,
+    conversionQueueUrl: sqs.queueUrl('bench-warm-path-conversions'),
   };
   process.stdout.write(`${JSON.stringify(endpoints)}\n`);
   const commands = createInterface({ input: process.stdin });
@@ -33,7 +38,9 @@ async function main(): Promise<void> {
     }
   });
   commands.on('close', () => {
-    void Promise.all([stepFunctions.close(), apollo.close(), dynamo.close()]).finally(() => process.exit(0));
+    void Promise.all([sqs.close(), stepFunctions.close(), apollo.close(), dynamo.close()]).finally(() =>
+      process.exit(0),
+    );
   });
 }
 

@@ -112,3 +112,35 @@ export function enrichmentCompletedBody(people: readonly PersonInput[]): string 
   const data = people.length === 1 ? { person: people[0] } : { people };
   return JSON.stringify({ type: 'person.enrichment.completed', timestamp: new Date().toISOString(), data });
 }
+
+/** Ways CRMs write the same US number (555 is fictional). */
+const PHONE_STYLES = [
+  (area: string, exchange: string, line: string) => `(${area}) ${exchange}-${line}`,
+  (area: string, exchange: string, line: string) => `+1 ${area}.${exchange}.${line}`,
+  (area: string, exchange: string, line: string) => `${area} ${exchange} ${line}`,
+  (area: string, exchange: string, line: string) => `1-${area}-${exchange}-${line}`,
+];
+
+/**
+ * The `index`-th person of a burst, written the way exports from CRMs and enrichment tools come:
+ * emails in mixed case with stray spaces, phones in four styles, websites with and without scheme
+ * or `www.`, and one person in twenty without email (known by name and company). `identity` is
+ * what the service normalises them to, so contacts can be counted per person.
+ */
+export function messyBenchPerson(runTag: string, index: number): BenchPerson {
+  const clean = benchPerson(runTag, index, { withEmail: index % 20 !== 19 });
+  const style = (n: number) => PHONE_STYLES[n % PHONE_STYLES.length] as (typeof PHONE_STYLES)[number];
+  const parts = (raw: string) => raw.split('-') as [string, string, string];
+  const domain = new URL(clean.input.website_url).hostname;
+  const email = clean.input.email;
+  const input: PersonInput = {
+    ...clean.input,
+    ...(email !== undefined && {
+      email: index % 3 === 0 ? ` ${email.toUpperCase()} ` : index % 3 === 1 ? email : `${email} `,
+    }),
+    website_url: [`https://${domain}`, `www.${domain}`, `http://www.${domain}/`][index % 3] as string,
+    direct_phone: style(index)(...parts(clean.input.direct_phone)),
+    mobile_phone: style(index + 1)(...parts(clean.input.mobile_phone)),
+  };
+  return { ...clean, input };
+}

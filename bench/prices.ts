@@ -39,3 +39,6 @@ export const CLOUDWATCH_LOGS_PER_GB_INGESTED = 0.5;
  * (request id, durations, memory), which CloudWatch Logs ingests and bills like the function's own.
  */
 export const LAMBDA_PLATFORM_LOG_BYTES_PER_INVOCATION = 300;
+
+/** https://aws.amazon.com/sqs/pricing/ (Standard queue: $0.40 per million requests after the free tier; each 64 KB chunk is one request). */
+export const SQS_STANDARD_PER_REQUEST = 0.4 / 1_000_000;

@@ -1,183 +1,132 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { startApolloSandbox, type SandboxRequest } from '../local/apollo-sandbox';
-import { loadFreshBundle, type Bundle } from './bundles';
-import { startCountingDynamoDb } from './counting-dynamodb';
-import {
-  BENCH_WEBHOOK_SECRET,
-  lambdaContext,
-  signedWebhookEvent,
-  toReply,
-  type HttpHandler,
-} from './lambda-events';
-import { benchPerson, enrichmentCompletedBody } from './people';
-import { configureService, createTable } from './service-env';
+import type { Bundle } from './bundles';
+import { contactsPerPerson } from './contacts';
+import { BENCH_WEBHOOK_SECRET, signedWebhookEvent, toReply } from './lambda-events';
+import { benchPerson, enrichmentCompletedBody, NO_RATE_LIMIT, type BenchPerson } from './people';
+import { startQueueStack } from './queue-stack';
 import type { DeployedService } from './serverless-config';
-import { startStartExecutionStub } from './start-execution-stub';
 import { round } from './stats';
 
 export interface RateLimitOptions {
-  /** Creates (and searches) Apollo allows per minute, scaled down from a real plan. */
-  limitPerMinute: number;
+  /** bulk_create (and single create) calls Apollo allows a minute here, scaled down from 200. */
+  createLimitPerMinute: number;
   senders: number;
-  /** How long after the first request senders keep going: one full window and the start of the next. */
+  /** How long senders deliver new people (closed loop, 1 to 5 people per delivery). */
   durationMs: number;
+  /** After the senders stop, how long the consumer may go on (the run ends then, drained or not). */
+  settleMs: number;
   log: (line: string) => void;
 }
 
-/** The sandbox's fixed window (60 s, starting at an endpoint's first request), as Apollo counts. */
-const WINDOW_MS = 60_000;
-
 export interface RateLimitResults {
-  limitPerMinute: number;
+  createLimitPerMinute: number;
   senders: number;
   seconds: number;
-  /** Successful creates in each fixed window of POST /contacts (the last one is partial). */
-  createsPerWindow: number[];
-  /** Creates of the first full window / N. */
-  firstWindowFraction: number;
-  /** Seconds from the second window's opening to its N-th create (how fast senders resume). */
-  secondWindowFilledAfterSeconds: number | null;
-  /** 429s Apollo answered, by endpoint: the calls the service provoked while limited. */
-  tooManyRequests: Record<string, number>;
-  tooManyRequestsPerCreate: number;
-  /** Deliveries the service answered 503 + Retry-After; senders waited that long and re-sent. */
-  answered503: number;
   deliveries: number;
+  peopleDelivered: number;
+  answersByStatus: Record<string, number>;
+  answers5xx: number;
+  /** bulk_create + single create requests, and the 429s Apollo answered them. */
+  createRequests: number;
+  createRequestsByStatus: Record<string, number>;
+  tooManyRequestsPerCreate: number;
+  /** Creates that succeeded per minute while the consumer was limited (the limit is the most). */
+  successfulCreatesPerMinute: number;
   peopleConverted: number;
-  exactlyOneContactPerPerson: boolean;
+  drained: boolean;
+  /** No person has two contacts, and no contact belongs to nobody (people still queued have none). */
+  noDuplicateContact: boolean;
 }
 
-/** Creates per fixed window, replaying the sandbox's window logic over the request times. */
-function createsPerWindow(requests: SandboxRequest[]): { counts: number[]; starts: number[] } {
-  const counts: number[] = [];
-  const starts: number[] = [];
-  for (const request of requests.filter((r) => r.method === 'POST' && r.path === '/contacts')) {
-    const start = starts.at(-1);
-    if (start === undefined || request.at - start >= WINDOW_MS) {
-      starts.push(request.at);
-      counts.push(0);
-    }
-    if (request.status >= 200 && request.status < 300) counts[counts.length - 1] = (counts.at(-1) ?? 0) + 1;
-  }
-  return { counts, starts };
-}
+const CREATE_PATHS = new Set(['/contacts/bulk_create', '/contacts']);
 
 /**
- * Senders (closed loop, one new person per delivery) against Apollo limited to N creates a
- * minute. A 503 is re-sent after its Retry-After, as Standard Webhooks senders do; sleeps that end
- * after the run are cut short, so the run is bounded by `durationMs`.
+ * Senders deliver new people faster than Apollo's create limit allows (scaled down so that a
+ * minute shows it): the consumer must pace itself on Apollo's rate-limit headers so that 429s are
+ * rare, and never answer a sender 5xx. Bounded by `durationMs + settleMs`.
  */
 export async function measureRateLimit(
   service: DeployedService,
   bundles: Map<string, Bundle>,
   options: RateLimitOptions,
 ): Promise<RateLimitResults> {
-  const dynamo = await startCountingDynamoDb();
-  const apollo = await startApolloSandbox({ latencyMs: 0, rateLimitPerMinute: options.limitPerMinute });
-  const stepFunctions = await startStartExecutionStub();
-  const stop = new AbortController();
+  const stack = await startQueueStack(service, bundles, {
+    tableName: 'bench-rate-limit',
+    apollo: {
+      latencyMs: 0,
+      rateLimitPerMinute: NO_RATE_LIMIT,
+      rateLimits: {
+        'POST /contacts/bulk_create': { minute: options.createLimitPerMinute },
+        'POST /contacts': { minute: options.createLimitPerMinute },
+      },
+    },
+    stepFunctionsWaitSeconds: 0,
+  });
+  const started = performance.now();
   try {
-    const tableName = 'bench-rate-limit';
-    await createTable(dynamo.endpoint, tableName);
-    configureService({
-      dynamoDbEndpoint: dynamo.endpoint,
-      tableName,
-      apolloBaseUrl: apollo.url,
-      apolloApiKey: apollo.apiKey,
-      stepFunctionsEndpoint: stepFunctions.url,
-      stateMachineArn: stepFunctions.stateMachineArn,
-    });
-    const fn = service.fn('enrichmentWebhook');
-    const bundle = bundles.get(fn.name) as Bundle;
-    const webhook = loadFreshBundle<{ handler: HttpHandler }>(bundle.file).handler;
-
-    let nextIndex = 0;
+    const people: BenchPerson[] = [];
+    const answersByStatus: Record<string, number> = {};
     let deliveries = 0;
-    let answered503 = 0;
-    const converted: Array<ReturnType<typeof benchPerson>> = [];
-    const started = performance.now();
+    let answers5xx = 0;
     const deadline = started + options.durationMs;
-    const timer = setTimeout(() => stop.abort(), options.durationMs);
-
-    const sender = async () => {
-      while (performance.now() < deadline) {
-        const person = benchPerson('l', nextIndex++);
-        const delivery = { id: `msg_${randomUUID()}`, body: enrichmentCompletedBody([person.input]) };
-        for (;;) {
-          const reply = toReply(
-            await webhook(
-              signedWebhookEvent(BENCH_WEBHOOK_SECRET, delivery),
-              lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb),
-            ),
-          );
-          deliveries += 1;
-          if (reply.status === 200) {
-            converted.push(person);
-            break;
-          }
-          if (reply.status !== 503)
-            throw new Error(`webhook answered ${reply.status}: ${JSON.stringify(reply.body)}`);
-          answered503 += 1;
-          const waitMs = Number(reply.headers['retry-after'] ?? '1') * 1000;
-          // A retry that would come after the run is not waited for: the run ends sooner.
-          if (performance.now() + waitMs > deadline) return;
-          const waited = await sleep(waitMs, true, { signal: stop.signal }).catch(() => false);
-          if (!waited) return;
-        }
+    const sender = async (senderIndex: number) => {
+      for (let n = 0; performance.now() < deadline; n++) {
+        const size = 1 + ((senderIndex + n) % 5);
+        const batch = Array.from({ length: size }, () => {
+          const person = benchPerson('l', people.length);
+          people.push(person);
+          return person;
+        });
+        const delivery = {
+          id: `msg_${randomUUID()}`,
+          body: enrichmentCompletedBody(batch.map((p) => p.input)),
+        };
+        const reply = toReply(
+          await stack.webhook(signedWebhookEvent(BENCH_WEBHOOK_SECRET, delivery), stack.webhookContext()),
+        );
+        deliveries += 1;
+        answersByStatus[reply.status] = (answersByStatus[reply.status] ?? 0) + 1;
+        if (reply.status >= 500) answers5xx += 1;
       }
     };
     options.log(
-      `rate limit: ${options.senders} senders, Apollo allowing ${options.limitPerMinute} creates a minute, ${round(options.durationMs / 1000, 0)} s`,
+      `  ${options.senders} senders for ${round(options.durationMs / 1000, 0)} s, Apollo allowing ${options.createLimitPerMinute} creates a minute`,
     );
-    await Promise.all(Array.from({ length: options.senders }, sender));
-    clearTimeout(timer);
+    await Promise.all(Array.from({ length: options.senders }, (_, i) => sender(i)));
+    const drained = await stack.drained(options.settleMs);
 
-    const requests = apollo.requests();
-    const windows = createsPerWindow(requests);
-    const secondWindowStart = windows.starts[1];
-    const secondWindowCreates = requests.filter(
-      (r) =>
-        r.method === 'POST' &&
-        r.path === '/contacts' &&
-        r.status < 300 &&
-        secondWindowStart !== undefined &&
-        r.at >= secondWindowStart,
+    const creates = stack.apollo.requests().filter((r) => r.method === 'POST' && CREATE_PATHS.has(r.path));
+    const createRequestsByStatus: Record<string, number> = {};
+    for (const request of creates) {
+      createRequestsByStatus[request.status] = (createRequestsByStatus[request.status] ?? 0) + 1;
+    }
+    const succeeded = creates.filter((r) => r.status >= 200 && r.status < 300);
+    const spanMinutes =
+      succeeded.length < 2 ? 0 : ((succeeded.at(-1)?.at ?? 0) - (succeeded[0]?.at ?? 0)) / 60_000;
+    const records = (await stack.dynamo.items(stack.tableName)).filter(
+      (item) => item.status?.S !== undefined,
     );
-    const filled = secondWindowCreates[options.limitPerMinute - 1];
-    const tooManyRequests: Record<string, number> = {};
-    for (const r of requests.filter((request) => request.status === 429)) {
-      tooManyRequests[`${r.method} ${r.path}`] = (tooManyRequests[`${r.method} ${r.path}`] ?? 0) + 1;
-    }
-    const total429 = Object.values(tooManyRequests).reduce((a, b) => a + b, 0);
-    const creates = windows.counts.reduce((a, b) => a + b, 0);
-    const byEmail = new Map<string, number>();
-    for (const contact of apollo.contacts()) {
-      byEmail.set(contact.email ?? '', (byEmail.get(contact.email ?? '') ?? 0) + 1);
-    }
+    const converted = records.filter((item) => item.contact_id?.S !== undefined).length;
+    const contacts = contactsPerPerson(stack.apollo, people);
     return {
-      limitPerMinute: options.limitPerMinute,
+      createLimitPerMinute: options.createLimitPerMinute,
       senders: options.senders,
       seconds: round((performance.now() - started) / 1000, 1),
-      createsPerWindow: windows.counts,
-      firstWindowFraction: round((windows.counts[0] ?? 0) / options.limitPerMinute, 3),
-      secondWindowFilledAfterSeconds:
-        filled !== undefined && secondWindowStart !== undefined
-          ? round((filled.at - secondWindowStart) / 1000, 2)
-          : null,
-      tooManyRequests,
-      tooManyRequestsPerCreate: round(total429 / Math.max(1, creates), 3),
-      answered503,
       deliveries,
-      peopleConverted: converted.length,
-      exactlyOneContactPerPerson:
-        converted.every((p) => byEmail.get(p.identity) === 1) && byEmail.size === converted.length,
+      peopleDelivered: people.length,
+      answersByStatus,
+      answers5xx,
+      createRequests: creates.length,
+      createRequestsByStatus,
+      tooManyRequestsPerCreate: round((createRequestsByStatus['429'] ?? 0) / Math.max(1, creates.length), 4),
+      successfulCreatesPerMinute:
+        spanMinutes === 0 ? succeeded.length : round(succeeded.length / spanMinutes, 1),
+      peopleConverted: converted,
+      drained,
+      noDuplicateContact: contacts.max <= 1 && contacts.strangers === 0,
     };
   } finally {
-    stop.abort();
-    await stepFunctions.close();
-    await apollo.close();
-    await dynamo.close();
+    await stack.close();
   }
 }

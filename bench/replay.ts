@@ -1,25 +1,20 @@
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startApolloSandbox, type ApolloSandbox, type FaultRule } from '../local/apollo-sandbox';
-import { loadStateMachineDefinition } from '../local/state-machine-definition';
-import { startLocalStepFunctions, type LocalStepFunctions } from '../local/step-functions-server';
-import { loadFreshBundle, type Bundle } from './bundles';
-import { startCountingDynamoDb, type CountingDynamoDb } from './counting-dynamodb';
+import type { FaultRule } from '../local/apollo-sandbox';
+import { seededRandom } from '../local/seeded-random';
+import type { Bundle } from './bundles';
+import { contactsPerPerson } from './contacts';
 import {
   BENCH_WEBHOOK_SECRET,
-  lambdaContext,
   signedWebhookEvent,
   toReply,
   type Delivery,
-  type HttpHandler,
   type Reply,
-  type TaskHandler,
 } from './lambda-events';
 import { benchPerson, enrichmentCompletedBody, NO_RATE_LIMIT, type BenchPerson } from './people';
-import { configureService, createTable } from './service-env';
+import { startQueueStack } from './queue-stack';
 import type { DeployedService } from './serverless-config';
-import { seededRandom } from '../local/seeded-random';
 import { round } from './stats';
 
 export interface ReplayOptions {
@@ -79,16 +74,17 @@ export interface ReplayResults {
 /** Retry-After of a 503 when Apollo is unavailable (the service's default is 30 s). */
 const RETRY_AFTER_SECONDS = 2;
 
+const BULK_CREATE = '/contacts/bulk_create';
 const FAULTS: Array<{ atSlot: number; rule: FaultRule }> = [
-  { atSlot: 120, rule: { method: 'POST', path: '/contacts', action: 'create-then-fail', status: 500 } },
-  { atSlot: 320, rule: { method: 'POST', path: '/contacts', action: 'reset' } },
-  { atSlot: 520, rule: { method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 1, times: 2 } },
+  { atSlot: 120, rule: { method: 'POST', path: BULK_CREATE, action: 'create-then-fail', status: 500 } },
+  { atSlot: 320, rule: { method: 'POST', path: BULK_CREATE, action: 'reset' } },
+  { atSlot: 520, rule: { method: 'POST', path: BULK_CREATE, status: 429, retryAfterSeconds: 1, times: 2 } },
   { atSlot: 720, rule: { method: 'POST', path: '/contacts/search', status: 500, times: 2 } },
   {
     atSlot: 920,
-    rule: { method: 'POST', path: '/contacts', action: 'create-then-fail', status: 502, times: 2 },
+    rule: { method: 'POST', path: BULK_CREATE, action: 'create-then-fail', status: 502, times: 2 },
   },
-  { atSlot: 1120, rule: { method: 'POST', path: '/people/match', status: 503, times: 2 } },
+  { atSlot: 1120, rule: { method: 'POST', path: '/people/bulk_match', status: 503, times: 2 } },
 ];
 
 function shuffle<T>(items: T[], random: () => number): T[] {
@@ -172,62 +168,6 @@ function count(map: Record<string, number>, key: string, by = 1): void {
   map[key] = (map[key] ?? 0) + by;
 }
 
-/** The Apollo contacts of each bench person, recognised by email, else by name and company. */
-function contactsPerPerson(apollo: ApolloSandbox, people: BenchPerson[]) {
-  const byIdentity = new Map<string, number>();
-  for (const contact of apollo.contacts()) {
-    const identity =
-      contact.email?.toLowerCase() ??
-      `${contact.first_name}|${contact.last_name}|${contact.organization_name}`.toLowerCase();
-    byIdentity.set(identity, (byIdentity.get(identity) ?? 0) + 1);
-  }
-  const counts = people.map((person) => byIdentity.get(person.identity) ?? 0);
-  const strangers = [...byIdentity.keys()].filter((id) => !people.some((p) => p.identity === id)).length;
-  return { counts, strangers };
-}
-
-interface Stack {
-  dynamo: CountingDynamoDb;
-  apollo: ApolloSandbox;
-  stepFunctions: LocalStepFunctions;
-}
-
-async function startStack(service: DeployedService, bundles: Map<string, Bundle>): Promise<Stack> {
-  const dynamo = await startCountingDynamoDb();
-  const apollo = await startApolloSandbox({ latencyMs: 0, rateLimitPerMinute: NO_RATE_LIMIT });
-  const { definition, lambdaFunctionNames } = loadStateMachineDefinition();
-  const taskHandlers = new Map<string, () => TaskHandler>();
-  for (const name of ['verifyContact', 'recordVerificationFailure']) {
-    let handler: TaskHandler | undefined;
-    // Loaded on the first task, after configureService: a new container's first invocation.
-    taskHandlers.set(
-      name,
-      () => (handler ??= loadFreshBundle<{ handler: TaskHandler }>(bundleFile(bundles, name)).handler),
-    );
-  }
-  const stepFunctions = await startLocalStepFunctions({
-    definition,
-    waitSeconds: 0,
-    log: () => undefined,
-    invokeLambda: async (functionName, payload) => {
-      const key = Object.keys(lambdaFunctionNames).find(
-        (k) => functionName.endsWith(`-${k}`) || functionName.endsWith(`:${k}`),
-      );
-      const load = key === undefined ? undefined : taskHandlers.get(key);
-      if (key === undefined || load === undefined) throw new Error(`no handler for ${functionName}`);
-      const fn = service.fn(key);
-      return load()(payload, lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb));
-    },
-  });
-  return { dynamo, apollo, stepFunctions };
-}
-
-function bundleFile(bundles: Map<string, Bundle>, name: string): string {
-  const found = bundles.get(name);
-  if (found === undefined) throw new Error(`no bundle for ${name}`);
-  return found.file;
-}
-
 export async function replayStream(
   service: DeployedService,
   bundles: Map<string, Bundle>,
@@ -238,28 +178,20 @@ export async function replayStream(
     benchPerson('r', i, { withEmail: i % 10 !== 9 }),
   );
   const stream = buildStream(people, options.deliveries, random);
-  const stack = await startStack(service, bundles);
+  const stack = await startQueueStack(service, bundles, {
+    tableName: 'bench-replay',
+    apollo: { latencyMs: 0, rateLimitPerMinute: NO_RATE_LIMIT },
+    stepFunctionsWaitSeconds: 0,
+    // Scaled down from 30 s, as the faults are: a 503's Retry-After, and the quiet period after a
+    // create with an unknown outcome, end within the run, and the senders really wait them out.
+    env: { UNAVAILABLE_RETRY_AFTER_SECONDS: String(RETRY_AFTER_SECONDS) },
+  });
   const started = performance.now();
   try {
-    const tableName = 'bench-replay';
-    await createTable(stack.dynamo.endpoint, tableName);
-    configureService(
-      {
-        dynamoDbEndpoint: stack.dynamo.endpoint,
-        tableName,
-        apolloBaseUrl: stack.apollo.url,
-        apolloApiKey: stack.apollo.apiKey,
-        stepFunctionsEndpoint: stack.stepFunctions.url,
-        stateMachineArn: stack.stepFunctions.stateMachineArn,
-      },
-      {
-        // Scaled down from 30 s, as the faults are: a 503's Retry-After, and the quiet period after a
-        // create with an unknown outcome, end within the run, and the senders really wait them out.
-        UNAVAILABLE_RETRY_AFTER_SECONDS: String(RETRY_AFTER_SECONDS),
-      },
-    );
-    const webhookFn = service.fn('enrichmentWebhook');
-    const webhook = loadFreshBundle<{ handler: HttpHandler }>(bundleFile(bundles, webhookFn.name)).handler;
+    const tableName = stack.tableName;
+    const webhook = stack.webhook;
+    /** People some earlier delivery handed over (answered 2xx): a delivery of only those asks Apollo nothing. */
+    const handedOver = new Set<string>();
 
     const answersByStatus: Record<string, number> = {};
     const resultsByStatus: Record<string, number> = {};
@@ -272,20 +204,17 @@ export async function replayStream(
 
     const deliver = async (msg: Message, kind: string, attempt: number): Promise<void> => {
       const event = signedWebhookEvent(BENCH_WEBHOOK_SECRET, msg);
-      const reply: Reply = toReply(
-        await webhook(event, lambdaContext(webhookFn.name, webhookFn.timeoutSeconds, webhookFn.memoryMb)),
-      );
+      const reply: Reply = toReply(await webhook(event, stack.webhookContext()));
       sent += 1;
       count(deliveriesByKind, kind);
       count(answersByStatus, String(reply.status));
       const results = reply.body.results ?? [];
       for (const result of results) count(resultsByStatus, result.status);
-      // Only a claim holder calls Apollo: `duplicate` and `in_progress` answers never did.
-      if (
-        reply.status === 200 &&
-        results.every((r) => r.status === 'duplicate' || r.status === 'in_progress')
-      ) {
-        withoutApollo += 1;
+      // The doors never call Apollo; the consumer does, once per person (its claim decides), so a
+      // delivery of people handed over before costs Apollo nothing.
+      if (reply.status < 300) {
+        if (msg.people.every((person) => handedOver.has(person.identity))) withoutApollo += 1;
+        for (const person of msg.people) handedOver.add(person.identity);
       }
       if (reply.status === 503 && attempt < options.maxRetriesAfter503) {
         // A sender queues the message and re-sends it after Retry-After; it goes on meanwhile.
@@ -298,7 +227,7 @@ export async function replayStream(
           .catch((error: unknown) => void failures.push(error))
           .finally(() => pendingRetries.delete(retry));
         pendingRetries.add(retry);
-      } else if (reply.status !== 200) {
+      } else if (reply.status >= 300) {
         throw new Error(`webhook answered ${reply.status}: ${JSON.stringify(reply.body)}`);
       }
     };
@@ -317,6 +246,7 @@ export async function replayStream(
     options.log(`  ${sent} deliveries in ${round((performance.now() - started) / 1000, 1)} s`);
     while (pendingRetries.size > 0) await Promise.all([...pendingRetries]);
     if (failures.length > 0) throw failures[0];
+    if (!(await stack.drained(120_000))) throw new Error('replay: the queue did not empty within 120 s');
     await stack.stepFunctions.waitForIdle(60_000);
 
     const contacts = contactsPerPerson(stack.apollo, people);
@@ -332,8 +262,7 @@ export async function replayStream(
     delete operations.CreateTable;
     delete operations.DescribeTable;
     delete operations.Scan;
-    const min = Math.min(...contacts.counts);
-    const max = Math.max(...contacts.counts);
+    const { min, max } = contacts;
     const perPerson = (n: number) => round(n / people.length, 3);
     return {
       people: people.length,
@@ -344,11 +273,15 @@ export async function replayStream(
       faultsInjected: FAULTS.reduce((sum, fault) => sum + (fault.rule.times ?? 1), 0),
       answersByStatus,
       resultsByStatus,
-      contactsPerPerson: { min, max, total: contacts.counts.reduce((a, b) => a + b, 0) + contacts.strangers },
-      exactlyOneContactPerPerson: min === 1 && max === 1 && contacts.strangers === 0,
-      createRequestsPerPerson: perPerson(endpointTotal('POST', '/contacts')),
+      contactsPerPerson: { min, max, total: contacts.total },
+      exactlyOneContactPerPerson: contacts.exactlyOne,
+      createRequestsPerPerson: perPerson(
+        endpointTotal('POST', BULK_CREATE) + endpointTotal('POST', '/contacts'),
+      ),
       searchesPerPerson: perPerson(endpointTotal('POST', '/contacts/search')),
-      matchesPerPerson: perPerson(endpointTotal('POST', '/people/match')),
+      matchesPerPerson: perPerson(
+        endpointTotal('POST', '/people/bulk_match') + endpointTotal('POST', '/people/match'),
+      ),
       apolloRequests,
       deliveriesWithoutApolloCall: withoutApollo,
       deliveriesWithoutApolloCallShare: round(withoutApollo / sent, 3),
@@ -360,8 +293,6 @@ export async function replayStream(
       seconds: round((performance.now() - started) / 1000, 1),
     };
   } finally {
-    await stack.stepFunctions.close();
-    await stack.apollo.close();
-    await stack.dynamo.close();
+    await stack.close();
   }
 }

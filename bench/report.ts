@@ -17,7 +17,7 @@ const kb = (bytes: number) => `${Math.round(bytes / 1024)} KB`;
 const usd = (value: number) => `$${value.toFixed(2)}`;
 
 export function renderReport(results: BenchResults): string {
-  const { coldStart, warmPath, replay, rateLimit, cost, machine } = results;
+  const { coldStart, warmPath, replay, rateLimit, burst, cost, machine, summary } = results;
   const sections: string[] = [];
   sections.push(
     `Benchmarks of apollo-contact-converter — ${machine.date}, ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}, ` +
@@ -77,12 +77,6 @@ export function renderReport(results: BenchResults): string {
             warmPath.floor.perSecond[inFlight] ?? '',
             '',
           ]),
-          [
-            'verifyContact ms (median / p99)',
-            `${warmPath.verifyContactMs.median} / ${warmPath.verifyContactMs.p99}`,
-            '',
-            '',
-          ],
         ],
       ),
   );
@@ -96,11 +90,11 @@ export function renderReport(results: BenchResults): string {
             'contacts per person (must be 1)',
             `${replay.contactsPerPerson.min}..${replay.contactsPerPerson.max}`,
           ],
-          ['POST /contacts per person', replay.createRequestsPerPerson],
+          ['bulk_create + create per person', replay.createRequestsPerPerson],
           ['POST /contacts/search per person', replay.searchesPerPerson],
-          ['POST /people/match per person', replay.matchesPerPerson],
+          ['bulk_match + match per person', replay.matchesPerPerson],
           [
-            'deliveries answered with no Apollo call',
+            'deliveries of people handed over before (no Apollo call)',
             `${replay.deliveriesWithoutApolloCall} (${(replay.deliveriesWithoutApolloCallShare * 100).toFixed(1)}%)`,
           ],
           ['people verified', `${replay.verifiedPeople} of ${replay.people}`],
@@ -116,47 +110,94 @@ export function renderReport(results: BenchResults): string {
   );
 
   sections.push(
-    `4. Rate limit (Apollo allows ${rateLimit.limitPerMinute} creates a minute; ${rateLimit.senders} senders retrying per Retry-After; ${rateLimit.seconds} s)\n` +
+    `4. Rate limit through the queue (Apollo allows ${rateLimit.createLimitPerMinute} creates a minute; ${rateLimit.senders} senders; ${rateLimit.seconds} s)\n` +
       table(
         ['figure', 'value'],
         [
-          ['creates per window', rateLimit.createsPerWindow.join(', ')],
-          ['first window, fraction of N used', rateLimit.firstWindowFraction],
-          ['second window filled after (s)', rateLimit.secondWindowFilledAfterSeconds ?? 'not filled'],
+          ['people delivered / converted', `${rateLimit.peopleDelivered} / ${rateLimit.peopleConverted}`],
+          ['deliveries (5xx answers)', `${rateLimit.deliveries} (${rateLimit.answers5xx})`],
           [
-            '429s provoked',
-            Object.entries(rateLimit.tooManyRequests)
+            'create requests by status',
+            Object.entries(rateLimit.createRequestsByStatus)
               .map(([k, n]) => `${k} ${n}`)
               .join(', ') || '0',
           ],
           ['429s per create', rateLimit.tooManyRequestsPerCreate],
-          ['503 + Retry-After answers', rateLimit.answered503],
-          ['one contact per person', String(rateLimit.exactlyOneContactPerPerson)],
+          ['successful creates per minute', rateLimit.successfulCreatesPerMinute],
+          ['no duplicate contact', String(rateLimit.noDuplicateContact)],
+        ],
+      ),
+  );
+
+  const verification = burst.verification;
+  sections.push(
+    `5. Burst (${burst.people} new people, ${burst.peopleWithoutEmail} without email, ${burst.deliveries} deliveries of 1 to 100, ${burst.inFlight} in flight; Apollo ${JSON.stringify(burst.apolloLimits)} a minute; consumer ${JSON.stringify(burst.consumer)})\n` +
+      table(
+        ['figure', 'value'],
+        [
+          ['people converted per minute (first delivery to last created)', burst.peoplePerMinute],
+          ['seconds to accept / to convert', `${burst.acceptSeconds} / ${burst.convertSeconds}`],
+          ['sender-visible 5xx', burst.answers5xx],
+          ['webhook ms per delivery (median / max)', `${burst.webhookMs.median} / ${burst.webhookMs.max}`],
+          ['Apollo requests per new person', burst.apolloCallsPerNewPerson],
+          [
+            '  create / update / verify',
+            `${burst.apolloCallsPerNewPersonByKind.create} / ${burst.apolloCallsPerNewPersonByKind.update} / ${burst.apolloCallsPerNewPersonByKind.verify}`,
+          ],
+          ['429s per create', burst.tooManyRequestsPerCreate],
+          [
+            'contacts per person (must be 1)',
+            `${burst.contactsPerPerson.min}..${burst.contactsPerPerson.max}, ${burst.contactsPerPerson.strangers} strangers`,
+          ],
+          [
+            'consumer invocations (messages each)',
+            `${burst.consumerInvocations} (${burst.messagesPerInvocation})`,
+          ],
+          [
+            `verified within ${verification.maxWaitSeconds} s of the last created`,
+            `${verification.verified} (failed ${verification.verificationFailed}, pending ${verification.pending})`,
+          ],
+          ['last verified (s after the first delivery)', verification.lastVerifiedSeconds ?? 'none'],
+          ['verified per minute', verification.verifiedPerMinute],
+          [
+            'ledger statuses',
+            Object.entries(burst.ledgerStatuses)
+              .map(([k, n]) => `${k} ${n}`)
+              .join(', '),
+          ],
         ],
       ),
   );
 
   const p = cost.perMillion;
+  const per = cost.perConversion;
   sections.push(
-    `5. Cost per million conversions (${cost.region}, ${cost.architecture}, prices of ${cost.pricesTakenOn}; webhook ${cost.billedMs.enrichmentWebhook} ms + verifyContact ${cost.billedMs.verifyContact} ms billed at ${cost.memoryMb.enrichmentWebhook} MB)\n` +
+    `6. Cost per million conversions, from the burst's counts (${cost.region}, ${cost.architecture}, prices of ${cost.pricesTakenOn}; billed ms: webhook ${cost.billedMs.enrichmentWebhook} per delivery, convertQueued ${cost.billedMs.convertQueued} per batch, verifyContact ${cost.billedMs.verifyContact} per pass)\n` +
       table(
         ['part', 'USD per million'],
         [
-          ['API Gateway HTTP API', usd(p.apiGateway)],
-          ['Lambda requests (2)', usd(p.lambdaRequests)],
-          ['Lambda duration', usd(p.lambdaDuration)],
+          [`API Gateway HTTP API (${per.apiGatewayRequests} per person)`, usd(p.apiGateway)],
+          [`Lambda requests (${per.lambdaInvocations} per person)`, usd(p.lambdaRequests)],
+          [`Lambda duration (${per.lambdaGbSeconds} GB-s per person)`, usd(p.lambdaDuration)],
           [
-            `DynamoDB (${cost.perConversion.dynamoDbWriteUnits} WRU, ${cost.perConversion.dynamoDbReadUnits} RRU)`,
+            `DynamoDB (${per.dynamoDbWriteUnits} WRU, ${per.dynamoDbReadUnits} RRU per person)`,
             usd(p.dynamoDb),
           ],
-          ['CloudWatch Logs', usd(p.cloudWatchLogs)],
-          ['Step Functions Standard (3 transitions)', usd(p.stepFunctionsStandard)],
-          ['Step Functions Express (alternative)', usd(p.stepFunctionsExpress)],
-          ['total with Standard', usd(p.totalWithStandard)],
-          ['total with Express', usd(p.totalWithExpress)],
-          ['+ per 100 ms of Apollo latency per call', usd(cost.lambdaDurationPer100msApolloLatency)],
-          ['DynamoDB per million replayed deliveries', usd(cost.dynamoDbPerMillionReplayDeliveries)],
+          [`SQS (${per.sqsRequests} requests per person)`, usd(p.sqs)],
+          [`CloudWatch Logs (${per.logBytes} bytes per person)`, usd(p.cloudWatchLogs)],
+          [
+            `Step Functions Standard (${per.standardStateTransitions} transitions per person)`,
+            usd(p.stepFunctionsStandard),
+          ],
+          ['total', usd(p.total)],
         ],
+      ),
+  );
+  sections.push(
+    'Summary\n' +
+      table(
+        ['figure', 'value'],
+        Object.entries(summary).map(([key, value]) => [key, String(value)]),
       ),
   );
   if (results.flags.length > 0)

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { BuildOptions } from 'esbuild';
 import { parse } from 'yaml';
+import { loadServerlessConfig } from '../local/state-machine-definition';
 
 /** What the bench reads from serverless.yml, so its figures follow the deployed configuration. */
 export interface DeployedFunction {
@@ -90,7 +91,18 @@ interface ServerlessYml {
     environment?: Record<string, string>;
   };
   params: { default: { verifyInitialWaitSeconds: number } };
-  functions: Record<string, { handler: string; memorySize?: number; timeout?: number }>;
+  functions: Record<string, { handler: string; memorySize?: number | string; timeout?: number | string }>;
+}
+
+/** A number of serverless.yml, or a `${...}` variable resolved as the framework does (e.g. convertQueued's timeout). */
+function numberOf(value: number | string | undefined, path: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const resolved =
+    typeof value === 'number'
+      ? value
+      : Number(loadServerlessConfig({ serverlessYmlPath: path }).resolve(value));
+  if (!Number.isFinite(resolved)) throw new Error(`serverless.yml: ${String(value)} is not a number`);
+  return resolved;
 }
 
 export function readServerlessYml(path = `${PROJECT_ROOT}serverless.yml`): DeployedService {
@@ -100,8 +112,8 @@ export function readServerlessYml(path = `${PROJECT_ROOT}serverless.yml`): Deplo
     name,
     // `functions/enrichment-webhook.handler` → the module `functions/enrichment-webhook.ts`.
     entry: `${fn.handler.slice(0, fn.handler.lastIndexOf('.'))}.ts`,
-    memoryMb: fn.memorySize ?? yml.provider.memorySize,
-    timeoutSeconds: fn.timeout ?? yml.provider.timeout,
+    memoryMb: numberOf(fn.memorySize, path, yml.provider.memorySize),
+    timeoutSeconds: numberOf(fn.timeout, path, yml.provider.timeout),
   }));
   return {
     functions,

@@ -10,7 +10,6 @@ import {
   signedWebhookEvent,
   toReply,
   type HttpHandler,
-  type TaskHandler,
 } from './lambda-events';
 import type { LogSink } from './log-sink';
 import { benchPerson, enrichmentCompletedBody, type BenchPerson } from './people';
@@ -18,8 +17,11 @@ import { configureService, createTable, type ServiceEndpoints } from './service-
 import { PROJECT_ROOT, type DeployedService } from './serverless-config';
 import { ratio, round, summarize, type Summary } from './stats';
 
-/** What bench/backends.ts prints: the endpoints of its dynalite, Apollo sandbox and StartExecution stub. */
-export type BackendEndpoints = Omit<ServiceEndpoints, 'tableName'>;
+/** What bench/backends.ts prints: the endpoints of its dynalite, Apollo sandbox, StartExecution stub and SQS server. */
+export type BackendEndpoints = Omit<ServiceEndpoints, 'tableName'> & {
+  sqsEndpoint: string;
+  conversionQueueUrl: string;
+};
 
 export interface WarmPathOptions {
   warmup: number;
@@ -29,7 +31,6 @@ export interface WarmPathOptions {
   inFlightLevels: number[];
   throughputConversions: number;
   maxThroughputMs: number;
-  verifications: number;
   log: (line: string) => void;
   sink: LogSink;
 }
@@ -51,11 +52,8 @@ export interface WarmPathResults {
   medianRatio: number;
   p99Ratio: number;
   cpuRatio: number;
-  /** Real verifyContact handler on a batch of one: one people/bulk_match and two ledger calls each. */
-  verifyContactMs: Summary;
   logBytesPerConversion: number;
   logLinesPerConversion: number;
-  logBytesPerVerification: number;
 }
 
 interface Backends {
@@ -129,10 +127,11 @@ function serviceVariant(
       return async () => {
         const reply = toReply(await handler(event, context));
         const result = reply.body.results?.[0];
-        if (reply.status !== 200 || result?.status !== 'created' || result.contact_id === null) {
+        // Accepted and queued (issue 11): the consumer converts it later, off this path.
+        if (reply.status !== 202 || result?.status !== 'queued') {
           throw new Error(`webhook answered ${reply.status} ${JSON.stringify(reply.body)}`);
         }
-        converted.set(result.key, result.contact_id);
+        converted.set(result.key, '');
       };
     },
   };
@@ -196,19 +195,29 @@ export async function measureWarmPath(
 ): Promise<WarmPathResults> {
   const backends = await startBackends();
   try {
-    const endpoints: ServiceEndpoints = { ...backends.endpoints, tableName: 'bench-warm-path' };
+    const endpoints = { ...backends.endpoints, tableName: 'bench-warm-path' };
     await createTable(endpoints.dynamoDbEndpoint, endpoints.tableName);
-    configureService(endpoints);
+    configureService(endpoints, {
+      SQS_ENDPOINT: endpoints.sqsEndpoint,
+      CONVERSION_QUEUE_URL: endpoints.conversionQueueUrl,
+    });
     const bundleFile = (name: string) => (bundles.get(name) as Bundle).file;
     const webhook = loadFreshBundle<{ handler: HttpHandler }>(bundleFile('enrichmentWebhook')).handler;
-    const verify = loadFreshBundle<{ handler: TaskHandler }>(bundleFile('verifyContact')).handler;
     const floorModule = loadFreshBundle<{ createFloorConversion: typeof createFloorConversion }>(
       bundleFile(CONVERSION_FLOOR),
     );
     const converted = new Map<string, string>();
     const variants = [
       serviceVariant(webhook, service, converted),
-      floorVariant(floorModule.createFloorConversion({ region: 'us-east-1', ...endpoints })),
+      floorVariant(
+        floorModule.createFloorConversion({
+          region: 'us-east-1',
+          dynamoDbEndpoint: endpoints.dynamoDbEndpoint,
+          tableName: endpoints.tableName,
+          sqsEndpoint: endpoints.sqsEndpoint,
+          conversionQueueUrl: endpoints.conversionQueueUrl,
+        }),
+      ),
     ];
     const [real, floor] = variants as [Variant, Variant];
     let index = 0;
@@ -258,25 +267,6 @@ export async function measureWarmPath(
       );
     }
 
-    // Verify people converted after the last reset: the sandbox still holds their contacts.
-    await backends.resetApollo();
-    converted.clear();
-    await runSequential(real, people(options.verifications));
-    const verifyFn = service.fn('verifyContact');
-    const verifyDurations: number[] = [];
-    options.sink.reset();
-    for (const [key, contactId] of converted) {
-      const context = lambdaContext(verifyFn.name, verifyFn.timeoutSeconds, verifyFn.memoryMb);
-      const start = performance.now();
-      // A batch of one: the per-person figure the cost model takes.
-      const outcome = (await verify({ people: [{ key, contact_id: contactId }] }, context)) as {
-        verified?: number;
-      };
-      verifyDurations.push(performance.now() - start);
-      if (outcome.verified !== 1) throw new Error(`verifyContact answered ${JSON.stringify(outcome)}`);
-    }
-    const logBytesPerVerification = options.sink.bytes / Math.max(1, verifyDurations.length);
-
     const figures = (variant: Variant): VariantFigures => {
       const { durations, cpuMicros } = measured.get(variant) as Measurement;
       return {
@@ -297,10 +287,8 @@ export async function measureWarmPath(
       medianRatio: ratio(service_.ms.median, floor_.ms.median),
       p99Ratio: ratio(service_.ms.p99, floor_.ms.p99),
       cpuRatio: ratio(service_.cpuMsPerConversion, floor_.cpuMsPerConversion),
-      verifyContactMs: roundSummary(summarize(verifyDurations)),
       logBytesPerConversion: round(logBytes / conversions, 0),
       logLinesPerConversion: round(logLines / conversions, 2),
-      logBytesPerVerification: round(logBytesPerVerification, 0),
     };
   } finally {
     await backends.stop();

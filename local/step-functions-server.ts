@@ -52,8 +52,11 @@ export interface LocalStepFunctionsOptions {
   /** More state machines served by the same endpoint (the service has two). */
   additionalStateMachines?: Array<{ stateMachineArn: string; definition: object }>;
   invokeLambda: InvokeLambda;
-  /** Replaces every Wait state's duration and every retry interval. */
-  waitSeconds?: number;
+  /**
+   * Replaces every Wait state's duration and every retry interval (default 0); `'as-defined'`
+   * keeps the definition's own (the bench's burst, where the waits shape Apollo's load).
+   */
+  waitSeconds?: number | 'as-defined';
   host?: string;
   port?: number;
   log?: (line: string) => void;
@@ -116,7 +119,7 @@ export async function startLocalStepFunctions(
   options: LocalStepFunctionsOptions,
 ): Promise<LocalStepFunctions> {
   const stateMachineArn = options.stateMachineArn ?? defaultStateMachineArn;
-  const waitMs = (options.waitSeconds ?? 0) * 1000;
+  const waitMs = options.waitSeconds === 'as-defined' ? undefined : (options.waitSeconds ?? 0) * 1000;
   const log = options.log ?? ((line: string) => console.log(line));
   const machines = new Map(
     [{ stateMachineArn, definition: options.definition }, ...(options.additionalStateMachines ?? [])].map(
@@ -305,17 +308,23 @@ export async function startLocalStepFunctions(
 }
 
 /** Validates a definition now, as CreateStateMachine would, and prepares its local overrides. */
-function prepareStateMachine(definitionObject: object, invokeLambda: InvokeLambda, waitMs: number) {
+function prepareStateMachine(
+  definitionObject: object,
+  invokeLambda: InvokeLambda,
+  waitMs: number | undefined,
+) {
   const definition = definitionObject as StateMachineDefinition;
   const taskStates = collectStates(definition, 'Task');
   return {
     stateMachine: new StateMachine(definition),
     overrides: {
       taskResourceLocalHandlers: lambdaTaskHandlers(taskStates, invokeLambda),
-      waitTimeOverrides: Object.fromEntries(
-        collectStates(definition, 'Wait').map(([name]) => [name, waitMs]),
-      ),
-      retryIntervalOverrides: Object.fromEntries(taskStates.map(([name]) => [name, waitMs])),
+      ...(waitMs !== undefined && {
+        waitTimeOverrides: Object.fromEntries(
+          collectStates(definition, 'Wait').map(([name]) => [name, waitMs]),
+        ),
+        retryIntervalOverrides: Object.fromEntries(taskStates.map(([name]) => [name, waitMs])),
+      }),
     },
   };
 }
