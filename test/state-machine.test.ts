@@ -193,6 +193,38 @@ describe('State machine: verification', () => {
       expect(execution.stopDate).toBeInstanceOf(Date);
     });
 
+    it('waits out Apollo rate-limiting verifyContact for longer than other Apollo errors, and succeeds', async () => {
+      // Prepare: a burst keeps people/bulk_match limited for about 10 minutes (BENCHMARKS.md, burst).
+      const retriers = states['VerifyContact']?.Retry ?? [];
+      const rateLimitAt = retriers.findIndex((r) => r.ErrorEquals.includes('ApolloRateLimitError'));
+      const sharedAt = retriers.findIndex((r) => r.ErrorEquals.includes('ApolloUnavailableError'));
+      const rateLimitRetrier = retriers[rateLimitAt];
+      const sharedRetrier = retriers[sharedAt];
+      const rateLimitedPasses = (sharedRetrier?.MaxAttempts ?? Number.NaN) + 3;
+      let calls = 0;
+      const lambdas = fakeLambdas({
+        verifyContact: () => {
+          calls += 1;
+          if (calls <= rateLimitedPasses) throw namedError('ApolloRateLimitError', 'Apollo answered 429');
+          return { verified: 2, failed: 0, decidedBefore: 0 };
+        },
+      });
+      const { sfn, client } = await startStepFunctions(lambdas.invokeLambda);
+
+      // Act
+      const execution = await runToEnd(sfn, client, verifyInput);
+
+      // Assess: its own retrier comes first (the first that matches decides), once a minute, and
+      // outlasts 10 minutes; the execution ends verified, without the failure path.
+      expect(rateLimitAt).toBeGreaterThanOrEqual(0);
+      expect(rateLimitAt).toBeLessThan(sharedAt);
+      expect(rateLimitRetrier).toMatchObject({ IntervalSeconds: 60, BackoffRate: 1 });
+      expect((rateLimitRetrier?.MaxAttempts ?? 0) * 60).toBeGreaterThanOrEqual(15 * 60);
+      expect(execution.status).toBe('SUCCEEDED');
+      expect(lambdas.payloadsOf('verifyContact')).toHaveLength(rateLimitedPasses + 1);
+      expect(lambdas.payloadsOf('recordVerificationFailure')).toEqual([]);
+    });
+
     it('gives every task a timeout and retries for Lambda timeouts and service errors', () => {
       // Prepare
       const phoneReveal = loadStateMachineDefinition({ stateMachine: 'phoneReveal' })
