@@ -57,6 +57,12 @@ export interface QueueStackOptions {
   stepFunctionsWaitSeconds: number | 'as-defined';
   /** More environment for the functions (scaled-down intervals, say). */
   env?: Record<string, string>;
+  /**
+   * The conversion queue's visibility timeout instead of serverless.yml's (370 s): how long a
+   * message the consumer reported failed stays away. Scaled down where faults make messages fail
+   * and the run must end within minutes.
+   */
+  visibilityTimeoutSeconds?: number;
 }
 
 function bundleFile(bundles: Map<string, Bundle>, name: string): string {
@@ -133,7 +139,15 @@ export async function startQueueStack(
     const apollo = await startApolloSandbox(options.apollo);
     stops.push(() => apollo.close());
     const source = loadSqsEventSource({ functionKey: 'convertQueued', stage: 'local' });
-    const sqs = await startLocalSqs({ queues: source.queues });
+    const queues = source.queues.map((queue) =>
+      queue.QueueName === source.queueName && options.visibilityTimeoutSeconds !== undefined
+        ? {
+            ...queue,
+            Attributes: { ...queue.Attributes, VisibilityTimeout: String(options.visibilityTimeoutSeconds) },
+          }
+        : queue,
+    );
+    const sqs = await startLocalSqs({ queues });
     stops.push(() => sqs.close());
     const proxy = await countingProxy(sqs.endpoint);
     stops.push(

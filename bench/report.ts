@@ -123,7 +123,10 @@ export function renderReport(results: BenchResults): string {
               .join(', ') || '0',
           ],
           ['429s per create', rateLimit.tooManyRequestsPerCreate],
-          ['successful creates per minute', rateLimit.successfulCreatesPerMinute],
+          [
+            'successful creates (first to last, s)',
+            `${rateLimit.successfulCreates} (${rateLimit.successfulCreatesSpanSeconds})`,
+          ],
           ['no duplicate contact', String(rateLimit.noDuplicateContact)],
         ],
       ),

@@ -19,13 +19,13 @@ import { measureRateLimit, type RateLimitResults } from './rate-limit';
 import { replayStream, type ReplayResults } from './replay';
 import { renderReport } from './report';
 import { PROJECT_ROOT, readServerlessYml } from './serverless-config';
-import { BURST } from './run-sizes';
+import { BURST, RATE_LIMIT, REPLAY } from './run-sizes';
 import { round } from './stats';
 import { summarize, type BenchSummary } from './summary';
 import { measureWarmPath, type WarmPathResults } from './warm-path';
 
 /** Sizes of each part, chosen so the whole run stays within 20 minutes on 2 cores (the burst's in run-sizes.ts). */
-const COLD_START_RUNS = 12;
+const COLD_START_RUNS = 8;
 const WARM_PATH = {
   warmup: 150,
   conversions: 800,
@@ -34,12 +34,6 @@ const WARM_PATH = {
   throughputConversions: 400,
   maxThroughputMs: 3_000,
 };
-const REPLAY = { people: 500, deliveries: 2000, senders: 8, maxRetriesAfter503: 5, seed: 20261126 };
-/**
- * Creates limited to 10 a minute (scaled down from 200, so one minute shows the pacing): senders
- * deliver new people for 50 s, far more than 10 bulk_creates can take; the consumer goes on 20 s.
- */
-const RATE_LIMIT = { createLimitPerMinute: 10, senders: 8, durationMs: 50_000, settleMs: 20_000 };
 const BURST_PEOPLE = Number(process.env.BENCH_BURST_PEOPLE ?? BURST.people);
 /** Beyond these ratios BENCHMARKS.md must explain the gap (issue 5). */
 const COLD_START_RATIO_LIMIT = 2;
