@@ -161,6 +161,8 @@ export async function startQueueStack(
 
     const verifyMs: number[] = [];
     let recordFailures = 0;
+    /** Task invocations in flight: awaited before dynalite closes (a closed dynalite throws uncaught). */
+    const tasksInFlight = new Set<Promise<unknown>>();
     const { definition, lambdaFunctionNames } = loadStateMachineDefinition();
     const taskHandlers = new Map<string, () => TaskHandler>();
     for (const name of ['verifyContact', 'recordVerificationFailure']) {
@@ -183,14 +185,24 @@ export async function startQueueStack(
         if (key === undefined || load === undefined) throw new Error(`no handler for ${functionName}`);
         const fn = service.fn(key);
         const start = performance.now();
+        const invocation = load()(payload, lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb));
+        tasksInFlight.add(invocation);
         try {
-          return await load()(payload, lambdaContext(fn.name, fn.timeoutSeconds, fn.memoryMb));
+          return await invocation;
         } finally {
+          tasksInFlight.delete(invocation);
           if (key === 'verifyContact') verifyMs.push(performance.now() - start);
           else recordFailures += 1;
         }
       },
     });
+    // Runs after stepFunctions.close() (the list runs backwards): tasks still running end first.
+    stops.push(() =>
+      Promise.race([
+        Promise.allSettled([...tasksInFlight]),
+        new Promise((resolve) => setTimeout(resolve, 30_000)),
+      ]),
+    );
     stops.push(() => stepFunctions.close());
 
     await createTable(dynamo.endpoint, options.tableName);
