@@ -120,6 +120,9 @@ describe('Function bundles (deployed esbuild options)', () => {
     'sweepVerifications',
     'convertQueued',
     'sweepQueued',
+    'listConversions',
+    'conversionSummary',
+    'retryConversion',
   ])('%s has a composition root of its own kind (lib/roots/), not getServices()', (name) => {
     const files = projectFiles.get(name) ?? [];
     expect(
@@ -142,6 +145,9 @@ describe('Function bundles (deployed esbuild options)', () => {
     'recordVerificationFailure',
     'sweepVerifications',
     'sweepQueued',
+    'listConversions',
+    'conversionSummary',
+    'retryConversion',
   ])('%s, which parses no phone number, does not bundle libphonenumber-js', (name) => {
     expect(packagesOf(name)).not.toContain('libphonenumber-js');
   });
@@ -158,6 +164,9 @@ describe('Function bundles (deployed esbuild options)', () => {
     ['createContacts', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
     ['convertQueued', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/intake.ts']],
     ['sweepQueued', ['lib/apollo/http-client.ts', 'lib/bulk-conversion.ts', 'lib/intake.ts']],
+    ['listConversions', ['lib/apollo/http-client.ts', 'lib/conversion-retry.ts', 'lib/intake.ts']],
+    ['conversionSummary', ['lib/apollo/http-client.ts', 'lib/conversion-retry.ts', 'lib/intake.ts']],
+    ['retryConversion', ['lib/apollo/http-client.ts', 'lib/bulk-conversion.ts', 'lib/intake.ts']],
   ])('%s bundles none of the use cases and adapters its root leaves out: %j', (name, leftOut) => {
     const files = projectFiles.get(name) ?? [];
     expect(files).toContain(`functions/${service.fn(name).entry.split('/')[1]}`);
