@@ -1,4 +1,13 @@
-import { createWriteStream, existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import type { CountryCode } from 'libphonenumber-js';
 import { MAX_PEOPLE_PER_REQUEST, personInputSchema, toPerson } from '../lib/person';
 import type { ServiceApi } from './api';
@@ -108,15 +117,15 @@ export async function runImport(options: ImportOptions): Promise<number> {
     out(`resuming after row ${state.doneThrough}`);
   }
   const counts = state.counts;
-  const results = options.dryRun
-    ? null
-    : createWriteStream(options.resultsFile, { flags: options.resume && state.doneThrough > 0 ? 'a' : 'w' });
-  if (results !== null && !(options.resume && state.doneThrough > 0))
-    results.write('row,id,status,contact_id,reason\n');
-  const writeResult = (line: ResultLine) =>
-    results?.write(
-      `${line.row},${csvCell(line.id)},${line.status},${csvCell(line.contact_id)},${csvCell(line.reason)}\n`,
-    );
+  // Written synchronously, before the state that says the rows are done: a crash loses no result.
+  const appending = options.resume && state.doneThrough > 0;
+  const results = options.dryRun ? null : openSync(options.resultsFile, appending ? 'a' : 'w');
+  if (results !== null && !appending) writeSync(results, 'row,id,status,contact_id,reason\n');
+  const resultText = (line: ResultLine) =>
+    `${line.row},${csvCell(line.id)},${line.status},${csvCell(line.contact_id)},${csvCell(line.reason)}\n`;
+  const writeResults = (lines: ResultLine[]) => {
+    if (results !== null && lines.length > 0) writeSync(results, lines.map(resultText).join(''));
+  };
 
   let bytesRead = 0;
   const progress = progressView({ tty: options.tty, totalBytes: sizeBytes, write: out });
@@ -155,22 +164,24 @@ export async function runImport(options: ImportOptions): Promise<number> {
     );
     counts.sent += sending.length;
     const answers = reply.body.results ?? [];
-    sending.forEach((entry, index) => {
-      const answer = answers[index] ?? {
-        id: null,
-        status: 'failed',
-        contact_id: null,
-        reason: 'no answer for this person',
-      };
-      count(answer.status);
-      writeResult({
-        row: entry.row,
-        id: answer.id,
-        status: answer.status,
-        contact_id: answer.contact_id,
-        reason: answer.reason ?? '',
-      });
-    });
+    writeResults(
+      sending.map((entry, index) => {
+        const answer = answers[index] ?? {
+          id: null,
+          status: 'failed',
+          contact_id: null,
+          reason: 'no answer for this person',
+        };
+        count(answer.status);
+        return {
+          row: entry.row,
+          id: answer.id,
+          status: answer.status,
+          contact_id: answer.contact_id,
+          reason: answer.reason ?? '',
+        };
+      }),
+    );
     state.doneThrough = lastRow;
     saveState(options.stateFile, state);
     progress.update(counts, bytesRead);
@@ -193,13 +204,15 @@ export async function runImport(options: ImportOptions): Promise<number> {
         counts.invalid++;
         const text = `invalid row ${input.row} (line ${input.line}): ${checked.reason}`;
         if (options.dryRun) out(text);
-        writeResult({
-          row: input.row,
-          id: null,
-          status: 'invalid',
-          contact_id: null,
-          reason: checked.reason,
-        });
+        writeResults([
+          {
+            row: input.row,
+            id: null,
+            status: 'invalid',
+            contact_id: null,
+            reason: checked.reason,
+          },
+        ]);
       } else if (!options.dryRun) {
         batch.push({ row: input.row, person: checked.person });
       }
@@ -217,7 +230,7 @@ export async function runImport(options: ImportOptions): Promise<number> {
   } finally {
     process.removeListener('SIGINT', onSignal);
     progress.stop(counts, bytesRead);
-    await new Promise<void>((resolve) => (results === null ? resolve() : results.end(resolve)));
+    if (results !== null) closeSync(results);
   }
 
   if (interrupted) {
