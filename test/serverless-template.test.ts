@@ -103,9 +103,12 @@ describe('Deployment: serverless package', () => {
     });
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual([
+      'GET /conversions',
+      'GET /conversions/summary',
       'GET /conversions/{id}',
       'POST /contacts',
       'POST /conversions/lookup',
+      'POST /conversions/{id}/retry',
       'POST /enrichments',
       'POST /webhooks/apollo/phone-numbers',
       'POST /webhooks/enrichment-completed',
@@ -354,7 +357,12 @@ describe('Deployment: serverless package', () => {
         // On a message's last receive, a person tried fewer times than allowed gets a fresh one.
         expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
       ]);
-      for (const door of ['EnrichmentWebhookRole', 'CreateContactsRole', 'SweepQueuedRole']) {
+      for (const door of [
+        'EnrichmentWebhookRole',
+        'CreateContactsRole',
+        'SweepQueuedRole',
+        'RetryConversionRole',
+      ]) {
         expect(sqsStatementsOf(door), door).toEqual([
           expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
         ]);
@@ -366,8 +374,21 @@ describe('Deployment: serverless package', () => {
         'ConvertQueuedRole',
         'CreateContactsRole',
         'EnrichmentWebhookRole',
+        'RetryConversionRole',
         'SweepQueuedRole',
       ]);
+      // The operator's lists only query the by-status index: no GetItem, no write, no scan.
+      for (const reader of ['ListConversionsRole', 'ConversionSummaryRole']) {
+        const dynamo = statementsOf(reader).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+        expect(dynamo, reader).toEqual([
+          expect.objectContaining({
+            Action: ['dynamodb:Query'],
+            Resource: expect.objectContaining({
+              'Fn::Sub': expect.stringContaining('/index/by-status') as unknown,
+            }) as unknown,
+          }),
+        ]);
+      }
       // The consumer needs the ledger, the verification machine and its two parameters, nothing else.
       const consumerResources = JSON.stringify(statementsOf('ConvertQueuedRole').map((s) => s.Resource));
       expect(consumerResources).toContain('table/apollo-contact-converter-prod-ledger');
