@@ -31,7 +31,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(\\.\\./)+(local|bench|test)(/|$)',
-              message: 'functions/, lib/ and cli/ are the product: they must not import local/, bench/ or test/.',
+              message:
+                'functions/, lib/ and cli/ are the product: they must not import local/, bench/ or test/.',
             },
           ],
         },
