@@ -153,6 +153,32 @@ describe('Function bundles (deployed esbuild options)', () => {
   });
 
   it.each([
+    'getConversion',
+    'lookupConversion',
+    'sweepVerifications',
+    'sweepQueued',
+    'listConversions',
+    'conversionSummary',
+    'retryConversion',
+  ])('%s, which counts no metric, does not bundle Powertools Metrics', (name) => {
+    expect(packagesOf(name)).not.toContain('@aws-lambda-powertools/metrics');
+  });
+
+  it.each([
+    'convertQueued',
+    'createContacts',
+    'enrichmentWebhook',
+    'enrichPerson',
+    'verifyContact',
+    'recordVerificationFailure',
+  ])(
+    '%s, which counts conversions, credits, Apollo requests or verdicts, bundles Powertools Metrics',
+    (name) => {
+      expect(packagesOf(name)).toContain('@aws-lambda-powertools/metrics');
+    },
+  );
+
+  it.each([
     ['getConversion', ['lib/apollo/http-client.ts', 'lib/conversion.ts', 'lib/enrichment.ts']],
     ['lookupConversion', ['lib/apollo/http-client.ts', 'lib/conversion.ts', 'lib/enrichment.ts']],
     ['recordVerificationFailure', ['lib/apollo/http-client.ts', 'lib/verification.ts', 'lib/person.ts']],
