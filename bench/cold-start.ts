@@ -26,6 +26,10 @@ export const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
   pollPhoneResult: 'dynamodb',
   verifyContact: 'dynamodb',
   recordVerificationFailure: 'dynamodb',
+  // The operator's routes: index queries; a retry re-queues or re-drives a verification.
+  listConversions: 'dynamodb',
+  conversionSummary: 'dynamodb',
+  retryConversion: 'dynamodb-sfn-sqs',
 };
 
 /**

@@ -23,6 +23,9 @@ function banner(stack: LocalStack): string {
     `    POST ${stack.apiUrl}/contacts                        (x-api-key)`,
     `    GET  ${stack.apiUrl}/conversions/{id}                (x-api-key)`,
     `    POST ${stack.apiUrl}/conversions/lookup              (x-api-key)`,
+    `    GET  ${stack.apiUrl}/conversions?status=failed       (x-api-key; operator: by status, paged)`,
+    `    GET  ${stack.apiUrl}/conversions/summary             (x-api-key; operator: counts and credits)`,
+    `    POST ${stack.apiUrl}/conversions/{id}/retry          (x-api-key; operator: re-queue a failed one)`,
     `  Apollo           ${apollo}`,
     `  DynamoDB         ${stack.env.DYNAMODB_ENDPOINT}   (dynalite, in memory)`,
     `  Step Functions   ${stack.env.STEP_FUNCTIONS_ENDPOINT}   (verification state machine from serverless.yml, waits shortened to 1 s)`,
@@ -36,6 +39,7 @@ function banner(stack: LocalStack): string {
     '  npm run send -- events/enrichment-completed.json',
     '',
     'or watch a whole conversion end to end:  npm run demo',
+    'import a CSV or JSONL export, see and retry what failed:  npx contacts-once --help',
     'Stop with Ctrl-C.',
     '',
   ].join('\n');

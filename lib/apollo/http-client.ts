@@ -45,6 +45,8 @@ export interface ApolloClientOptions {
   maxRetryWaitSeconds: number;
   /** Every reply's rate-limit windows (429s too), with the endpoint they count for. */
   onRateLimit?: (windows: RateLimitWindow[], endpoint: ApolloEndpoint) => void;
+  /** Every request's HTTP status (`no_reply`: it failed without one: a timeout, a reset), for metrics. */
+  onResponse?: (endpoint: ApolloEndpoint, status: number | 'no_reply') => void;
   fetch?: typeof fetch;
 }
 
@@ -378,12 +380,14 @@ export class ApolloHttpClient implements Apollo {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
+      this.options.onResponse?.(endpoint, 'no_reply');
       const code = errorCode(error);
       const reason = code ?? (error instanceof Error ? error.name : 'network error');
       throw new ApolloUnavailableError(`${method} ${path}: ${reason}`, !NOT_SENT_CODES.has(code ?? ''), {
         cause: error,
       });
     }
+    this.options.onResponse?.(endpoint, response.status);
     const windows = parseRateLimitHeaders(response.headers);
     if (windows.length > 0) this.options.onRateLimit?.(windows, endpoint);
 

@@ -4,6 +4,7 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from '../errors';
 import { logger } from '../logger';
+import { publishingMetrics } from '../metrics';
 import { keyPersonRefs } from '../person-refs';
 import { errorResponse, type HttpResponse } from './responses';
 
@@ -45,6 +46,7 @@ const errorResponses = (): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> =
 export function httpRoute(route: (request: HttpRequest) => Promise<HttpResponse>) {
   return middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishingMetrics())
     .use(errorResponses())
     .handler(async (event, context) => {
       await keyPersonRefs();

@@ -16,6 +16,8 @@ import {
   type HttpReply as LambdaReply,
 } from '../../local/lambda-events';
 import type { ConversionResult } from '../../lib/conversion';
+import type { ConversionOverview } from '../../lib/conversion-overview';
+import type { RetryResult } from '../../lib/conversion-retry';
 import type { conversionView } from '../../lib/conversion-view';
 import type { EnrichmentResult, PhoneCallbackResult } from '../../lib/enrichment';
 import { CONVERSION_ID_PATTERN } from '../../lib/identity';
@@ -52,6 +54,10 @@ export interface ConversionsBody {
 }
 /** What GET /conversions/{id} and POST /conversions/lookup answer: the ledger record as `conversionView` shows it. */
 export type ConversionViewBody = ReturnType<typeof conversionView>;
+/** What GET /conversions answers. */
+export type ConversionListBody = Awaited<ReturnType<ConversionOverview['list']>>;
+/** What GET /conversions/summary answers. */
+export type ConversionSummaryBody = Awaited<ReturnType<ConversionOverview['summary']>>;
 /** A route's reply, its body as the handler writes it, or an error reply's fields. */
 export type HttpReply<Body = ConversionsBody> = LambdaReply<Body & ErrorBody>;
 
@@ -71,6 +77,9 @@ const handlers = {
   sweepVerifications: () => import('../../functions/sweep-verifications').then((m) => m.handler),
   convertQueued: () => import('../../functions/convert-queued').then((m) => m.handler),
   sweepQueued: () => import('../../functions/sweep-queued').then((m) => m.handler),
+  listConversions: () => import('../../functions/list-conversions').then((m) => m.handler),
+  conversionSummary: () => import('../../functions/conversion-summary').then((m) => m.handler),
+  retryConversion: () => import('../../functions/retry-conversion').then((m) => m.handler),
 };
 
 /**
@@ -330,6 +339,38 @@ export class ServiceHarness {
     // As API Gateway hands it over: the path percent-encoded, its parameter decoded once.
     const event = httpEvent('GET', `/conversions/${encodeURIComponent(id)}`, '', headers, { id });
     return toReply(await handler(event, lambdaContext('getConversion')));
+  }
+
+  /** `GET /conversions?…`: records of one status, a page at a time. */
+  async listConversions(
+    query: Record<string, string>,
+    apiKey: string | null = API_KEY,
+  ): Promise<HttpReply<ConversionListBody>> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.listConversions();
+    const event = httpEvent('GET', '/conversions', '', headers);
+    event.queryStringParameters = query;
+    event.rawQueryString = new URLSearchParams(query).toString();
+    return toReply(await handler(event, lambdaContext('listConversions')));
+  }
+
+  /** `GET /conversions/summary`. */
+  async conversionSummary(apiKey: string | null = API_KEY): Promise<HttpReply<ConversionSummaryBody>> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.conversionSummary();
+    const event = httpEvent('GET', '/conversions/summary', '', headers);
+    return toReply(await handler(event, lambdaContext('conversionSummary')));
+  }
+
+  /** `POST /conversions/{id}/retry`. */
+  async retryConversion(id: string, apiKey: string | null = API_KEY): Promise<HttpReply<RetryResult>> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.retryConversion();
+    const event = httpEvent('POST', `/conversions/${encodeURIComponent(id)}/retry`, '', headers, { id });
+    return toReply(await handler(event, lambdaContext('retryConversion')));
   }
 
   /** Makes a state machine task fail as `fault` decides, until the next `reset`. */

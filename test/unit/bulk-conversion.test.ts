@@ -91,6 +91,19 @@ describe('Class: BulkConversion', () => {
       expect(
         s.apollo.calls.createContact + s.apollo.calls.findContactsByEmail + s.apollo.calls.matchPerson,
       ).toBe(0);
+      expect(s.metrics.conversionsByOutcome).toEqual({ created: 3 });
+    });
+
+    it('counts how long each message waited in the queue before this receive', async () => {
+      // Prepare
+      await queue(s, [wren(), juno()]);
+      s.clock.advance(7_000);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(s.metrics.queuedMessageAgesMs).toEqual([7_000, 7_000]);
     });
 
     it('links a contact Apollo already holds with the email as existing, leaving it as it is', async () => {
@@ -109,6 +122,7 @@ describe('Class: BulkConversion', () => {
       });
       expect(s.apollo.contacts).toEqual([held]);
       expect(s.apollo.calls.bulkUpdateContacts).toBe(0);
+      expect(s.metrics.conversionsByOutcome).toEqual({ existing: 1 });
     });
 
     it('links a person without email to the contact Apollo holds under that name and company', async () => {
@@ -524,6 +538,7 @@ describe('Class: BulkConversion', () => {
       expect(s.ledger.item(s.keyOf(wren()))?.queuedContact).toBeUndefined();
       expect(await s.ledger.get({ key: s.keyOf(juno()) })).toMatchObject({ status: 'created' });
       expect(s.apollo.contacts).toHaveLength(1);
+      expect(s.metrics.conversionsByOutcome).toEqual({ rejected: 1, created: 1 });
     });
 
     it('Apollo unreachable: the batch comes back without doubt, and is converted once Apollo is back', async () => {
@@ -740,6 +755,7 @@ describe('Class: BulkConversion', () => {
         ) as unknown,
         holdsQueuedContact: true,
       });
+      expect(s.metrics.conversionsByOutcome).toEqual({ failed: 1 });
     });
 
     it('converts a poison person once the dead-letter queue is redriven, after the cause is gone', async () => {
