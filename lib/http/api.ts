@@ -9,6 +9,14 @@ import { errorResponse, type HttpResponse } from './responses';
 
 /** An HTTP API request, as the routes see it: lower-cased headers, the raw body, and a deadline. */
 export interface HttpRequest {
+  /** Upper case, as the sender sent it (`POST`). */
+  method: string;
+  /** The path as the sender wrote it, percent escapes and any stage prefix included. */
+  rawPath: string;
+  /** The query string as the sender wrote it, without `?` (empty when none). */
+  rawQueryString: string;
+  /** Epoch ms when API Gateway received the request (before any cold start). */
+  receivedAtMs: number;
   headers: Record<string, string | undefined>;
   pathParameters: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
@@ -23,6 +31,10 @@ function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   return {
+    method: event.requestContext.http.method.toUpperCase(),
+    rawPath: event.rawPath,
+    rawQueryString: event.rawQueryString,
+    receivedAtMs: event.requestContext.timeEpoch,
     headers,
     pathParameters: event.pathParameters ?? {},
     query: event.queryStringParameters ?? {},
@@ -89,7 +101,7 @@ export function bodyText(request: HttpRequest, maxBytes: number): string {
 }
 
 /** Constant-time comparison (both sides hashed first, so their lengths cannot leak either). */
-function sameSecret(given: string, expected: string): boolean {
+export function sameSecret(given: string, expected: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest();
   return given !== '' && timingSafeEqual(digest(given), digest(expected));
 }
