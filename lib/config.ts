@@ -1,5 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { isSupportedCountry } from 'libphonenumber-js';
+import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot';
 import { ConfigurationError } from './errors';
 
 /**
@@ -38,6 +39,8 @@ export interface Config {
   verificationSweepBatch: number;
   /** Retry-After of a 503 for a delivery that meets a person another request is converting. */
   inProgressRetryAfterSeconds: number;
+  /** The HubSpot door: how it authenticates, and which contact properties it reads. */
+  hubspot: HubSpotSettings;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -47,7 +50,16 @@ export interface Config {
  * verification run at most once more.
  */
 export type SecretName =
-  'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN' | 'LOG_HASH_SECRET';
+  | 'APOLLO_API_KEY'
+  | 'WEBHOOK_SECRET'
+  | 'API_KEY'
+  | 'APOLLO_CALLBACK_TOKEN'
+  | 'LOG_HASH_SECRET'
+  // The HubSpot door: the app's client secret(s) for signature v3, or the workflow's API key(s).
+  | 'HUBSPOT_CLIENT_SECRET'
+  | 'HUBSPOT_API_KEY'
+  // The custom JSON door: every source's field map and secrets, one JSON document (lib/doors/custom.ts).
+  | 'CUSTOM_SOURCES';
 
 type Env = Record<string, string | undefined>;
 
@@ -178,6 +190,7 @@ export function loadConfig(env: Env = process.env): Config {
     verificationMaxRedrives: integer(env, 'VERIFICATION_MAX_REDRIVES', 3, 0, 100),
     verificationSweepBatch: integer(env, 'VERIFICATION_SWEEP_BATCH', 200, 1, 1000),
     inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
+    hubspot: hubSpotSettings(env),
     secret: (name) => readSecret(env, name),
   };
 }

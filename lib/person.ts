@@ -220,7 +220,7 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
     label_names: labels.length > 0 ? [...new Set(labels)] : undefined,
   };
   for (const field of CRM_ID_FIELDS) {
-    const id = input[field];
+    const id = input[field]?.trim();
     if (id) fields[field] = id;
   }
   for (const name of Object.keys(fields) as (keyof ContactFields)[]) {

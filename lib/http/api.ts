@@ -26,6 +26,17 @@ export interface HttpRequest {
   deadline: number;
 }
 
+/** API Gateway answers 503 after this long: a request received longer ago is a stored or replayed event. */
+const GATEWAY_TIMEOUT_MS = 30_000;
+
+/** When API Gateway received the request; now, for an event whose time cannot be a live request's. */
+function receivedAt(timeEpoch: number | undefined): number {
+  const nowMs = Date.now();
+  return timeEpoch !== undefined && timeEpoch <= nowMs && nowMs - timeEpoch <= GATEWAY_TIMEOUT_MS
+    ? timeEpoch
+    : nowMs;
+}
+
 function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
@@ -34,7 +45,7 @@ function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest
     method: event.requestContext.http.method.toUpperCase(),
     rawPath: event.rawPath,
     rawQueryString: event.rawQueryString,
-    receivedAtMs: event.requestContext.timeEpoch,
+    receivedAtMs: receivedAt(event.requestContext.timeEpoch),
     headers,
     pathParameters: event.pathParameters ?? {},
     query: event.queryStringParameters ?? {},
