@@ -1,5 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { isSupportedCountry } from 'libphonenumber-js';
+import { parseCustomSources } from './doors/custom';
 import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot';
 import { ConfigurationError } from './errors';
 
@@ -167,6 +168,9 @@ export function secretFromEnvironment(name: SecretName, env: Env = process.env):
 
 /** Validates the environment once; throws ConfigurationError naming the variable at fault. */
 export function loadConfig(env: Env = process.env): Config {
+  // Given as a value (locally), the custom sources are checked now; from SSM, when first read.
+  const customSources = text(env, 'CUSTOM_SOURCES');
+  if (customSources !== undefined) parseCustomSources(customSources);
   return {
     region: text(env, 'AWS_REGION') ?? 'us-east-1',
     ledgerTable: required(env, 'LEDGER_TABLE'),
