@@ -18,6 +18,10 @@ export interface ServiceEnvOptions {
   phoneRevealStateMachineArn?: string;
   apolloCallbackToken?: string;
   publicApiUrl?: string;
+  /** The CRM doors' secrets: HubSpot's client secret and API key, the custom sources' document. */
+  hubspotClientSecret?: string;
+  hubspotApiKey?: string;
+  customSources?: string;
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
@@ -44,6 +48,9 @@ export function serviceEnv(
     APOLLO_CALLBACK_TOKEN: options.apolloCallbackToken,
     PUBLIC_API_URL: options.publicApiUrl,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
+    HUBSPOT_CLIENT_SECRET: options.hubspotClientSecret,
+    HUBSPOT_API_KEY: options.hubspotApiKey,
+    CUSTOM_SOURCES: options.customSources,
   };
   return {
     AWS_REGION: 'us-east-1',
