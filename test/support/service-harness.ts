@@ -264,22 +264,20 @@ export class ServiceHarness {
     } = {},
   ): Promise<HttpReply<ConversionsBody>> {
     const raw = typeof body === 'string' ? body : JSON.stringify(body);
-    const signed = requestAs(
-      kind,
-      raw,
-      this.publicApiUrl,
-      { ...SENDER_SECRETS, ...options.secrets },
-      options,
-    );
-    const [rawPath = '', rawQueryString = ''] = signed.path.split('?');
     const source = kind.startsWith('custom:') ? kind.slice('custom:'.length) : undefined;
-    const event = httpEvent(
-      'POST',
-      rawPath,
-      raw,
-      options.headers ?? signed.headers,
-      source ? { source } : undefined,
-    );
+    const signed =
+      options.headers === undefined
+        ? requestAs(kind, raw, this.publicApiUrl, { ...SENDER_SECRETS, ...options.secrets }, options)
+        : {
+            path: source
+              ? `/webhooks/custom/${encodeURIComponent(source)}`
+              : kind.startsWith('hubspot')
+                ? '/webhooks/hubspot'
+                : '/webhooks/enrichment-completed',
+            headers: options.headers,
+          };
+    const [rawPath = '', rawQueryString = ''] = signed.path.split('?');
+    const event = httpEvent('POST', rawPath, raw, signed.headers, source ? { source } : undefined);
     event.rawQueryString = rawQueryString;
     event.queryStringParameters = Object.fromEntries(new URLSearchParams(rawQueryString));
     const handler = await (source
