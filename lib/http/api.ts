@@ -112,7 +112,7 @@ export function bodyText(request: HttpRequest, maxBytes: number): string {
 }
 
 /** Constant-time comparison (both sides hashed first, so their lengths cannot leak either). */
-export function sameSecret(given: string, expected: string): boolean {
+function sameSecret(given: string, expected: string): boolean {
   const digest = (value: string) => createHash('sha256').update(value).digest();
   return given !== '' && timingSafeEqual(digest(given), digest(expected));
 }
