@@ -1,4 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
+import { parseCustomSources } from './doors/custom';
+import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot';
 import { ConfigurationError } from './errors';
 import { cachedParameterReader, parametersExtensionReader, type ParameterReader } from './ssm-parameters';
 
@@ -55,6 +57,8 @@ export interface Config {
   conversionMaxReceives: number;
   /** A person `queued` this long without change gets its key sent again by the stranded-send sweep. */
   queuedSweepAfterMs: number;
+  /** The HubSpot door: how it authenticates, and which contact properties it reads. */
+  hubspot: HubSpotSettings;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -64,7 +68,16 @@ export interface Config {
  * verification run at most once more.
  */
 export type SecretName =
-  'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN' | 'LOG_HASH_SECRET';
+  | 'APOLLO_API_KEY'
+  | 'WEBHOOK_SECRET'
+  | 'API_KEY'
+  | 'APOLLO_CALLBACK_TOKEN'
+  | 'LOG_HASH_SECRET'
+  // The HubSpot door: the app's client secret(s) for signature v3, or the workflow's API key(s).
+  | 'HUBSPOT_CLIENT_SECRET'
+  | 'HUBSPOT_API_KEY'
+  // The custom JSON door: every source's field map and secrets, one JSON document (lib/doors/custom.ts).
+  | 'CUSTOM_SOURCES';
 
 type Env = Record<string, string | undefined>;
 
@@ -191,6 +204,9 @@ export function loadConfig(
   env: Env = process.env,
   readParameter: ParameterReader = containerParameters,
 ): Config {
+  // Given as a value (locally), the custom sources are checked now; from SSM, when first read.
+  const customSources = text(env, 'CUSTOM_SOURCES');
+  if (customSources !== undefined) parseCustomSources(customSources);
   return {
     region: text(env, 'AWS_REGION') ?? 'us-east-1',
     ledgerTable: required(env, 'LEDGER_TABLE'),
@@ -219,6 +235,7 @@ export function loadConfig(
     inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
     conversionMaxReceives: integer(env, 'CONVERSION_MAX_RECEIVES', 5, 1, 1000),
     queuedSweepAfterMs: integer(env, 'QUEUED_SWEEP_AFTER_MINUTES', 15, 1, 10_080) * 60_000,
+    hubspot: hubSpotSettings(env),
     secret: (name) => readSecret(env, name, readParameter),
   };
 }

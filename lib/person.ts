@@ -32,6 +32,17 @@ const TEXT_FIELDS = [
 
 const optionalText = (max: number) => z.optional(z.nullable(z.string().check(z.maxLength(max))));
 
+/** A CRM record id: trimmed, then held to the CRM's own form (`form` matches the whole id); blank is absent. */
+const crmId = (form: string, message: string) =>
+  z.optional(
+    z.nullable(z.string().check(z.maxLength(64), z.trim(), z.regex(new RegExp(`^(?:${form})?$`), message))),
+  );
+const SALESFORCE_ID = '[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?';
+
+/** The CRM record ids a person may carry, as Apollo's contacts name them. */
+export const CRM_ID_FIELDS = ['hubspot_id', 'salesforce_contact_id', 'salesforce_lead_id'] as const;
+export type CrmIdField = (typeof CRM_ID_FIELDS)[number];
+
 /** A person as CRMs and scripts send it. Unknown fields are dropped, not rejected. */
 export const personInputSchema = z.object({
   first_name: optionalText(200),
@@ -48,6 +59,10 @@ export const personInputSchema = z.object({
   home_phone: optionalText(64),
   other_phone: optionalText(64),
   label_names: z.optional(z.nullable(z.array(z.string().check(z.maxLength(200))).check(z.maxLength(50)))),
+  // The sender's own record ids (CRM doors fill them): Apollo matches a contact on them.
+  hubspot_id: crmId('\\d{1,20}', 'not a HubSpot record id (digits)'),
+  salesforce_contact_id: crmId(SALESFORCE_ID, 'not a Salesforce id (15 or 18 letters and digits)'),
+  salesforce_lead_id: crmId(SALESFORCE_ID, 'not a Salesforce id (15 or 18 letters and digits)'),
 });
 export type PersonInput = z.infer<typeof personInputSchema>;
 
@@ -66,6 +81,10 @@ export interface ContactFields {
   home_phone?: string;
   other_phone?: string;
   label_names?: string[];
+  /** CRM record ids (`CRM_ID_FIELDS`): Apollo matches an existing contact on them before the email. */
+  hubspot_id?: string;
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
 }
 
 /** How people/match finds the person again: by email, or by name and company. */
@@ -205,6 +224,10 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
     ...phoneFields,
     label_names: labels.length > 0 ? [...new Set(labels)] : undefined,
   };
+  for (const field of CRM_ID_FIELDS) {
+    const id = input[field]?.trim();
+    if (id) fields[field] = id;
+  }
   for (const name of Object.keys(fields) as (keyof ContactFields)[]) {
     if (fields[name] === undefined) delete fields[name];
   }

@@ -21,6 +21,10 @@ export interface ServiceEnvOptions {
   /** The conversion queue's URL, and the SQS server that holds it (local-aws-sqs). */
   conversionQueueUrl?: string;
   sqsEndpoint?: string;
+  /** The CRM doors' secrets: HubSpot's client secret and API key, the custom sources' document. */
+  hubspotClientSecret?: string;
+  hubspotApiKey?: string;
+  customSources?: string;
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
@@ -49,6 +53,9 @@ export function serviceEnv(
     CONVERSION_QUEUE_URL: options.conversionQueueUrl,
     SQS_ENDPOINT: options.sqsEndpoint,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
+    HUBSPOT_CLIENT_SECRET: options.hubspotClientSecret,
+    HUBSPOT_API_KEY: options.hubspotApiKey,
+    CUSTOM_SOURCES: options.customSources,
   };
   return {
     AWS_REGION: 'us-east-1',

@@ -91,4 +91,23 @@ describe('Function: loadConfig', () => {
       'MAX_CONVERSION_ATTEMPTS must be an integer from 1 to 1000, not "0"',
     );
   });
+
+  describe('the doors', () => {
+    it('checks CUSTOM_SOURCES given as a value at startup, naming the source and the path', () => {
+      const sources = JSON.stringify({
+        clay: { secrets: ['a-long-enough-secret'], fields: { email: 'rows[x]' } },
+      });
+
+      expect(() => loadConfig({ ...base, CUSTOM_SOURCES: sources })).toThrow(
+        'CUSTOM_SOURCES: clay.fields.email: "rows[x]" is not a path',
+      );
+    });
+
+    it("reads the HubSpot door's settings, and names a bad one at startup", () => {
+      expect(loadConfig({ ...base, HUBSPOT_AUTH: 'api_key' }).hubspot.auth).toBe('api_key');
+      expect(() => loadConfig({ ...base, HUBSPOT_PROPERTY_MAP: '{"fax": "fax"}' })).toThrow(
+        /^HUBSPOT_PROPERTY_MAP\.fax: not a field HubSpot can fill/,
+      );
+    });
+  });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isError } from '../lib/errors';
-import { identityKey } from '../lib/identity';
-import { phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
+import { identityKey, salesforceId15 } from '../lib/identity';
+import { personInputSchema, phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
 import {
   isInvalidPerson,
   parseContactsRequest,
@@ -320,5 +320,51 @@ describe('Function: parseContactsRequest', () => {
     expect(
       parseContactsRequest(JSON.stringify({ people: [{ email: 'a@b.example' }] }), options).map(keyOf),
     ).toEqual([emailKey('a@b.example')]);
+  });
+});
+
+describe('CRM record ids', () => {
+  it('sends the ids to Apollo and makes each a CRM identity after the email', () => {
+    // Act
+    const person = toPerson(
+      {
+        email: 'ada@seq.example',
+        hubspot_id: ' 1501 ',
+        salesforce_contact_id: '003A0000006Vm9rIAC',
+        salesforce_lead_id: '',
+      },
+      'body',
+      options,
+    );
+
+    // Assess
+    expect(person.fields).toEqual({
+      email: 'ada@seq.example',
+      hubspot_id: '1501',
+      salesforce_contact_id: '003A0000006Vm9rIAC',
+    });
+    expect(person.identities).toEqual([
+      ['email', 'ada@seq.example'],
+      ['crm', 'hubspot', '1501'],
+      ['crm', 'salesforce', '003A0000006Vm9r'],
+    ]);
+  });
+
+  it("folds a Salesforce id's 18-character form (in any case) to its 15-character form", () => {
+    expect(salesforceId15('001A0000006Vm9rIAC')).toBe('001A0000006Vm9r');
+    expect(salesforceId15('001a0000006vm9riac')).toBe('001A0000006Vm9r');
+    expect(salesforceId15('001A0000006Vm9r')).toBe('001A0000006Vm9r');
+  });
+
+  it.each([
+    ['hubspot_id', 'abc', 'not a HubSpot record id (digits)'],
+    ['hubspot_id', '1'.repeat(21), 'not a HubSpot record id (digits)'],
+    ['salesforce_contact_id', '003A0000006Vm9', 'not a Salesforce id (15 or 18 letters and digits)'],
+    ['salesforce_lead_id', '00QA0000006Vm9r-AC', 'not a Salesforce id (15 or 18 letters and digits)'],
+  ])('refuses a %s of the wrong form (%s)', (field, id, message) => {
+    const parsed = personInputSchema.safeParse({ email: 'ada@seq.example', [field]: id });
+
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]).toMatchObject({ path: [field], message });
   });
 });

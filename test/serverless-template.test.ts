@@ -108,7 +108,9 @@ describe('Deployment: serverless package', () => {
       'POST /conversions/lookup',
       'POST /enrichments',
       'POST /webhooks/apollo/phone-numbers',
+      'POST /webhooks/custom/{source}',
       'POST /webhooks/enrichment-completed',
+      'POST /webhooks/hubspot',
     ]);
     expect(template.Resources.PhoneRevealStateMachine?.Properties).toMatchObject({
       StateMachineName: 'apollo-contact-converter-prod-phone-reveal',
@@ -145,6 +147,40 @@ describe('Deployment: serverless package', () => {
         PARAMETERS_SECRETS_EXTENSION_CACHE_ENABLED: 'false',
         SSM_PARAMETER_STORE_TIMEOUT_MILLIS: '4000',
       });
+    }
+  });
+
+  it('gives each CRM door its own role, reading only its own secrets from SSM, named (never valued) in its environment', () => {
+    const doors = {
+      HubspotWebhook: {
+        variables: {
+          HUBSPOT_CLIENT_SECRET_PARAMETER: '/apollo-contact-converter/prod/hubspot-client-secret',
+          HUBSPOT_API_KEY_PARAMETER: '/apollo-contact-converter/prod/hubspot-api-key',
+          HUBSPOT_AUTH: 'signature',
+          HUBSPOT_API_KEY_IN: 'header',
+          HUBSPOT_API_KEY_NAME: 'x-hubspot-key',
+          HUBSPOT_PROPERTY_MAP: '',
+        },
+        parameters: ['apollo-api-key', 'hubspot-client-secret', 'hubspot-api-key', 'log-hash-secret'],
+      },
+      CustomWebhook: {
+        variables: { CUSTOM_SOURCES_PARAMETER: '/apollo-contact-converter/prod/custom-sources' },
+        parameters: ['apollo-api-key', 'custom-sources', 'log-hash-secret'],
+      },
+    };
+    for (const [door, { variables, parameters }] of Object.entries(doors)) {
+      const fn = template.Resources[`${door}LambdaFunction`]?.Properties;
+      expect(fn?.Role).toEqual({ 'Fn::GetAtt': [`${door}Role`, 'Arn'] });
+      expect(fn?.Environment?.Variables).toMatchObject(variables);
+      for (const secret of ['HUBSPOT_CLIENT_SECRET', 'HUBSPOT_API_KEY', 'CUSTOM_SOURCES']) {
+        expect(Object.keys(fn?.Environment?.Variables ?? {})).not.toContain(secret);
+      }
+      const policies = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies);
+      const read = [...policies.matchAll(/parameter\/apollo-contact-converter\/prod\/([a-z-]+)/g)].map(
+        (m) => m[1],
+      );
+      expect(read.sort()).toEqual([...parameters].sort());
+      expect(policies).toContain('states:StartExecution');
     }
   });
 

@@ -6,7 +6,9 @@ import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSE
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
+import { exampleCustomSources, requestAs, type SenderKind, type SenderSecrets } from '../../local/senders';
 import { serviceEnv } from '../../local/service-env';
+import { PROJECT_ROOT } from '../../local/stack';
 import { loadStateMachineDefinition } from '../../local/state-machine-definition';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../local/step-functions-server';
 import {
@@ -32,6 +34,19 @@ export const WEBHOOK_SECRET =
   'whsec_' + Buffer.from('harness webhook secret, not a real one').toString('base64');
 export const API_KEY = 'harness-api-key';
 export const CALLBACK_TOKEN = 'harness-callback-token';
+export const HUBSPOT_CLIENT_SECRET = 'harness-hubspot-client-secret';
+export const HUBSPOT_API_KEY = 'harness-hubspot-api-key';
+/** The README's ready-made custom sources (Clay, Zapier, Make, n8n), with their local secrets. */
+export const CUSTOM_SOURCES = exampleCustomSources(PROJECT_ROOT);
+/** What the harness's senders sign with (`local/senders.ts`, as `npm run send` does). */
+export const SENDER_SECRETS: SenderSecrets = {
+  webhookSecret: WEBHOOK_SECRET,
+  hubspotClientSecret: HUBSPOT_CLIENT_SECRET,
+  hubspotApiKey: HUBSPOT_API_KEY,
+  hubspotApiKeyIn: 'header',
+  hubspotApiKeyName: 'x-hubspot-key',
+  customSources: CUSTOM_SOURCES,
+};
 const PHONE_REVEAL_ARN =
   'arn:aws:states:us-east-1:000000000000:stateMachine:apollo-contact-converter-dev-phone-reveal';
 
@@ -59,6 +74,8 @@ type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
 const handlers = {
   enrichmentWebhook: () => import('../../functions/enrichment-webhook').then((m) => m.handler),
+  hubspotWebhook: () => import('../../functions/hubspot-webhook').then((m) => m.handler),
+  customWebhook: () => import('../../functions/custom-webhook').then((m) => m.handler),
   createContacts: () => import('../../functions/create-contacts').then((m) => m.handler),
   getConversion: () => import('../../functions/get-conversion').then((m) => m.handler),
   lookupConversion: () => import('../../functions/lookup-conversion').then((m) => m.handler),
@@ -213,6 +230,9 @@ export class ServiceHarness {
           apolloCallbackToken: CALLBACK_TOKEN,
           publicApiUrl: this.publicApiUrl,
           stepFunctionsEndpoint: this.stepFunctions.url,
+          hubspotClientSecret: HUBSPOT_CLIENT_SECRET,
+          hubspotApiKey: HUBSPOT_API_KEY,
+          customSources: CUSTOM_SOURCES,
         },
         { APOLLO_TIMEOUT_MS: '2000', ...env },
       ),
@@ -278,6 +298,47 @@ export class ServiceHarness {
         }
       : httpEvent('POST', '/webhooks/enrichment-completed', raw, headers);
     return toReply(await handler(event, lambdaContext('enrichmentWebhook')));
+  }
+
+  /**
+   * Sends a body to the door `kind` would send it to (`local/senders.ts`: a HubSpot workflow, a
+   * Svix-based sender, a custom source), addressed and signed as that sender does over the
+   * harness's public URL, unless `headers` replace the signature. `path` replaces the path (and
+   * query) a sender would call.
+   */
+  async sendAs(
+    kind: SenderKind,
+    body: unknown,
+    options: {
+      headers?: Record<string, string>;
+      nowMs?: number;
+      id?: string;
+      secrets?: Partial<SenderSecrets>;
+    } = {},
+  ): Promise<HttpReply<ConversionsBody>> {
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const source = kind.startsWith('custom:') ? kind.slice('custom:'.length) : undefined;
+    const signed =
+      options.headers === undefined
+        ? requestAs(kind, raw, this.publicApiUrl, { ...SENDER_SECRETS, ...options.secrets }, options)
+        : {
+            path: source
+              ? `/webhooks/custom/${encodeURIComponent(source)}`
+              : kind.startsWith('hubspot')
+                ? '/webhooks/hubspot'
+                : '/webhooks/enrichment-completed',
+            headers: options.headers,
+          };
+    const [rawPath = '', rawQueryString = ''] = signed.path.split('?');
+    const event = httpEvent('POST', rawPath, raw, signed.headers, source ? { source } : undefined);
+    event.rawQueryString = rawQueryString;
+    event.queryStringParameters = Object.fromEntries(new URLSearchParams(rawQueryString));
+    const handler = await (source
+      ? handlers.customWebhook()
+      : kind.startsWith('hubspot')
+        ? handlers.hubspotWebhook()
+        : handlers.enrichmentWebhook());
+    return toReply(await handler(event, lambdaContext(source ? 'customWebhook' : 'hubspotWebhook')));
   }
 
   /** `POST /contacts`, with `?wait=<wait>` when given (a number of seconds, or any text). */

@@ -1,0 +1,22 @@
+import { handOver } from '../lib/doors/common';
+import {
+  authenticateCustom,
+  customDelivery,
+  customSource,
+  parseCustomBody,
+  parseCustomSources,
+} from '../lib/doors/custom';
+import { bodyBytes, httpRoute, pathParameter, utf8Text } from '../lib/http/api';
+import { getServices } from '../lib/services';
+
+/** POST /webhooks/custom/{source}: any JSON sender (Clay, Zapier, Make, n8n), read through its source's field map. */
+export const handler = httpRoute(async (request) => {
+  const services = getServices();
+  const { config } = services;
+  const body = bodyBytes(request, config.maxBodyBytes);
+  const sources = parseCustomSources(await config.secret('CUSTOM_SOURCES'));
+  const source = customSource(sources, pathParameter(request, 'source'));
+  authenticateCustom(source, request.headers, body);
+  const people = parseCustomBody(source, utf8Text(body), config);
+  return handOver(services, people, request, customDelivery(source, request.headers, body));
+});
