@@ -1,5 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { isSupportedCountry } from 'libphonenumber-js';
+import { salesforceId18 } from './crm-ids';
 import { ConfigurationError } from './errors';
 
 /**
@@ -38,6 +39,16 @@ export interface Config {
   verificationSweepBatch: number;
   /** Retry-After of a 503 for a delivery that meets a person another request is converting. */
   inProgressRetryAfterSeconds: number;
+  /**
+   * The Salesforce orgs whose Outbound Messages are accepted, as 18-character ids (given in the
+   * 15- or 18-character form). Empty when unset: the Salesforce door then refuses every message.
+   */
+  salesforceOrgIds: string[];
+  /**
+   * A Contact field holding the account's name (a formula field such as `Account_Name__c`): an
+   * Outbound Message carries the Contact's own fields only, not its Account's.
+   */
+  salesforceAccountNameField?: string;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -47,7 +58,15 @@ export interface Config {
  * verification run at most once more.
  */
 export type SecretName =
-  'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN' | 'LOG_HASH_SECRET';
+  | 'APOLLO_API_KEY'
+  | 'WEBHOOK_SECRET'
+  | 'API_KEY'
+  | 'APOLLO_CALLBACK_TOKEN'
+  | 'LOG_HASH_SECRET'
+  /** The secret(s) in the Salesforce door's path, `/webhooks/salesforce/{secret}` (space-separated for rotation). */
+  | 'SALESFORCE_ENDPOINT_SECRET'
+  /** The Pipedrive door's HTTP Basic credentials, `user:password` (space-separated for rotation). */
+  | 'PIPEDRIVE_BASIC_AUTH';
 
 type Env = Record<string, string | undefined>;
 
@@ -127,6 +146,39 @@ function country(env: Env, name: string, fallback: CountryCode): CountryCode {
   return raw;
 }
 
+/**
+ * Salesforce org ids, separated by commas or spaces, each in its 15- or 18-character form (an
+ * org id starts with `00D`), kept in the 18-character form. A typo in an 18-character id (its case
+ * suffix does not match) stops the service at startup rather than refusing every message.
+ */
+function salesforceOrgIds(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(/[\s,]+/)
+    .filter((id) => id !== '')
+    .map((id) => {
+      const id18 = salesforceId18(id);
+      if (id18 === undefined || !id18.startsWith('00D')) {
+        throw new ConfigurationError(
+          `${name} must list Salesforce org ids (00D followed by 12 or 15 letters and digits), not "${id}"`,
+        );
+      }
+      return id18;
+    });
+}
+
+/** A Salesforce field's API name (`Account_Name__c`), as an Outbound Message spells its element. */
+function salesforceFieldName(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,79}$/.test(raw)) {
+    throw new ConfigurationError(
+      `${name} must be a Salesforce field API name such as Account_Name__c, not "${raw}"`,
+    );
+  }
+  return raw;
+}
+
 /** Reads a secret's value, or the SSM parameter named by `<NAME>_PARAMETER` (cached 5 minutes). */
 async function readSecret(env: Env, name: SecretName): Promise<string> {
   const value = text(env, name);
@@ -178,6 +230,8 @@ export function loadConfig(env: Env = process.env): Config {
     verificationMaxRedrives: integer(env, 'VERIFICATION_MAX_REDRIVES', 3, 0, 100),
     verificationSweepBatch: integer(env, 'VERIFICATION_SWEEP_BATCH', 200, 1, 1000),
     inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
+    salesforceOrgIds: salesforceOrgIds(env, 'SALESFORCE_ORG_IDS'),
+    salesforceAccountNameField: salesforceFieldName(env, 'SALESFORCE_ACCOUNT_NAME_FIELD'),
     secret: (name) => readSecret(env, name),
   };
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import * as z from 'zod/mini';
+import { salesforceId18 } from './crm-ids';
 import { InvalidRequestError } from './errors';
 import { identitiesOf, identityKey, stripInvisible, type Identity } from './identity';
 
@@ -48,6 +49,9 @@ export const personInputSchema = z.object({
   home_phone: optionalText(64),
   other_phone: optionalText(64),
   label_names: z.optional(z.nullable(z.array(z.string().check(z.maxLength(200))).check(z.maxLength(50)))),
+  /** The person's record id in the CRM that sent it: passed to Apollo, which matches contacts on it. */
+  salesforce_contact_id: optionalText(64),
+  salesforce_lead_id: optionalText(64),
 });
 export type PersonInput = z.infer<typeof personInputSchema>;
 
@@ -66,7 +70,13 @@ export interface ContactFields {
   home_phone?: string;
   other_phone?: string;
   label_names?: string[];
+  /** 18-character Salesforce ids of the Contact or Lead the person came from (`lib/crm-ids.ts`). */
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
 }
+
+/** The CRM record ids a person may carry: sent to Apollo as they are, never part of its identity. */
+const SALESFORCE_ID_FIELDS = ['salesforce_contact_id', 'salesforce_lead_id'] as const;
 
 /** How people/match finds the person again: by email, or by name and company. */
 export type MatchIdentity =
@@ -189,6 +199,14 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
   }
 
   const labels = (input.label_names ?? []).map((label) => cleanText(label)).filter((l) => l !== undefined);
+  const crmIds: Partial<Record<(typeof SALESFORCE_ID_FIELDS)[number], string>> = {};
+  for (const field of SALESFORCE_ID_FIELDS) {
+    const raw = cleanText(input[field]);
+    if (raw === undefined) continue;
+    const id = salesforceId18(raw);
+    if (id === undefined) throw new InvalidRequestError(`${location}.${field}: not a Salesforce record id`);
+    crmIds[field] = id;
+  }
   const fields: ContactFields = {
     first_name: text.first_name,
     last_name: text.last_name,
@@ -199,6 +217,7 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
     present_raw_address: text.present_raw_address,
     ...phoneFields,
     label_names: labels.length > 0 ? [...new Set(labels)] : undefined,
+    ...crmIds,
   };
   for (const name of Object.keys(fields) as (keyof ContactFields)[]) {
     if (fields[name] === undefined) delete fields[name];
