@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { signedWebhookHeaders } from '../lib/webhook-signature';
+import { sendAsPipedrive, sendAsSalesforce } from './crm-senders';
 import { LOCAL_DEFAULTS, localPorts } from './stack';
 
 /**
  * `npm run send -- FILE`: sends FILE's JSON to the local webhook endpoint, signed the way a CRM
  * must sign it (Standard Webhooks, WEBHOOK_SECRET or the local default), and prints the answer.
  * FILE may also be an API Gateway event from events/: its body is sent.
+ *
+ * `npm run send -- --as salesforce FILE.xml` and `--as pipedrive FILE.json` send as those CRMs do
+ * (`./crm-senders.ts`); without `--as`, an `.xml` file goes to the Salesforce door and a body
+ * with Pipedrive's `meta` to the Pipedrive door.
  */
 export interface SentWebhook {
   status: number;
@@ -14,7 +19,9 @@ export interface SentWebhook {
 }
 
 export function webhookBody(file: string): string {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { requestContext?: unknown; body?: unknown };
+  const text = readFileSync(file, 'utf8');
+  if (file.endsWith('.xml')) return text;
+  const parsed = JSON.parse(text) as { requestContext?: unknown; body?: unknown };
   if (parsed.requestContext !== undefined && typeof parsed.body === 'string') return parsed.body;
   return JSON.stringify(parsed);
 }
@@ -44,16 +51,37 @@ export async function sendWebhook(
   return { status: response.status, headers: Object.fromEntries(response.headers), body };
 }
 
+/** Without `--as`: XML is Salesforce's, a JSON body with Pipedrive's `meta` is Pipedrive's. */
+function detectSender(file: string, body: string): keyof typeof SENDERS {
+  if (file.endsWith('.xml')) return 'salesforce';
+  const parsed = JSON.parse(body) as { meta?: unknown; data?: unknown; current?: unknown };
+  if (typeof parsed.meta === 'object' && ('data' in parsed || 'current' in parsed)) return 'pipedrive';
+  return 'standard';
+}
+
+const SENDERS = {
+  standard: (body: string) => sendWebhook(body),
+  salesforce: (body: string) => sendAsSalesforce(body),
+  pipedrive: (body: string) => sendAsPipedrive(body),
+};
+
 async function main(): Promise<void> {
-  const file = process.argv[2];
-  if (!file) {
-    console.error('usage: npm run send -- FILE.json   (e.g. events/enrichment-completed.json)');
+  const args = process.argv.slice(2);
+  const asAt = args.indexOf('--as');
+  const as = asAt >= 0 ? args.splice(asAt, 2)[1] : undefined;
+  const file = args[0];
+  if (!file || (as !== undefined && !(as in SENDERS))) {
+    console.error(
+      'usage: npm run send -- [--as standard|salesforce|pipedrive] FILE   (e.g. events/enrichment-completed.json)',
+    );
     process.exit(2);
   }
-  const reply = await sendWebhook(webhookBody(file));
+  const body = webhookBody(file);
+  const sender = (as ?? detectSender(file, body)) as keyof typeof SENDERS;
+  const reply = await SENDERS[sender](body);
   console.log(`HTTP ${reply.status}`);
   if (reply.headers['retry-after']) console.log(`Retry-After: ${reply.headers['retry-after']}`);
-  console.log(JSON.stringify(reply.body, null, 2));
+  console.log(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body, null, 2));
   process.exit(reply.status < 300 ? 0 : 1);
 }
 

@@ -18,6 +18,11 @@ export interface ServiceEnvOptions {
   phoneRevealStateMachineArn?: string;
   apolloCallbackToken?: string;
   publicApiUrl?: string;
+  /** The Salesforce door: the secret(s) in its path, and the org id(s) it accepts. */
+  salesforceEndpointSecret?: string;
+  salesforceOrgIds?: string;
+  /** The Pipedrive door's Basic credentials, `user:password`. */
+  pipedriveBasicAuth?: string;
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
@@ -43,6 +48,9 @@ export function serviceEnv(
     PHONE_REVEAL_STATE_MACHINE_ARN: options.phoneRevealStateMachineArn,
     APOLLO_CALLBACK_TOKEN: options.apolloCallbackToken,
     PUBLIC_API_URL: options.publicApiUrl,
+    SALESFORCE_ENDPOINT_SECRET: options.salesforceEndpointSecret,
+    SALESFORCE_ORG_IDS: options.salesforceOrgIds,
+    PIPEDRIVE_BASIC_AUTH: options.pipedriveBasicAuth,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
   };
   return {

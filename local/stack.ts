@@ -30,6 +30,11 @@ export const LOCAL_DEFAULTS = {
   API_KEY: 'local-api-key',
   APOLLO_SANDBOX_KEY: 'sandbox-apollo-key',
   APOLLO_CALLBACK_TOKEN: 'local-callback-token',
+  /** The Salesforce door's path secret (`/webhooks/salesforce/{secret}`) and the org it accepts. */
+  SALESFORCE_ENDPOINT_SECRET: 'local-salesforce-endpoint-secret',
+  SALESFORCE_ORG_IDS: '00D000000000001EAA',
+  /** The Pipedrive door's Basic credentials. */
+  PIPEDRIVE_BASIC_AUTH: 'pipedrive:local-pipedrive-password',
 };
 
 export interface LocalStackPorts {
@@ -88,6 +93,10 @@ function handlerEnvironment(
       webhookSecret: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
       apiKey: env.API_KEY?.trim() || LOCAL_DEFAULTS.API_KEY,
       apolloCallbackToken: env.APOLLO_CALLBACK_TOKEN?.trim() || LOCAL_DEFAULTS.APOLLO_CALLBACK_TOKEN,
+      salesforceEndpointSecret:
+        env.SALESFORCE_ENDPOINT_SECRET?.trim() || LOCAL_DEFAULTS.SALESFORCE_ENDPOINT_SECRET,
+      salesforceOrgIds: env.SALESFORCE_ORG_IDS?.trim() || LOCAL_DEFAULTS.SALESFORCE_ORG_IDS,
+      pipedriveBasicAuth: env.PIPEDRIVE_BASIC_AUTH?.trim() || LOCAL_DEFAULTS.PIPEDRIVE_BASIC_AUTH,
       logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     },
     { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

@@ -19,6 +19,8 @@ function banner(stack: LocalStack): string {
     '',
     `  HTTP API         ${stack.apiUrl}`,
     `    POST ${stack.apiUrl}/webhooks/enrichment-completed   (Standard Webhooks signature)`,
+    `    POST ${stack.apiUrl}/webhooks/salesforce/{secret}    (Salesforce Outbound Messages: npm run send -- --as salesforce)`,
+    `    POST ${stack.apiUrl}/webhooks/pipedrive              (Pipedrive webhooks, Basic auth: npm run send -- --as pipedrive)`,
     `    POST ${stack.apiUrl}/contacts                        (x-api-key)`,
     `    GET  ${stack.apiUrl}/conversions/{id}                (x-api-key)`,
     `    POST ${stack.apiUrl}/conversions/lookup              (x-api-key)`,
