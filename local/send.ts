@@ -53,9 +53,16 @@ export async function sendWebhook(
 
 /** Without `--as`: XML is Salesforce's, a JSON body with Pipedrive's `meta` is Pipedrive's. */
 function detectSender(file: string, body: string): keyof typeof SENDERS {
-  if (file.endsWith('.xml')) return 'salesforce';
-  const parsed = JSON.parse(body) as { meta?: unknown; data?: unknown; current?: unknown };
-  if (typeof parsed.meta === 'object' && ('data' in parsed || 'current' in parsed)) return 'pipedrive';
+  if (file.endsWith('.xml') || body.trimStart().startsWith('<')) return 'salesforce';
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return 'standard';
+  }
+  if (typeof parsed === 'object' && parsed !== null && 'meta' in parsed) {
+    if ('data' in parsed || 'current' in parsed) return 'pipedrive';
+  }
   return 'standard';
 }
 
