@@ -16,7 +16,12 @@ export type Identity =
   | readonly ['name_domain', string, string, string]
   /**
    * Hook for CRM ids (`['crm', system, id]`, e.g. `['crm', 'salesforce', '003…']`): strong like an
-   * email. No input carries one yet; add it in `identitiesOf` when one does.
+   * email. People now carry Salesforce ids (`salesforce_contact_id`, `salesforce_lead_id`), sent to
+   * Apollo, which matches on them; they are deliberately not identities yet. The email anchors the
+   * people CRMs send; a Lead and the Contact it is converted into have different ids, so an id
+   * would merge nothing the email does not; and a second strong anchor needs a rule for when it and
+   * the email disagree (an email changed in the CRM), which `IdentityResolution` does not have.
+   * Where it would help: people without email (name + company only), whom an id would tell apart.
    */
   | readonly ['crm', string, string];
 
