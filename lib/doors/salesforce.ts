@@ -175,16 +175,20 @@ function requireId(parent: XmlElement, name: string, location: string): string {
 
 interface ReadNotification {
   id: string;
-  /** `Contact`, `Lead`, or the other sObject type as written (`sf:Account`). */
-  type: string;
-  sObject: XmlElement;
+  /**
+   * `Contact` or `Lead`; the other sObject type as written (`sf:Account`); or undefined when the
+   * notification carries no typed record (Salesforce sends no data for a record deleted before
+   * the message went out).
+   */
+  type: string | undefined;
+  sObject: XmlElement | undefined;
 }
 
 function readNotification(notification: XmlElement, location: string): ReadNotification {
   const id = requireId(notification, 'Id', location);
-  const sObject = requireChild(notification, OUTBOUND_NAMESPACE, 'sObject', location);
-  const written = attributeValue(sObject, XSI_NAMESPACE, 'type');
-  if (written === undefined) throw new InvalidRequestError(`${location}.sObject: has no xsi:type`);
+  const sObject = childNamed(notification, OUTBOUND_NAMESPACE, 'sObject');
+  const written = sObject === undefined ? undefined : attributeValue(sObject, XSI_NAMESPACE, 'type');
+  if (sObject === undefined || written === undefined) return { id, type: undefined, sObject };
   const type = resolveQName(sObject, written);
   const isPerson =
     type !== undefined &&
@@ -193,13 +197,22 @@ function readNotification(notification: XmlElement, location: string): ReadNotif
   return { id, type: isPerson ? type.name : written.trim().slice(0, 100), sObject };
 }
 
+/** One notification's entry: its person, or why it has none. */
+function entryOf({ type, sObject }: ReadNotification, at: string, options: SalesforceOptions): PersonEntry {
+  if (sObject === undefined) return invalidEntry(at, 'no record data (deleted before the message was sent?)');
+  if (type === undefined) return invalidEntry(at, 'no xsi:type: not a Contact or Lead');
+  if (type !== 'Contact' && type !== 'Lead') return invalidEntry(at, `not a Contact or Lead (${type})`);
+  return toEntry(personInput(sObject, type, options), at, options);
+}
+
 /**
  * Reads an Outbound Message: `Envelope/Body/notifications` with `OrganizationId` and 1 to 100
  * `Notification`s, each an `Id` and an `sObject` of `xsi:type` `sf:Contact` or `sf:Lead` whose
  * chosen fields are elements in the sObject namespace. Elements are matched by namespace, not by
  * prefix; unknown elements are ignored. A message about another sObject type (an Account, say) is
- * `ignored`; in a message mixing types, each other notification gets its own `invalid` result.
- * Throws InvalidRequestError (400) for anything that is not such a message.
+ * `ignored`; in a message of people, a notification of another type, or without record data, gets
+ * its own `invalid` result. Throws InvalidRequestError (400) for anything that is not such a
+ * message (a retry would not change it).
  */
 export function parseOutboundMessage(text: string, options: SalesforceOptions): OutboundMessage {
   const envelope = readXml(text, { maxDepth: MAX_XML_DEPTH });
@@ -220,19 +233,20 @@ export function parseOutboundMessage(text: string, options: SalesforceOptions): 
   const read = elements.map((element, index) =>
     readNotification(element, `${location}.Notification[${index}]`),
   );
-  const people = read.filter(({ type }) => type === 'Contact' || type === 'Lead');
-  if (people.length === 0) return { kind: 'ignored', organizationId, type: read[0]?.type ?? '' };
+  // A message about another object only (its Outbound Message is defined on an Account, say).
+  const [first] = read;
+  if (read.every(({ type }) => type !== undefined && type !== 'Contact' && type !== 'Lead')) {
+    return { kind: 'ignored', organizationId, type: first?.type ?? '' };
+  }
 
-  const entries = read.map(({ type, sObject }, index): PersonEntry => {
-    const at = `${location}.Notification[${index}].sObject`;
-    if (type !== 'Contact' && type !== 'Lead') return invalidEntry(at, `not a Contact or Lead (${type})`);
-    return toEntry(personInput(sObject, type, options), at, options);
-  });
+  const entries = read.map((notification, index) =>
+    entryOf(notification, `${location}.Notification[${index}].sObject`, options),
+  );
   const ids = read.map(({ id }) => id);
   const repeated = read.map(({ id, type, sObject }) => [
     id,
-    type,
-    sObject.children.map((field) => [field.namespace, field.name, field.text]),
+    type ?? null,
+    (sObject?.children ?? []).map((field) => [field.namespace, field.name, field.text]),
   ]);
   return {
     kind: 'people',
