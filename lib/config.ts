@@ -1,6 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
 import { parseCustomSources } from './doors/custom';
 import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot';
+import { salesforceId18 } from './crm-ids';
 import { ConfigurationError } from './errors';
 import { cachedParameterReader, parametersExtensionReader, type ParameterReader } from './ssm-parameters';
 
@@ -59,6 +60,16 @@ export interface Config {
   queuedSweepAfterMs: number;
   /** The HubSpot door: how it authenticates, and which contact properties it reads. */
   hubspot: HubSpotSettings;
+  /**
+   * The Salesforce orgs whose Outbound Messages are accepted, as 18-character ids (given in the
+   * 15- or 18-character form). Empty when unset: the Salesforce door then refuses every message.
+   */
+  salesforceOrgIds: string[];
+  /**
+   * A Contact field holding the account's name (a formula field such as `Account_Name__c`): an
+   * Outbound Message carries the Contact's own fields only, not its Account's.
+   */
+  salesforceAccountNameField?: string;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -77,7 +88,11 @@ export type SecretName =
   | 'HUBSPOT_CLIENT_SECRET'
   | 'HUBSPOT_API_KEY'
   // The custom JSON door: every source's field map and secrets, one JSON document (lib/doors/custom.ts).
-  | 'CUSTOM_SOURCES';
+  | 'CUSTOM_SOURCES'
+  // The Salesforce door: the secret(s) in its path, `/webhooks/salesforce/{secret}`.
+  | 'SALESFORCE_ENDPOINT_SECRET'
+  // The Pipedrive door: its HTTP Basic credentials, `user:password`.
+  | 'PIPEDRIVE_BASIC_AUTH';
 
 type Env = Record<string, string | undefined>;
 
@@ -168,6 +183,39 @@ function country(env: Env, name: string, fallback: CountryCode): CountryCode {
   return raw as CountryCode;
 }
 
+/**
+ * Salesforce org ids, separated by commas or spaces, each in its 15- or 18-character form (an
+ * org id starts with `00D`), kept in the 18-character form. A typo in an 18-character id (its case
+ * suffix does not match) stops the service at startup rather than refusing every message.
+ */
+function salesforceOrgIds(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(/[\s,]+/)
+    .filter((id) => id !== '')
+    .map((id) => {
+      const id18 = salesforceId18(id);
+      if (id18 === undefined || !id18.startsWith('00D')) {
+        throw new ConfigurationError(
+          `${name} must list Salesforce org ids (00D followed by 12 or 15 letters and digits), not "${id}"`,
+        );
+      }
+      return id18;
+    });
+}
+
+/** A Salesforce field's API name (`Account_Name__c`), as an Outbound Message spells its element. */
+function salesforceFieldName(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,79}$/.test(raw)) {
+    throw new ConfigurationError(
+      `${name} must be a Salesforce field API name such as Account_Name__c, not "${raw}"`,
+    );
+  }
+  return raw;
+}
+
 /** Reads a secret's value, or the SSM parameter named by `<NAME>_PARAMETER` (cached 5 minutes). */
 async function readSecret(env: Env, name: SecretName, readParameter: ParameterReader): Promise<string> {
   const value = text(env, name);
@@ -236,6 +284,8 @@ export function loadConfig(
     conversionMaxReceives: integer(env, 'CONVERSION_MAX_RECEIVES', 5, 1, 1000),
     queuedSweepAfterMs: integer(env, 'QUEUED_SWEEP_AFTER_MINUTES', 15, 1, 10_080) * 60_000,
     hubspot: hubSpotSettings(env),
+    salesforceOrgIds: salesforceOrgIds(env, 'SALESFORCE_ORG_IDS'),
+    salesforceAccountNameField: salesforceFieldName(env, 'SALESFORCE_ACCOUNT_NAME_FIELD'),
     secret: (name) => readSecret(env, name, readParameter),
   };
 }

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { salesforceId18 } from './crm-ids';
 
 /**
  * Who a person is, as the ledger sees it: the pure part (no I/O). `./identity-resolution` uses
@@ -15,8 +16,9 @@ export type Identity =
   | readonly ['name_org', string, string, string]
   | readonly ['name_domain', string, string, string]
   /**
-   * A CRM record id: `['crm', 'hubspot', '123']`, `['crm', 'salesforce', '003…']` (the 15-character
-   * form, the same record whichever form the sender used). Weak, like a name: see `WEAK_KINDS`.
+   * A CRM record id: `['crm', 'hubspot', '123']`, `['crm', 'salesforce', '003…']` (the 18-character
+   * form, `lib/crm-ids.ts`: the same record whichever form the sender used). Weak, like a name:
+   * see `WEAK_KINDS`.
    */
   | readonly ['crm', 'hubspot' | 'salesforce', string];
 
@@ -151,26 +153,6 @@ export interface IdentityFields {
   salesforce_lead_id?: string;
 }
 
-const SALESFORCE_CHECKSUM_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ012345';
-
-/**
- * A Salesforce id in its 15-character, case-sensitive form. The 18-character form adds three
- * characters that encode which of the first 15 are upper case (Salesforce's checksum), so an
- * 18-character id copied through a case-insensitive tool still names the same record.
- */
-export function salesforceId15(id: string): string {
-  if (id.length !== 18) return id;
-  let restored = '';
-  for (let chunk = 0; chunk < 3; chunk += 1) {
-    const bits = SALESFORCE_CHECKSUM_ALPHABET.indexOf((id[15 + chunk] as string).toUpperCase());
-    for (let i = 0; i < 5; i += 1) {
-      const char = id[chunk * 5 + i] as string;
-      restored += bits >= 0 && bits & (1 << i) ? char.toUpperCase() : char.toLowerCase();
-    }
-  }
-  return restored;
-}
-
 /**
  * Every identity of a person, strongest first: email, CRM ids, LinkedIn URL, name + organisation,
  * name + website domain. Name identities need both names and a non-empty folded company.
@@ -180,7 +162,7 @@ export function identitiesOf(fields: IdentityFields): Identity[] {
   if (fields.email !== undefined) identities.push(['email', foldEmail(fields.email)]);
   if (fields.hubspot_id !== undefined) identities.push(['crm', 'hubspot', fields.hubspot_id]);
   for (const id of [fields.salesforce_contact_id, fields.salesforce_lead_id]) {
-    if (id !== undefined) identities.push(['crm', 'salesforce', salesforceId15(id)]);
+    if (id !== undefined) identities.push(['crm', 'salesforce', salesforceId18(id) ?? id]);
   }
   if (fields.linkedin_url !== undefined) {
     const profile = foldLinkedin(fields.linkedin_url);

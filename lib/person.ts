@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import * as z from 'zod/mini';
+import { salesforceId18 } from './crm-ids';
 import { InvalidRequestError } from './errors';
 import { identitiesOf, identityKey, stripInvisible, type Identity } from './identity';
 
@@ -81,11 +82,16 @@ export interface ContactFields {
   home_phone?: string;
   other_phone?: string;
   label_names?: string[];
-  /** CRM record ids (`CRM_ID_FIELDS`): Apollo matches an existing contact on them before the email. */
+  /**
+   * CRM record ids (`CRM_ID_FIELDS`): Apollo matches an existing contact on them before the email.
+   * Salesforce ids in their 18-character form (`lib/crm-ids.ts`), whichever form the sender used.
+   */
   hubspot_id?: string;
   salesforce_contact_id?: string;
   salesforce_lead_id?: string;
 }
+
+const SALESFORCE_ID_FIELDS = ['salesforce_contact_id', 'salesforce_lead_id'] as const;
 
 /** How people/match finds the person again: by email, or by name and company. */
 export type MatchIdentity =
@@ -213,6 +219,17 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
   }
 
   const labels = (input.label_names ?? []).map((label) => cleanText(label)).filter((l) => l !== undefined);
+  const crmIds: Partial<Record<CrmIdField, string>> = {};
+  const hubspotId = cleanText(input.hubspot_id);
+  if (hubspotId !== undefined) crmIds.hubspot_id = hubspotId;
+  // One record, one value: a 15-character id becomes its 18-character form.
+  for (const field of SALESFORCE_ID_FIELDS) {
+    const raw = cleanText(input[field]);
+    if (raw === undefined) continue;
+    const id = salesforceId18(raw);
+    if (id === undefined) throw new InvalidRequestError(`${location}.${field}: not a Salesforce record id`);
+    crmIds[field] = id;
+  }
   const fields: ContactFields = {
     first_name: text.first_name,
     last_name: text.last_name,
@@ -223,11 +240,8 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
     present_raw_address: text.present_raw_address,
     ...phoneFields,
     label_names: labels.length > 0 ? [...new Set(labels)] : undefined,
+    ...crmIds,
   };
-  for (const field of CRM_ID_FIELDS) {
-    const id = input[field]?.trim();
-    if (id) fields[field] = id;
-  }
   for (const name of Object.keys(fields) as (keyof ContactFields)[]) {
     if (fields[name] === undefined) delete fields[name];
   }

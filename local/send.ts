@@ -8,9 +8,11 @@ import { LOCAL_DEFAULTS, localPorts } from './stack';
  *
  * KIND is `standard` (the default: Standard Webhooks, `webhook-*` headers), `svix` (the same
  * signed by the svix package under `svix-*` headers), `hubspot` (a workflow webhook with signature
- * v3), `hubspot-api-key` (the same with the API key), or `custom:SOURCE` (a custom source's secret
- * header or HMAC, from CUSTOM_SOURCES). FILE may also be an API Gateway event from events/: its
- * body is sent.
+ * v3), `hubspot-api-key` (the same with the API key), `salesforce` (an Outbound Message, FILE.xml,
+ * to the path with the endpoint secret), `pipedrive` (Basic credentials), or `custom:SOURCE` (a
+ * custom source's secret header or HMAC, from CUSTOM_SOURCES). Without `--as`, an `.xml` file goes
+ * to the Salesforce door and a body with Pipedrive's `meta` to the Pipedrive door. FILE may also be
+ * an API Gateway event from events/: its body is sent.
  */
 export interface SentWebhook {
   status: number;
@@ -19,7 +21,9 @@ export interface SentWebhook {
 }
 
 export function webhookBody(file: string): string {
-  const parsed = JSON.parse(readFileSync(file, 'utf8')) as { requestContext?: unknown; body?: unknown };
+  const text = readFileSync(file, 'utf8');
+  if (file.endsWith('.xml')) return text;
+  const parsed = JSON.parse(text) as { requestContext?: unknown; body?: unknown };
   if (parsed.requestContext !== undefined && typeof parsed.body === 'string') return parsed.body;
   return JSON.stringify(parsed);
 }
@@ -34,6 +38,8 @@ export function senderSecrets(env: NodeJS.ProcessEnv = process.env): SenderSecre
     hubspotApiKeyIn: env.HUBSPOT_API_KEY_IN?.trim() === 'query' ? 'query' : 'header',
     hubspotApiKeyName: env.HUBSPOT_API_KEY_NAME?.trim() || 'x-hubspot-key',
     customSources: given('CUSTOM_SOURCES'),
+    salesforceEndpointSecret: given('SALESFORCE_ENDPOINT_SECRET'),
+    pipedriveBasicAuth: given('PIPEDRIVE_BASIC_AUTH'),
   };
 }
 
@@ -72,15 +78,30 @@ export async function sendWebhook(
 
 const USAGE = [
   'usage: npm run send -- [--as KIND] FILE.json',
-  '  KIND: standard (default) | svix | hubspot | hubspot-api-key | custom:SOURCE',
+  '  KIND: standard (default) | svix | hubspot | hubspot-api-key | salesforce | pipedrive | custom:SOURCE',
   '  e.g. npm run send -- events/enrichment-completed.json',
   '       npm run send -- --as svix events/enrichment-completed.json',
   '       npm run send -- --as hubspot events/hubspot-all-properties.json',
+  '       npm run send -- --as salesforce events/salesforce-outbound-message.xml',
+  '       npm run send -- --as pipedrive events/pipedrive-webhook.json',
   '       npm run send -- --as custom:clay events/custom-clay.json',
 ].join('\n');
 
+/** Without `--as`: XML is Salesforce's, a JSON body with Pipedrive's `meta` is Pipedrive's. */
+function detectSender(file: string): SenderKind {
+  const body = webhookBody(file);
+  if (file.endsWith('.xml') || body.trimStart().startsWith('<')) return 'salesforce';
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed === 'object' && parsed !== null && 'meta' in parsed) return 'pipedrive';
+  } catch {
+    // Not JSON: sent as a Standard Webhooks delivery, which refuses it.
+  }
+  return 'standard';
+}
+
 function parseArguments(args: string[]): { kind: SenderKind; file: string } | undefined {
-  let kind: string = 'standard';
+  let kind: string | undefined;
   const rest = [...args];
   const flag = rest.findIndex((arg) => arg === '--as' || arg.startsWith('--as='));
   if (flag >= 0) {
@@ -89,10 +110,12 @@ function parseArguments(args: string[]): { kind: SenderKind; file: string } | un
     rest.splice(flag, arg === '--as' ? 2 : 1);
   }
   const [file] = rest;
+  if (file === undefined || rest.length !== 1) return undefined;
+  kind ??= detectSender(file);
   const known =
-    ['standard', 'svix', 'hubspot', 'hubspot-api-key'].includes(kind) ||
+    ['standard', 'svix', 'hubspot', 'hubspot-api-key', 'salesforce', 'pipedrive'].includes(kind) ||
     /^custom:[a-z0-9][a-z0-9_-]*$/.test(kind);
-  return file !== undefined && rest.length === 1 && known ? { kind: kind as SenderKind, file } : undefined;
+  return known ? { kind: kind as SenderKind, file } : undefined;
 }
 
 async function main(): Promise<void> {
@@ -104,7 +127,7 @@ async function main(): Promise<void> {
   const reply = await sendAs(parsed.kind, webhookBody(parsed.file));
   console.log(`HTTP ${reply.status}`);
   if (reply.headers['retry-after']) console.log(`Retry-After: ${reply.headers['retry-after']}`);
-  console.log(JSON.stringify(reply.body, null, 2));
+  console.log(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body, null, 2));
   process.exit(reply.status < 300 ? 0 : 1);
 }
 

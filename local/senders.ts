@@ -8,11 +8,13 @@ import { signedWebhookHeaders } from '../lib/webhook-signature';
 
 /**
  * How each sender signs and addresses a delivery, for `npm run send`, the tests and the bench:
- * the request a real HubSpot workflow, Svix-based sender, Clay table or Zap would make.
+ * the request a real HubSpot workflow, Salesforce Outbound Message, Pipedrive webhook, Svix-based
+ * sender, Clay table or Zap would make.
  */
 
 /** The sender kinds `npm run send -- --as KIND` knows. */
-export type SenderKind = 'standard' | 'svix' | 'hubspot' | 'hubspot-api-key' | `custom:${string}`;
+export type SenderKind =
+  'standard' | 'svix' | 'hubspot' | 'hubspot-api-key' | 'salesforce' | 'pipedrive' | `custom:${string}`;
 
 export interface SenderSecrets {
   /** `whsec_...` secret(s) of the Standard Webhooks door; the first signs. */
@@ -25,6 +27,10 @@ export interface SenderSecrets {
   hubspotApiKeyName: string;
   /** The `CUSTOM_SOURCES` document: each source's header, auth and secrets. */
   customSources: string;
+  /** The Salesforce door's path secret(s); the first is put in the endpoint URL. */
+  salesforceEndpointSecret: string;
+  /** The Pipedrive webhook's Basic credentials (`user:password`); the first is sent. */
+  pipedriveBasicAuth: string;
 }
 
 export interface SenderRequest {
@@ -91,6 +97,18 @@ export function requestAs(
       path,
       headers: { ...json, 'x-hubspot-signature-v3': signature, 'x-hubspot-request-timestamp': timestamp },
     };
+  }
+  if (kind === 'salesforce') {
+    // An Outbound Message: SOAP 1.1 to the endpoint URL set on the message, whose path holds the secret.
+    return {
+      path: `/webhooks/salesforce/${encodeURIComponent(firstOf(secrets.salesforceEndpointSecret))}`,
+      headers: { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' },
+    };
+  }
+  if (kind === 'pipedrive') {
+    // A webhook with the HTTP Basic credentials set on it.
+    const credentials = Buffer.from(firstOf(secrets.pipedriveBasicAuth), 'utf8').toString('base64');
+    return { path: '/webhooks/pipedrive', headers: { ...json, authorization: `Basic ${credentials}` } };
   }
   if (kind === 'hubspot-api-key') {
     const key = firstOf(secrets.hubspotApiKey);

@@ -25,6 +25,11 @@ export interface ServiceEnvOptions {
   hubspotClientSecret?: string;
   hubspotApiKey?: string;
   customSources?: string;
+  /** The Salesforce door: the secret(s) in its path, and the org id(s) it accepts. */
+  salesforceEndpointSecret?: string;
+  salesforceOrgIds?: string;
+  /** The Pipedrive door's Basic credentials, `user:password`. */
+  pipedriveBasicAuth?: string;
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
@@ -52,6 +57,9 @@ export function serviceEnv(
     PUBLIC_API_URL: options.publicApiUrl,
     CONVERSION_QUEUE_URL: options.conversionQueueUrl,
     SQS_ENDPOINT: options.sqsEndpoint,
+    SALESFORCE_ENDPOINT_SECRET: options.salesforceEndpointSecret,
+    SALESFORCE_ORG_IDS: options.salesforceOrgIds,
+    PIPEDRIVE_BASIC_AUTH: options.pipedriveBasicAuth,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
     HUBSPOT_CLIENT_SECRET: options.hubspotClientSecret,
     HUBSPOT_API_KEY: options.hubspotApiKey,

@@ -38,6 +38,11 @@ export const LOCAL_DEFAULTS = {
   HUBSPOT_API_KEY: 'local-hubspot-api-key-not-for-production',
   /** The README's ready-made maps (Clay, Zapier, Make, n8n), with local secrets. */
   CUSTOM_SOURCES: exampleCustomSources(PROJECT_ROOT),
+  /** The Salesforce door's path secret (`/webhooks/salesforce/{secret}`) and the org it accepts. */
+  SALESFORCE_ENDPOINT_SECRET: 'local-salesforce-endpoint-secret',
+  SALESFORCE_ORG_IDS: '00D000000000001EAA',
+  /** The Pipedrive door's Basic credentials. */
+  PIPEDRIVE_BASIC_AUTH: 'pipedrive:local-pipedrive-password',
 };
 
 export interface LocalStackPorts {
@@ -118,6 +123,10 @@ function handlerEnvironment(
       hubspotClientSecret: env.HUBSPOT_CLIENT_SECRET?.trim() || LOCAL_DEFAULTS.HUBSPOT_CLIENT_SECRET,
       hubspotApiKey: env.HUBSPOT_API_KEY?.trim() || LOCAL_DEFAULTS.HUBSPOT_API_KEY,
       customSources: env.CUSTOM_SOURCES?.trim() || LOCAL_DEFAULTS.CUSTOM_SOURCES,
+      salesforceEndpointSecret:
+        env.SALESFORCE_ENDPOINT_SECRET?.trim() || LOCAL_DEFAULTS.SALESFORCE_ENDPOINT_SECRET,
+      salesforceOrgIds: env.SALESFORCE_ORG_IDS?.trim() || LOCAL_DEFAULTS.SALESFORCE_ORG_IDS,
+      pipedriveBasicAuth: env.PIPEDRIVE_BASIC_AUTH?.trim() || LOCAL_DEFAULTS.PIPEDRIVE_BASIC_AUTH,
       logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     },
     { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

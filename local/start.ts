@@ -22,6 +22,8 @@ function banner(stack: LocalStack): string {
     `    POST ${stack.apiUrl}/webhooks/enrichment-completed   (Standard Webhooks signature, webhook-* or svix-*)`,
     `    POST ${stack.apiUrl}/webhooks/hubspot                (HubSpot workflow webhook, signature v3)`,
     `    POST ${stack.apiUrl}/webhooks/custom/{source}        (clay, zapier, make, n8n: docs/crm/custom-sources.example.json)`,
+    `    POST ${stack.apiUrl}/webhooks/salesforce/{secret}    (Salesforce Outbound Messages: npm run send -- --as salesforce)`,
+    `    POST ${stack.apiUrl}/webhooks/pipedrive              (Pipedrive webhooks, Basic auth: npm run send -- --as pipedrive)`,
     `    POST ${stack.apiUrl}/contacts                        (x-api-key)`,
     `    GET  ${stack.apiUrl}/conversions/{id}                (x-api-key)`,
     `    POST ${stack.apiUrl}/conversions/lookup              (x-api-key)`,

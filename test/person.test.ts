@@ -139,6 +139,34 @@ describe('Function: toPerson', () => {
     expect(b.fingerprint).toBe(a.fingerprint);
     expect(c.fingerprint).not.toBe(a.fingerprint);
   });
+
+  it('carries Salesforce record ids in their 18-character form, outside the identity', () => {
+    const given15 = toPerson(
+      { email: 'a@b.example', salesforce_contact_id: ' 0035e00000MaRyS ' },
+      'b',
+      options,
+    );
+    const given18 = toPerson(
+      { email: 'a@b.example', salesforce_contact_id: '0035e00000MaRySaav' },
+      'b',
+      options,
+    );
+    const lead = toPerson({ email: 'a@b.example', salesforce_lead_id: '00Q5e00000JaNeA' }, 'b', options);
+
+    expect(given15.fields).toEqual({ email: 'a@b.example', salesforce_contact_id: '0035e00000MaRySAAV' });
+    expect(given18.fields).toEqual(given15.fields);
+    expect(given18.fingerprint).toBe(given15.fingerprint);
+    expect(lead.fields.salesforce_lead_id).toBe('00Q5e00000JaNeAEAV');
+    expect(given15.identities).toEqual([['email', 'a@b.example']]);
+  });
+
+  it('refuses a Salesforce record id that is not one, naming the field', () => {
+    for (const id of ['003', '0035e00000MaRyS!', '0035e00000MaRySXYZ']) {
+      expect(() =>
+        toPerson({ email: 'a@b.example', salesforce_lead_id: id }, 'body.person', options),
+      ).toThrow(/^body\.person\.salesforce_lead_id: not a Salesforce record id$/);
+    }
+  });
 });
 
 describe('Function: toE164 and friends', () => {

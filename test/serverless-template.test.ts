@@ -111,6 +111,8 @@ describe('Deployment: serverless package', () => {
       'POST /webhooks/custom/{source}',
       'POST /webhooks/enrichment-completed',
       'POST /webhooks/hubspot',
+      'POST /webhooks/pipedrive',
+      'POST /webhooks/salesforce/{secret}',
     ]);
     expect(template.Resources.PhoneRevealStateMachine?.Properties).toMatchObject({
       StateMachineName: 'apollo-contact-converter-prod-phone-reveal',
@@ -182,6 +184,37 @@ describe('Deployment: serverless package', () => {
       expect(read.sort()).toEqual([...parameters].sort());
       expect(policies).toContain('states:StartExecution');
     }
+  });
+
+  it('gives each CRM door a role reading only its own secret, and its configuration as names or plain settings', () => {
+    const doors = {
+      SalesforceWebhook: {
+        secret: 'salesforce-endpoint-secret',
+        variable: 'SALESFORCE_ENDPOINT_SECRET_PARAMETER',
+      },
+      PipedriveWebhook: { secret: 'pipedrive-basic-auth', variable: 'PIPEDRIVE_BASIC_AUTH_PARAMETER' },
+    };
+    for (const [door, { secret, variable }] of Object.entries(doors)) {
+      const fn = template.Resources[`${door}LambdaFunction`]?.Properties;
+      expect(fn?.Role).toEqual({ 'Fn::GetAtt': [`${door}Role`, 'Arn'] });
+      expect(fn?.Environment?.Variables[variable]).toBe(`/apollo-contact-converter/prod/${secret}`);
+      const parameters = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies)
+        .match(/parameter\/apollo-contact-converter\/prod\/[a-z-]+/g)
+        ?.sort();
+      expect(parameters).toEqual(
+        [
+          `parameter/apollo-contact-converter/prod/${secret}`,
+          'parameter/apollo-contact-converter/prod/apollo-api-key',
+          'parameter/apollo-contact-converter/prod/log-hash-secret',
+        ].sort(),
+      );
+    }
+    // The org ids are not secret (every Outbound Message carries them): a deploy parameter, empty by default.
+    expect(
+      template.Resources.SalesforceWebhookLambdaFunction?.Properties.Environment?.Variables,
+    ).toMatchObject({
+      SALESFORCE_ORG_IDS: '',
+    });
   });
 
   it('grants no IAM action on "*"', () => {

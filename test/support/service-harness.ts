@@ -24,6 +24,7 @@ import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 import { resetServices } from '../../lib/services';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
 import { InProcessConversionQueue } from './in-process-queue';
+import { ORG_ID, PIPEDRIVE_BASIC_AUTH, SALESFORCE_SECRET, basicAuthorization } from './crm-messages';
 
 /**
  * The real Lambda handlers, run in this process against real local parts: dynalite for the
@@ -88,6 +89,8 @@ const handlers = {
   sweepVerifications: () => import('../../functions/sweep-verifications').then((m) => m.handler),
   convertQueued: () => import('../../functions/convert-queued').then((m) => m.handler),
   sweepQueued: () => import('../../functions/sweep-queued').then((m) => m.handler),
+  salesforceWebhook: () => import('../../functions/salesforce-webhook').then((m) => m.handler),
+  pipedriveWebhook: () => import('../../functions/pipedrive-webhook').then((m) => m.handler),
 };
 
 /**
@@ -233,6 +236,9 @@ export class ServiceHarness {
           hubspotClientSecret: HUBSPOT_CLIENT_SECRET,
           hubspotApiKey: HUBSPOT_API_KEY,
           customSources: CUSTOM_SOURCES,
+          salesforceEndpointSecret: SALESFORCE_SECRET,
+          salesforceOrgIds: ORG_ID,
+          pipedriveBasicAuth: PIPEDRIVE_BASIC_AUTH,
         },
         { APOLLO_TIMEOUT_MS: '2000', ...env },
       ),
@@ -339,6 +345,45 @@ export class ServiceHarness {
         ? handlers.hubspotWebhook()
         : handlers.enrichmentWebhook());
     return toReply(await handler(event, lambdaContext(source ? 'customWebhook' : 'hubspotWebhook')));
+  }
+
+  /**
+   * An Outbound Message, as Salesforce posts it to `/webhooks/salesforce/{secret}` (the secret as
+   * API Gateway hands the path parameter over). The SOAP answer's body is returned as text.
+   */
+  async salesforce(
+    xml: string | Buffer,
+    options: { secret?: string; headers?: Record<string, string> } = {},
+  ): Promise<LambdaReply<string>> {
+    const secret = options.secret ?? SALESFORCE_SECRET;
+    const headers = options.headers ?? { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };
+    const path = `/webhooks/salesforce/${encodeURIComponent(secret)}`;
+    const event = Buffer.isBuffer(xml)
+      ? { ...httpEvent('POST', path, xml.toString('base64'), headers, { secret }), isBase64Encoded: true }
+      : httpEvent('POST', path, xml, headers, { secret });
+    const handler = await handlers.salesforceWebhook();
+    const result = await handler(event, lambdaContext('salesforceWebhook'));
+    const replyHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers ?? {}))
+      replyHeaders[name.toLowerCase()] = String(value);
+    return { status: result.statusCode ?? 200, headers: replyHeaders, body: result.body ?? '' };
+  }
+
+  /** A Pipedrive webhook with its Basic credentials (`null`: no Authorization header). */
+  async pipedrive(
+    body: unknown,
+    authorization: string | null = basicAuthorization(),
+  ): Promise<HttpReply<ConversionsBody>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (authorization !== null) headers.authorization = authorization;
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const handler = await handlers.pipedriveWebhook();
+    return toReply(
+      await handler(
+        httpEvent('POST', '/webhooks/pipedrive', raw, headers),
+        lambdaContext('pipedriveWebhook'),
+      ),
+    );
   }
 
   /** `POST /contacts`, with `?wait=<wait>` when given (a number of seconds, or any text). */
