@@ -1,4 +1,4 @@
-import { handOver } from '../lib/doors/common';
+import { doorReply, handOver } from '../lib/doors/common';
 import {
   authenticateCustom,
   customDelivery,
@@ -7,16 +7,16 @@ import {
   parseCustomSources,
 } from '../lib/doors/custom';
 import { bodyBytes, httpRoute, pathParameter, utf8Text } from '../lib/http/api';
-import { getServices } from '../lib/services';
+import { getConversionRoot } from '../lib/roots/conversion';
 
-/** POST /webhooks/custom/{source}: any JSON sender (Clay, Zapier, Make, n8n), read through its source's field map. */
+/** POST /webhooks/custom/{source}: any JSON sender (Clay, Zapier, Make, n8n), read through its source's field map, queued (202). */
 export const handler = httpRoute(async (request) => {
-  const services = getServices();
-  const { config } = services;
+  const root = getConversionRoot();
+  const { config } = root;
   const body = bodyBytes(request, config.maxBodyBytes);
   const sources = parseCustomSources(await config.secret('CUSTOM_SOURCES'));
   const source = customSource(sources, pathParameter(request, 'source'));
   authenticateCustom(source, request.headers, body);
   const people = parseCustomBody(source, utf8Text(body), config);
-  return handOver(services, people, request, customDelivery(source, request.headers, body));
+  return doorReply(await handOver(root, people, request, customDelivery(source, request.headers, body)));
 });

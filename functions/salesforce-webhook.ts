@@ -1,6 +1,6 @@
 import { bodyBytes, pathParameter } from '../lib/http/api';
 import { soapAck, soapRoute } from '../lib/http/soap';
-import { handOver } from '../lib/doors/door-kit';
+import { handOver } from '../lib/doors/common';
 import {
   parseOutboundMessage,
   requireEndpointSecret,
@@ -8,11 +8,16 @@ import {
   xmlText,
 } from '../lib/doors/salesforce';
 import { logger } from '../lib/logger';
-import { getServices } from '../lib/services';
+import { getConversionRoot } from '../lib/roots/conversion';
 
-/** POST /webhooks/salesforce/{secret}: Salesforce Outbound Messages of Contacts and Leads. */
+/**
+ * POST /webhooks/salesforce/{secret}: Salesforce Outbound Messages of Contacts and Leads. The Ack
+ * goes back only once the people are recorded and handed to the queue; anything else (the queue
+ * refused a send, a person held by another delivery) is a SOAP fault, which Salesforce retries.
+ */
 export const handler = soapRoute(async (request) => {
-  const { config, conversion, webhookDeliveries } = getServices();
+  const root = getConversionRoot();
+  const { config } = root;
   const body = bodyBytes(request, config.maxBodyBytes);
   requireEndpointSecret(pathParameter(request, 'secret'), await config.secret('SALESFORCE_ENDPOINT_SECRET'));
   const message = parseOutboundMessage(xmlText(body), {
@@ -26,7 +31,7 @@ export const handler = soapRoute(async (request) => {
     });
     return soapAck();
   }
-  const answer = await handOver({ conversion, webhookDeliveries }, message.people, request, {
+  const answer = await handOver(root, message.people, request, {
     id: message.deliveryId,
     body: message.deliveryBody,
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isError } from '../lib/errors';
-import { identityKey, salesforceId15 } from '../lib/identity';
+import { identityKey } from '../lib/identity';
 import { personInputSchema, phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
 import {
   isInvalidPerson,
@@ -140,7 +140,7 @@ describe('Function: toPerson', () => {
     expect(c.fingerprint).not.toBe(a.fingerprint);
   });
 
-  it('carries Salesforce record ids in their 18-character form, outside the identity', () => {
+  it('carries Salesforce record ids in their 18-character form, as a CRM identity after the email', () => {
     const given15 = toPerson(
       { email: 'a@b.example', salesforce_contact_id: ' 0035e00000MaRyS ' },
       'b',
@@ -157,7 +157,10 @@ describe('Function: toPerson', () => {
     expect(given18.fields).toEqual(given15.fields);
     expect(given18.fingerprint).toBe(given15.fingerprint);
     expect(lead.fields.salesforce_lead_id).toBe('00Q5e00000JaNeAEAV');
-    expect(given15.identities).toEqual([['email', 'a@b.example']]);
+    expect(given15.identities).toEqual([
+      ['email', 'a@b.example'],
+      ['crm', 'salesforce', '0035e00000MaRySAAV'],
+    ]);
   });
 
   it('refuses a Salesforce record id that is not one, naming the field', () => {
@@ -374,14 +377,21 @@ describe('CRM record ids', () => {
     expect(person.identities).toEqual([
       ['email', 'ada@seq.example'],
       ['crm', 'hubspot', '1501'],
-      ['crm', 'salesforce', '003A0000006Vm9r'],
+      ['crm', 'salesforce', '003A0000006Vm9rIAC'],
     ]);
   });
 
-  it("folds a Salesforce id's 18-character form (in any case) to its 15-character form", () => {
-    expect(salesforceId15('001A0000006Vm9rIAC')).toBe('001A0000006Vm9r');
-    expect(salesforceId15('001a0000006vm9riac')).toBe('001A0000006Vm9r');
-    expect(salesforceId15('001A0000006Vm9r')).toBe('001A0000006Vm9r');
+  it('gives a Salesforce record one identity whichever form the sender used (15 or 18 characters)', () => {
+    const of = (id: string) =>
+      toPerson(
+        { first_name: 'Ada', last_name: 'Lovelace', salesforce_lead_id: id, organization_name: 'Seq' },
+        'b',
+        options,
+      );
+
+    expect(of('00QA0000006Vm9r').identities).toContainEqual(['crm', 'salesforce', '00QA0000006Vm9rMAC']);
+    expect(of('00QA0000006Vm9rMAC').identities).toEqual(of('00QA0000006Vm9r').identities);
+    expect(of('00QA0000006Vm9rmac').key).toBe(of('00QA0000006Vm9r').key);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { InvalidRequestError, UnauthorizedError } from '../errors';
 import type { PersonInput, PersonOptions } from '../person';
 import type { PersonEntry } from '../requests';
-import { matchesAnySecret, secretList, toEntry } from './door-kit';
+import { matchesAnySecret, secretList, toEntry } from './common';
 
 /**
  * The Pipedrive door: webhooks v2 (`{meta, data, previous}`) of persons, and the v1 shape

@@ -3,7 +3,7 @@ import { salesforceId18 } from '../crm-ids';
 import { ConfigurationError, InvalidRequestError, UnauthorizedError } from '../errors';
 import { MAX_PEOPLE_PER_REQUEST, type PersonInput, type PersonOptions } from '../person';
 import type { PersonEntry } from '../requests';
-import { invalidEntry, matchesAnySecret, secretList, toEntry } from './door-kit';
+import { invalidEntry, matchesAnySecret, secretList, toEntry } from './common';
 import {
   XSI_NAMESPACE,
   attributeValue,

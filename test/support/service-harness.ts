@@ -47,6 +47,8 @@ export const SENDER_SECRETS: SenderSecrets = {
   hubspotApiKeyIn: 'header',
   hubspotApiKeyName: 'x-hubspot-key',
   customSources: CUSTOM_SOURCES,
+  salesforceEndpointSecret: SALESFORCE_SECRET,
+  pipedriveBasicAuth: PIPEDRIVE_BASIC_AUTH,
 };
 const PHONE_REVEAL_ARN =
   'arn:aws:states:us-east-1:000000000000:stateMachine:apollo-contact-converter-dev-phone-reveal';

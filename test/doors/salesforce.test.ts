@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { salesforceId18 } from '../lib/crm-ids';
+import { salesforceId18 } from '../../lib/crm-ids';
 import {
   SALESFORCE_ACK,
   endpointSecrets,
@@ -11,11 +11,11 @@ import {
   soapFaultXml,
   xmlText,
   type OutboundMessage,
-} from '../lib/doors/salesforce';
-import { isInvalidPerson, type PersonEntry } from '../lib/requests';
-import type { Person } from '../lib/person';
-import { PROJECT_ROOT } from '../local/stack';
-import { ORG_ID, SALESFORCE_SECRET, billionLaughs, outboundMessage, xxe } from './support/crm-messages';
+} from '../../lib/doors/salesforce';
+import { isInvalidPerson, type PersonEntry } from '../../lib/requests';
+import type { Person } from '../../lib/person';
+import { PROJECT_ROOT } from '../../local/stack';
+import { ORG_ID, SALESFORCE_SECRET, billionLaughs, outboundMessage, xxe } from '../support/crm-messages';
 
 const options = { defaultPhoneCountry: 'US' as const };
 const sample = readFileSync(join(PROJECT_ROOT, 'events/salesforce-outbound-message.xml'), 'utf8');

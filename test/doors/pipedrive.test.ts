@@ -6,17 +6,17 @@ import {
   parsePipedriveWebhook,
   requireBasicAuth,
   type PipedriveEvent,
-} from '../lib/doors/pipedrive';
-import { isInvalidPerson } from '../lib/requests';
-import type { Person } from '../lib/person';
-import { PROJECT_ROOT } from '../local/stack';
+} from '../../lib/doors/pipedrive';
+import { isInvalidPerson } from '../../lib/requests';
+import type { Person } from '../../lib/person';
+import { PROJECT_ROOT } from '../../local/stack';
 import {
   PIPEDRIVE_BASIC_AUTH,
   basicAuthorization,
   pipedrivePerson,
   pipedriveV1,
   pipedriveV2,
-} from './support/crm-messages';
+} from '../support/crm-messages';
 
 const options = { defaultPhoneCountry: 'US' as const };
 const sample = readFileSync(join(PROJECT_ROOT, 'events/pipedrive-person-change.json'), 'utf8');

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SALESFORCE_ACK } from '../lib/doors/salesforce';
+import { SALESFORCE_ACK } from '../../lib/doors/salesforce';
 import {
   hostilePipedrivePerson,
   hostileSalesforceMessage,
@@ -9,8 +9,8 @@ import {
   refusedSalesforceRequest,
   type PipedriveRequest,
   type SalesforceRequest,
-} from './support/crm-door-arbitraries';
-import { useServiceHarness, type HttpReply } from './support/service-harness';
+} from '../support/crm-door-arbitraries';
+import { useServiceHarness, type HttpReply } from '../support/service-harness';
 
 /**
  * Property-based tests of the Salesforce and Pipedrive doors: generated bodies, secrets and

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SALESFORCE_ACK } from '../lib/doors/salesforce';
-import { PROJECT_ROOT } from '../local/stack';
+import { SALESFORCE_ACK } from '../../lib/doors/salesforce';
+import { PROJECT_ROOT } from '../../local/stack';
 import {
   ORG_ID,
   PIPEDRIVE_USER,
@@ -14,8 +14,8 @@ import {
   pipedriveV1,
   pipedriveV2,
   xxe,
-} from './support/crm-messages';
-import { useServiceHarness } from './support/service-harness';
+} from '../support/crm-messages';
+import { useServiceHarness } from '../support/service-harness';
 
 /**
  * The Salesforce and Pipedrive doors end to end: the real handlers in process against dynalite,
