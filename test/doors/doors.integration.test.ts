@@ -6,8 +6,9 @@ import { useServiceHarness, type ServiceHarness } from '../support/service-harne
 
 /**
  * Each front door end to end, through the real handlers (dynalite, the Apollo sandbox, the
- * verification state machine from serverless.yml): what a HubSpot workflow, a Svix-based sender and
- * Clay, Zapier, Make or n8n send, signed as they sign, each ending in one verified contact per person.
+ * in-process conversion queue feeding the real consumer, the verification state machine from
+ * serverless.yml): what a HubSpot workflow, a Svix-based sender and Clay, Zapier, Make or n8n send,
+ * signed as they sign, answered 202 `queued` at once, each ending in one verified contact per person.
  */
 const harness = useServiceHarness();
 const event = (name: string) => readFileSync(path.resolve(__dirname, '../../events', name), 'utf8');
@@ -23,14 +24,25 @@ interface Result {
 }
 const resultsOf = (reply: { body: { results?: unknown } }) => (reply.body.results ?? []) as Result[];
 
+/** The contacts the consumer sent to Apollo's bulk_create, in order. */
 const creates = (h: ServiceHarness) =>
   h.apollo
     .requests()
-    .filter((request) => request.method === 'POST' && request.path === '/contacts')
-    .map((request) => request.body as Record<string, unknown>);
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_create')
+    .flatMap((request) => (request.body as { contacts: Array<Record<string, unknown>> }).contacts);
+
+/** What bulk_update set after bulk_create (typed phones, website, labels), in order. */
+const updates = (h: ServiceHarness) =>
+  h.apollo
+    .requests()
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_update')
+    .flatMap(
+      (request) =>
+        (request.body as { contact_attributes: Array<Record<string, unknown>> }).contact_attributes,
+    );
 
 async function expectVerified(h: ServiceHarness, ids: Array<string | null>): Promise<void> {
-  await h.verificationsSettled();
+  await h.settled();
   for (const id of ids) {
     const record = await h.getConversion(id as string);
     expect(record.body).toMatchObject({ id, status: 'verified' });
@@ -45,31 +57,38 @@ async function expectNothingWritten(h: ServiceHarness): Promise<void> {
 describe('Door: HubSpot workflow webhook', () => {
   it('converts the "all contact properties" body into one verified contact carrying the HubSpot record id', async () => {
     const reply = await harness.sendAs('hubspot', event('hubspot-all-properties.json'));
+    await harness.settled();
 
-    expect(reply.status).toBe(200);
+    expect(reply.status).toBe(202);
     const [result] = resultsOf(reply);
-    expect(result).toMatchObject({ status: 'created', contact_id: expect.any(String) as unknown });
+    expect(result).toMatchObject({ status: 'queued', contact_id: null });
     expect(creates(harness)).toEqual([
       expect.objectContaining({
         email: 'grace.hopper@cobolworks.example',
         first_name: 'Grace',
         organization_name: 'COBOL Works Inc.',
         present_raw_address: '1 Harvard Way, Arlington, VA, United States',
-        mobile_phone: '+15550101992',
-        hubspot_vid: '1501',
+        hubspot_id: '1501',
       }),
     ]);
+    expect(updates(harness)).toEqual([expect.objectContaining({ mobile_phone: '+15550101992' })]);
+    expect(harness.apollo.contacts()).toEqual([expect.objectContaining({ hubspot_id: '1501' })]);
     await expectVerified(harness, [result?.id ?? null]);
   });
 
   it("answers HubSpot's retry of the same contact from the ledger, without calling Apollo", async () => {
     const first = await harness.sendAs('hubspot', event('hubspot-custom-body.json'));
+    await harness.settled();
     const callsBefore = harness.apollo.requests().length;
 
     const retry = await harness.sendAs('hubspot', event('hubspot-custom-body.json'));
 
-    expect(resultsOf(retry)).toEqual([{ ...resultsOf(first)[0], status: 'duplicate' }]);
+    expect(retry.status).toBe(200);
+    expect(resultsOf(retry)).toEqual([
+      { ...resultsOf(first)[0], status: 'duplicate', contact_id: harness.apollo.contacts()[0]?.id },
+    ]);
     expect(harness.apollo.requests().length).toBe(callsBefore);
+    expect(harness.queue.sent).toHaveLength(1);
   });
 
   it('refuses a forged, stale or unsigned delivery with 401 and writes nothing', async () => {
@@ -84,16 +103,23 @@ describe('Door: HubSpot workflow webhook', () => {
     await expectNothingWritten(harness);
   });
 
-  it('answers 503 within its budget when Apollo is slow, so HubSpot retries instead of timing out', async () => {
-    harness.apollo.inject({ path: '/contacts/search', action: 'delay', delayMs: 6000, times: 10 });
-    const sentAt = Date.now();
+  it('answers without Apollo, and 503 (which HubSpot retries, unlike a 4xx) when the queue refuses a send', async () => {
+    harness.queue.pause();
+    harness.queue.refuseNext({ error: new Error('SQS is unavailable') });
 
-    const reply = await harness.sendAs('hubspot', event('hubspot-custom-body.json'));
+    const refused = await harness.sendAs('hubspot', event('hubspot-custom-body.json'));
+    const retried = await harness.sendAs('hubspot', event('hubspot-custom-body.json'));
+    const apolloCallsAtAnswer = harness.apollo.requests().length;
+    await harness.settled();
 
-    expect(Date.now() - sentAt).toBeLessThan(5000);
-    expect(reply.status).toBe(503);
-    expect(reply.headers['retry-after']).toMatch(/^\d+$/);
-  }, 20_000);
+    expect(apolloCallsAtAnswer).toBe(0);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toMatch(/^\d+$/);
+    expect(retried.status).toBe(202);
+    expect(resultsOf(retried)).toEqual([expect.objectContaining({ status: 'queued' })]);
+    expect(harness.queue.sent).toEqual([resultsOf(retried)[0]?.id]);
+    await expectVerified(harness, [resultsOf(retried)[0]?.id ?? null]);
+  }, 30_000);
 });
 
 describe('Door: HubSpot with an API key', () => {
@@ -106,7 +132,7 @@ describe('Door: HubSpot with an API key', () => {
       secrets: { ...secrets, hubspotApiKey: 'another-key' },
     });
 
-    expect(accepted.status).toBe(200);
+    expect(accepted.status).toBe(202);
     expect(refused.status).toBe(401);
   });
 
@@ -123,7 +149,7 @@ describe('Door: HubSpot with an API key', () => {
       secrets: { hubspotApiKeyName: 'key' },
     });
 
-    expect(accepted.status).toBe(200);
+    expect(accepted.status).toBe(202);
     expect(inHeader.status).toBe(401);
   });
 });
@@ -134,13 +160,13 @@ describe('Door: Standard Webhooks from Svix-based senders', () => {
     const id = 'msg_2vJ9sV4hZ1kq8Xb0pQ7nR3tW6yU';
 
     const first = await harness.sendAs('svix', body, { id });
-    const callsBefore = harness.apollo.requests().length;
     const replay = await harness.sendAs('svix', body, { id });
 
-    expect(first.status).toBe(200);
-    expect(resultsOf(first)).toEqual([expect.objectContaining({ status: 'created' })]);
+    expect(first.status).toBe(202);
+    expect(resultsOf(first)).toEqual([expect.objectContaining({ status: 'queued' })]);
+    expect(replay.status).toBe(202);
     expect(replay.body).toEqual(first.body);
-    expect(harness.apollo.requests().length).toBe(callsBefore);
+    expect(harness.queue.sent).toHaveLength(1);
     await expectVerified(
       harness,
       resultsOf(first).map((result) => result.id),
@@ -151,11 +177,13 @@ describe('Door: Standard Webhooks from Svix-based senders', () => {
 describe('Door: custom JSON sources', () => {
   it("converts Clay's templated row with the source's label", async () => {
     const reply = await harness.sendAs('custom:clay', event('custom-clay.json'));
+    await harness.settled();
 
-    expect(reply.status).toBe(200);
+    expect(reply.status).toBe(202);
     expect(creates(harness)).toEqual([
-      expect.objectContaining({ email: 'dorothy.vaughan@fortranlab.example', label_names: ['Clay'] }),
+      expect.objectContaining({ email: 'dorothy.vaughan@fortranlab.example' }),
     ]);
+    expect(updates(harness)).toEqual([expect.objectContaining({ label_names: ['Clay'] })]);
     await expectVerified(
       harness,
       resultsOf(reply).map((result) => result.id),
@@ -166,12 +194,12 @@ describe('Door: custom JSON sources', () => {
     const body = event('custom-make.json');
 
     const first = await harness.sendAs('custom:make', body, { id: 'make-execution-1' });
-    const callsBefore = harness.apollo.requests().length;
     const repeated = await harness.sendAs('custom:make', body, { id: 'make-execution-1' });
 
-    expect(resultsOf(first).map((result) => result.status)).toEqual(['created', 'created']);
+    expect(first.status).toBe(202);
+    expect(resultsOf(first).map((result) => result.status)).toEqual(['queued', 'queued']);
     expect(repeated.body).toEqual(first.body);
-    expect(harness.apollo.requests().length).toBe(callsBefore);
+    expect(harness.queue.sent).toHaveLength(2);
     await expectVerified(
       harness,
       resultsOf(first).map((result) => result.id),
@@ -188,7 +216,8 @@ describe('Door: custom JSON sources', () => {
       headers: { 'content-type': 'application/json', 'x-n8n-signature': hmacOfBody },
     });
 
-    expect(signed.status).toBe(200);
+    await harness.settled();
+    expect(signed.status).toBe(202);
     expect(forged.status).toBe(401);
     expect(creates(harness).map((create) => create.email)).toEqual(['ada@seq.example']);
   });
@@ -212,6 +241,7 @@ describe('Door: custom JSON sources', () => {
 
   it('knows a person by its HubSpot record id across doors: Zapier first, then the HubSpot workflow without email', async () => {
     const viaZapier = await harness.sendAs('custom:zapier', event('custom-zapier.json'));
+    await harness.settled();
     const [first] = resultsOf(viaZapier);
 
     const viaHubSpot = await harness.sendAs('hubspot', {
@@ -221,9 +251,11 @@ describe('Door: custom JSON sources', () => {
       company: 'Langley Research',
     });
 
-    expect(first?.status).toBe('created');
-    expect(resultsOf(viaHubSpot)).toEqual([{ ...first, status: 'duplicate' }]);
-    expect(harness.apollo.contacts()).toHaveLength(1);
+    expect(first?.status).toBe('queued');
+    expect(resultsOf(viaHubSpot)).toEqual([
+      { ...first, status: 'duplicate', contact_id: harness.apollo.contacts()[0]?.id },
+    ]);
+    expect(harness.apollo.contacts()).toEqual([expect.objectContaining({ hubspot_id: '1504' })]);
   });
 });
 
