@@ -19,18 +19,32 @@ import { useServiceHarness } from '../support/service-harness';
 
 /**
  * The Salesforce and Pipedrive doors end to end: the real handlers in process against dynalite,
- * the Apollo sandbox and the verification state machine (test/support/service-harness.ts).
+ * the Apollo sandbox, the in-process conversion queue feeding the real consumer, and the
+ * verification state machine (test/support/service-harness.ts). The doors answer once the people
+ * are recorded and queued; `harness.settled()` waits for the consumer and the verifications.
  */
 const harness = useServiceHarness();
 
 const salesforceSample = readFileSync(join(PROJECT_ROOT, 'events/salesforce-outbound-message.xml'), 'utf8');
 const pipedriveSample = readFileSync(join(PROJECT_ROOT, 'events/pipedrive-person-change.json'), 'utf8');
 
+/** The contacts the consumer sent to Apollo's bulk_create, in order. */
 function creates(): Array<Record<string, unknown>> {
   return harness.apollo
     .requests()
-    .filter((request) => request.method === 'POST' && request.path === '/contacts')
-    .map((request) => request.body as Record<string, unknown>);
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_create')
+    .flatMap((request) => (request.body as { contacts: Array<Record<string, unknown>> }).contacts);
+}
+
+/** What bulk_update set after bulk_create (the typed phones), in order. */
+function updates(): Array<Record<string, unknown>> {
+  return harness.apollo
+    .requests()
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_update')
+    .flatMap(
+      (request) =>
+        (request.body as { contact_attributes: Array<Record<string, unknown>> }).contact_attributes,
+    );
 }
 
 /** Nothing reached Apollo and the ledger holds nothing: what refused input must leave. */
@@ -43,24 +57,33 @@ const FAULT =
   /^<\?xml version="1.0" encoding="UTF-8"\?><soapenv:Envelope xmlns:soapenv="http:\/\/schemas.xmlsoap.org\/soap\/envelope\/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:(Client|Server)<\/faultcode><faultstring>[^<]*<\/faultstring><\/soapenv:Fault><\/soapenv:Body><\/soapenv:Envelope>$/;
 
 describe('Salesforce door: POST /webhooks/salesforce/{secret}', () => {
-  it('acknowledges the sample message once its two Contacts are converted, carrying their record ids, then verifies them', async () => {
+  it('acknowledges the sample message once its two Contacts are queued, then converts them carrying their record ids and verifies them', async () => {
+    harness.queue.pause();
     const reply = await harness.salesforce(salesforceSample);
-    await harness.verificationsSettled();
+    const statusesAtAck = await Promise.all(
+      ['mary.shelley@frankenstein.example', 'percy.shelley@frankenstein.example'].map(
+        async (email) => (await harness.lookupConversion({ email })).body.status,
+      ),
+    );
+    await harness.settled();
 
     expect(reply).toEqual({
       status: 200,
       headers: { 'content-type': 'text/xml; charset=utf-8', 'cache-control': 'no-store' },
       body: SALESFORCE_ACK,
     });
-    expect(creates()).toEqual([
+    expect(statusesAtAck).toEqual(['queued', 'queued']);
+    expect(harness.queue.sent).toHaveLength(2);
+    // The queue hands the two over in either order: compared by email.
+    const byEmail = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+      String(a.email).localeCompare(String(b.email));
+    expect(creates().sort(byEmail)).toEqual([
       {
         first_name: 'Mary',
         last_name: 'Shelley',
         email: 'mary.shelley@frankenstein.example',
         title: 'Author & Editor',
         present_raw_address: 'London, United Kingdom',
-        direct_phone: '+442079460958',
-        mobile_phone: '+442079460018',
         salesforce_contact_id: '0035e00000MaRySAAV',
       },
       {
@@ -71,6 +94,15 @@ describe('Salesforce door: POST /webhooks/salesforce/{secret}', () => {
         salesforce_contact_id: '0035e00000PeRcYAAV',
       },
     ]);
+    expect(updates()).toEqual([
+      expect.objectContaining({ direct_phone: '+442079460958', mobile_phone: '+442079460018' }),
+    ]);
+    expect(
+      harness.apollo
+        .contacts()
+        .map((contact) => contact.salesforce_contact_id)
+        .sort(),
+    ).toEqual(['0035e00000MaRySAAV', '0035e00000PeRcYAAV']);
     for (const email of ['mary.shelley@frankenstein.example', 'percy.shelley@frankenstein.example']) {
       expect((await harness.lookupConversion({ email })).body).toMatchObject({ status: 'verified' });
     }
@@ -78,7 +110,7 @@ describe('Salesforce door: POST /webhooks/salesforce/{secret}', () => {
 
   it('answers a retried message with the Ack from the ledger, without calling Apollo again', async () => {
     await harness.salesforce(salesforceSample);
-    await harness.verificationsSettled();
+    await harness.settled();
     const callsBefore = harness.apollo.requests().length;
 
     const retry = await harness.salesforce(salesforceSample);
@@ -101,6 +133,7 @@ describe('Salesforce door: POST /webhooks/salesforce/{secret}', () => {
     ]);
 
     expect((await harness.salesforce(lead)).body).toBe(SALESFORCE_ACK);
+    await harness.settled();
     expect(creates()).toEqual([
       {
         email: 'jane@chawton.example',
@@ -110,15 +143,16 @@ describe('Salesforce door: POST /webhooks/salesforce/{secret}', () => {
     ]);
   });
 
-  it('does not acknowledge while Apollo is unavailable (a retried 503 fault), and acknowledges the retry', async () => {
-    harness.apollo.inject({ method: 'POST', path: '/contacts', status: 429, retryAfterSeconds: 42 });
+  it('does not acknowledge while the queue refuses a send (a retried 503 fault), and acknowledges the retry', async () => {
+    harness.queue.refuseNext({ error: new Error('SQS is unavailable') });
     const message = contactsMessage(['ada@engines.example']);
 
     const first = await harness.salesforce(message);
     const retry = await harness.salesforce(message);
+    await harness.settled();
 
     expect(first.status).toBe(503);
-    expect(first.headers['retry-after']).toBe('42');
+    expect(first.headers['retry-after']).toMatch(/^\d+$/);
     expect(first.body).toMatch(FAULT);
     expect(first.body).toContain('<faultcode>soapenv:Server</faultcode>');
     expect(retry.body).toBe(SALESFORCE_ACK);
@@ -188,30 +222,25 @@ describe('Salesforce door: POST /webhooks/salesforce/{secret}', () => {
       secret: 'next-salesforce-endpoint-secret',
     });
 
+    await harness.settled();
     expect([old.body, next.body]).toEqual([SALESFORCE_ACK, SALESFORCE_ACK]);
     expect(harness.apollo.contacts()).toHaveLength(2);
   });
 });
 
 describe('Pipedrive door: POST /webhooks/pipedrive', () => {
-  it('converts the sample change event into one verified contact', async () => {
+  it('queues the sample change event (202), then converts it into one verified contact', async () => {
     const reply = await harness.pipedrive(pipedriveSample);
-    await harness.verificationsSettled();
+    await harness.settled();
 
-    expect(reply.status).toBe(200);
+    expect(reply.status).toBe(202);
     const id = await harness.conversionIdOf('jane.austen@chawton.example');
-    expect(reply.body).toEqual({
-      results: [{ id, status: 'created', contact_id: expect.any(String) as unknown }],
-    });
+    expect(reply.body).toEqual({ results: [{ id, status: 'queued', contact_id: null }] });
     expect(creates()).toEqual([
-      {
-        first_name: 'Jane',
-        last_name: 'Austen',
-        email: 'jane.austen@chawton.example',
-        title: 'Novelist',
-        direct_phone: '+442079460775',
-        mobile_phone: '+447700900775',
-      },
+      { first_name: 'Jane', last_name: 'Austen', email: 'jane.austen@chawton.example', title: 'Novelist' },
+    ]);
+    expect(updates()).toEqual([
+      expect.objectContaining({ direct_phone: '+442079460775', mobile_phone: '+447700900775' }),
     ]);
     expect((await harness.getConversion(id)).body.status).toBe('verified');
   });
@@ -219,7 +248,7 @@ describe('Pipedrive door: POST /webhooks/pipedrive', () => {
   it('answers a retried event (meta.attempt counted up) from the ledger, and a later change as a duplicate', async () => {
     const created = pipedriveV2('create', pipedrivePerson(), { id: 'evt-create', attempt: 1 });
     const first = await harness.pipedrive(created);
-    await harness.verificationsSettled();
+    await harness.settled();
     const callsBefore = harness.apollo.requests().length;
 
     const retried = await harness.pipedrive({
@@ -249,7 +278,10 @@ describe('Pipedrive door: POST /webhooks/pipedrive', () => {
       }),
     );
 
-    expect(reply.body.results[0]?.status).toBe('created');
+    await harness.settled();
+    expect(reply.status).toBe(202);
+    expect(reply.body.results[0]?.status).toBe('queued');
+    expect(harness.apollo.contacts()).toEqual([expect.objectContaining({ email: 'anne@haworth.example' })]);
   });
 
   it('acknowledges deletions, other entities and people it cannot convert with 200, writing nothing', async () => {

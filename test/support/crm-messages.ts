@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 /**
  * What the CRMs send, built for the tests: Salesforce Outbound Messages (SOAP, with the prefixes
  * and namespaces a sender may choose), Pipedrive webhook events (v2 and v1), the XML attacks a
@@ -91,7 +92,8 @@ export function contactsMessage(emails: string[], options: MessageOptions = {}):
     emails.map((email, index) => ({
       type: 'Contact',
       fields: {
-        Id: `0035e0000000${String(index).padStart(3, '0')}`,
+        // One record per email, as in Salesforce: two messages about two people carry two ids.
+        Id: `0035e${createHash('sha256').update(email).digest('hex').slice(0, 10)}`,
         Email: email,
         FirstName: 'Test',
         LastName: `Contact ${index}`,
