@@ -15,21 +15,41 @@ import { useServiceHarness, type HttpReply } from '../support/service-harness';
 /**
  * Property-based tests of the Salesforce and Pipedrive doors: generated bodies, secrets and
  * credentials (test/support/crm-door-arbitraries.ts) thrown at the real handlers (dynalite, the
- * Apollo sandbox and the local state machine behind them). Bad input is never answered with a
- * 5xx, and what is refused calls no Apollo and writes nothing.
+ * in-process conversion queue and its consumer, the Apollo sandbox and the local state machine
+ * behind them). Bad input is never answered with a 5xx, and what is refused calls no Apollo,
+ * writes nothing and queues nothing.
  */
 
 const harness = useServiceHarness({ resetBeforeEach: false });
 
-/** What a request left behind; resets when there is any, so the next run starts clean. */
-async function takeWrites(): Promise<{ apolloCalls: string[]; ledgerKeys: string[] }> {
-  const apolloCalls = harness.apollo.requests().map((request) => `${request.method} ${request.path}`);
+interface Writes {
+  apolloCalls: string[];
+  ledgerKeys: string[];
+  queuedKeys: readonly string[];
+}
+
+/**
+ * What a request left behind, once the queue's consumer has converted what it queued (with the
+ * contacts it sent to bulk_create); resets when there is any, so the next run starts clean.
+ */
+async function takeWrites(): Promise<Writes & { created: Array<Record<string, unknown>> }> {
   const ledgerKeys = (await harness.ledgerItems()).map((item) => JSON.stringify(item.pk));
-  if (apolloCalls.length > 0 || ledgerKeys.length > 0) {
-    await harness.verificationsSettled().catch(() => undefined);
-    await harness.reset();
-  }
-  return { apolloCalls, ledgerKeys };
+  const queuedKeys = [...harness.queue.sent];
+  if (queuedKeys.length > 0) await harness.settled().catch(() => undefined);
+  const requests = harness.apollo.requests();
+  const apolloCalls = requests.map((request) => `${request.method} ${request.path}`);
+  const created = requests
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_create')
+    .flatMap((request) => (request.body as { contacts: Array<Record<string, unknown>> }).contacts);
+  if (apolloCalls.length > 0 || ledgerKeys.length > 0 || queuedKeys.length > 0) await harness.reset();
+  return { apolloCalls, ledgerKeys, queuedKeys, created };
+}
+
+const NOTHING: Writes = { apolloCalls: [], ledgerKeys: [], queuedKeys: [] };
+
+/** The writes alone, to compare with NOTHING. */
+function writesOf({ apolloCalls, ledgerKeys, queuedKeys }: Writes): Writes {
+  return { apolloCalls, ledgerKeys, queuedKeys };
 }
 
 function sendSalesforce(request: SalesforceRequest) {
@@ -60,11 +80,11 @@ describe('Property: Salesforce door', () => {
       fc.asyncProperty(refusedSalesforceRequest, async (request) => {
         kinds.add(request.kind);
         const reply = await sendSalesforce(request);
-        const writes = await takeWrites();
+        const writes = writesOf(await takeWrites());
 
         expect({ status: reply.status, writes }, request.label).toEqual({
           status: EXPECTED_STATUS[request.kind] ?? 400,
-          writes: { apolloCalls: [], ledgerKeys: [] },
+          writes: NOTHING,
         });
         expect(reply.headers['content-type']).toBe('text/xml; charset=utf-8');
         expect(reply.body).toMatch(SOAP_FAULT);
@@ -97,10 +117,7 @@ describe('Property: Salesforce door', () => {
     await fc.assert(
       fc.asyncProperty(hostileSalesforceMessage, async (request) => {
         const reply = await sendSalesforce(request);
-        const created = harness.apollo
-          .requests()
-          .filter((r) => r.method === 'POST' && r.path === '/contacts');
-        await takeWrites();
+        const { created } = await takeWrites();
         if (created.length > 0) messagesWithCreates += 1;
 
         expect({ status: reply.status, body: reply.body }, request.label).toEqual({
@@ -109,8 +126,7 @@ describe('Property: Salesforce door', () => {
         });
         // Every create carries only clean text: the id (when sent) is an 18-character Salesforce id.
         for (const create of created) {
-          const id = create.body as { salesforce_contact_id?: string; salesforce_lead_id?: string };
-          for (const value of [id.salesforce_contact_id, id.salesforce_lead_id]) {
+          for (const value of [create.salesforce_contact_id, create.salesforce_lead_id]) {
             if (value !== undefined) expect(value).toMatch(/^[A-Za-z0-9]{18}$/);
           }
         }
@@ -130,11 +146,11 @@ describe('Property: Pipedrive door', () => {
       fc.asyncProperty(refusedPipedriveRequest, async (request) => {
         kinds.add(request.kind);
         const reply = await sendPipedrive(request);
-        const writes = await takeWrites();
+        const writes = writesOf(await takeWrites());
 
         expect({ status: reply.status, writes }, request.label).toEqual({
           status: EXPECTED_STATUS[request.kind] ?? 400,
-          writes: { apolloCalls: [], ledgerKeys: [] },
+          writes: NOTHING,
         });
         expect(reply.body).toMatchObject({
           error: expect.any(String) as unknown,
@@ -160,12 +176,12 @@ describe('Property: Pipedrive door', () => {
     await fc.assert(
       fc.asyncProperty(ignoredPipedriveEvent, async (request) => {
         const reply = await sendPipedrive(request);
-        const writes = await takeWrites();
+        const writes = writesOf(await takeWrites());
 
         expect({ status: reply.status, results: reply.body.results, writes }, request.label).toEqual({
           status: 200,
           results: [],
-          writes: { apolloCalls: [], ledgerKeys: [] },
+          writes: NOTHING,
         });
         expect(typeof reply.body.ignored).toBe('string');
       }),
@@ -173,7 +189,7 @@ describe('Property: Pipedrive door', () => {
     );
   }, 120_000);
 
-  it('answers person events with any field content with 200: the person converted, or invalid with nothing written', async () => {
+  it('answers person events with any field content: the person queued (202) and converted, or invalid (200) with nothing written', async () => {
     const outcomes = new Set<string>();
     await harness.reset();
     await fc.assert(
@@ -181,15 +197,16 @@ describe('Property: Pipedrive door', () => {
         const reply = await sendPipedrive(request);
         const writes = await takeWrites();
 
-        expect(reply.status, `${request.label}: ${JSON.stringify(reply.body)}`).toBe(200);
-        expect(reply.body.results).toHaveLength(1);
+        expect(reply.body.results, `${request.label}: ${JSON.stringify(reply.body)}`).toHaveLength(1);
         const status = reply.body.results[0]?.status as string;
         outcomes.add(status);
-        expect(['created', 'invalid'], request.label).toContain(status);
-        if (status === 'invalid') expect(writes, request.label).toEqual({ apolloCalls: [], ledgerKeys: [] });
+        expect(reply.status, request.label).toBe(status === 'queued' ? 202 : 200);
+        expect(['queued', 'invalid'], request.label).toContain(status);
+        if (status === 'invalid') expect(writesOf(writes), request.label).toEqual(NOTHING);
+        else expect(writes.created, request.label).toHaveLength(1);
       }),
       { numRuns: 150 },
     );
-    expect([...outcomes].sort()).toEqual(['created', 'invalid']);
+    expect([...outcomes].sort()).toEqual(['invalid', 'queued']);
   }, 180_000);
 });
