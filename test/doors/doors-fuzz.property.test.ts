@@ -29,9 +29,10 @@ import {
 
 /**
  * The hostile-input guarantees of every CRM door, as test/webhook-fuzz.property.test.ts proves them
- * for the Standard Webhooks door: generated bodies and headers thrown at the real handlers. Bad
- * input is refused with a 4xx (never a 5xx), without an Apollo call or a ledger write; a body over
- * 1 MB is a 413; valid people with hostile content become one clean contact each.
+ * for the Standard Webhooks door: generated bodies and headers thrown at the real handlers (the
+ * in-process queue and its consumer behind them). Bad input is refused with a 4xx (never a 5xx),
+ * without an Apollo call, a ledger write or a queued message; a body over 1 MB is a 413; valid
+ * people with hostile content are queued (202) and become one clean contact each.
  */
 const harness = useServiceHarness({ resetBeforeEach: false });
 const CUSTOM = { CUSTOM_SOURCES: FUZZ_SOURCES };
@@ -47,17 +48,19 @@ const invalidAnswer = (status: number) =>
         reason: expect.any(String) as unknown,
       };
 
-/** What a request left behind (Apollo calls, ledger keys); resets when there is any, for the next run. */
+/**
+ * What a request left behind (Apollo calls, ledger keys, queued keys), once the consumer has
+ * converted what was queued; resets when there is any, for the next run.
+ */
 async function takeWrites(
   env: Record<string, string> = {},
-): Promise<{ apolloCalls: string[]; ledgerKeys: string[] }> {
-  const apolloCalls = harness.apollo.requests().map((request) => `${request.method} ${request.path}`);
+): Promise<{ apolloCalls: string[]; ledgerKeys: string[]; queuedKeys: string[] }> {
   const ledgerKeys = (await harness.ledgerItems()).map((item) => JSON.stringify(item.pk));
-  if (apolloCalls.length > 0 || ledgerKeys.length > 0) {
-    await harness.verificationsSettled().catch(() => undefined);
-    await harness.reset(env);
-  }
-  return { apolloCalls, ledgerKeys };
+  const queuedKeys = [...harness.queue.sent];
+  if (queuedKeys.length > 0) await harness.settled().catch(() => undefined);
+  const apolloCalls = harness.apollo.requests().map((request) => `${request.method} ${request.path}`);
+  if (apolloCalls.length > 0 || ledgerKeys.length > 0 || queuedKeys.length > 0) await harness.reset(env);
+  return { apolloCalls, ledgerKeys, queuedKeys };
 }
 
 async function expectAnsweredWithoutWrites(
@@ -70,7 +73,7 @@ async function expectAnsweredWithoutWrites(
   const writes = await takeWrites(env);
 
   expect({ status: reply.status, body: reply.body }).toEqual({ status, body });
-  expect(writes).toEqual({ apolloCalls: [], ledgerKeys: [] });
+  expect(writes).toEqual({ apolloCalls: [], ledgerKeys: [], queuedKeys: [] });
 }
 
 const sendHubSpot = (delivery: HubSpotDelivery) => () =>
@@ -96,11 +99,37 @@ function expectCleanCreate(body: Record<string, unknown>): void {
   }
 }
 
-const createsSent = () =>
+/** bulk_create's entries, in order. */
+const bulkCreated = () =>
   harness.apollo
     .requests()
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_create')
+    .flatMap((request) => (request.body as { contacts: Array<Record<string, unknown>> }).contacts);
+
+/**
+ * Every contact sent to Apollo: bulk_create's entries, and the single creates (people with neither
+ * email nor company go alone through `POST /contacts`).
+ */
+const createsSent = (): Array<Record<string, unknown>> => [
+  ...bulkCreated(),
+  ...harness.apollo
+    .requests()
     .filter((request) => request.method === 'POST' && request.path === '/contacts')
-    .map((request) => request.body as Record<string, unknown>);
+    .map((request) => {
+      const { run_dedupe: _dedupe, ...fields } = request.body as Record<string, unknown>;
+      return fields;
+    }),
+];
+
+/** What bulk_update set after bulk_create (typed phones, website, labels), entry by entry. */
+const updatesSent = () =>
+  harness.apollo
+    .requests()
+    .filter((request) => request.method === 'POST' && request.path === '/contacts/bulk_update')
+    .flatMap(
+      (request) =>
+        (request.body as { contact_attributes: Array<Record<string, unknown>> }).contact_attributes,
+    );
 
 describe('Property: the HubSpot door', () => {
   it('refuses every missing, forged, stale, future or mis-addressed signature with 401, and writes nothing', async () => {
@@ -166,16 +195,22 @@ describe('Property: the HubSpot door', () => {
         const body = hubSpotBody(hubSpotPerson(0, spec), shape, recordId);
 
         const reply = await harness.sendAs('hubspot', body);
+        await harness.settled();
         const again = await harness.sendAs('hubspot', body);
 
-        expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-        expect(reply.body.results).toEqual([expect.objectContaining({ status: 'created' })]);
-        expect(again.body.results).toEqual([{ ...reply.body.results[0], status: 'duplicate' }]);
+        expect(reply.status, JSON.stringify(reply.body)).toBe(202);
+        expect(reply.body.results).toEqual([expect.objectContaining({ status: 'queued' })]);
+        expect(again.status).toBe(200);
+        expect(again.body.results).toEqual([
+          { ...reply.body.results[0], status: 'duplicate', contact_id: harness.apollo.contacts()[0]?.id },
+        ]);
         const creates = createsSent();
         expect(creates).toHaveLength(1);
         expect(isCreateFor(0, spec, creates[0] as Record<string, unknown>)).toBe(true);
-        expect(creates[0]?.hubspot_vid).toBe(String(recordId));
-        expectCleanCreate(creates[0] as Record<string, unknown>);
+        // bulk_create carries the record id; a person alone on the single create (no email, no
+        // company) does not (the consumer's single create sends no CRM ids).
+        for (const entry of bulkCreated()) expect(entry.hubspot_id).toBe(String(recordId));
+        for (const sent of [...creates, ...updatesSent()]) expectCleanCreate(sent);
       }),
       { numRuns: 30 },
     );
@@ -246,21 +281,23 @@ describe('Property: the custom JSON door', () => {
       fc.asyncProperty(partlyInvalidCustom, async (delivery) => {
         const reply = await sendCustom(delivery)();
         const valid = delivery.expected.flatMap((position) => ('valid' in position ? [position.valid] : []));
-        const creates = createsSent().map((create) => create.email);
+        let creates: unknown[] = [];
         const ids = new Map<string, string>();
         try {
-          expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+          await harness.settled();
+          creates = createsSent().map((create) => create.email);
+          expect(reply.status, JSON.stringify(reply.body)).toBe(202);
           for (const email of valid) ids.set(email, await harness.conversionIdOf(email));
         } finally {
           // Whatever the assertions say, the next run starts from an empty Apollo and ledger.
           await takeWrites(CUSTOM);
         }
 
-        expect(reply.status, JSON.stringify(reply.body)).toBe(200);
+        expect(reply.status, JSON.stringify(reply.body)).toBe(202);
         expect(reply.body.results).toEqual(
           delivery.expected.map((position) =>
             'valid' in position
-              ? { id: ids.get(position.valid), status: 'created', contact_id: expect.any(String) as unknown }
+              ? { id: ids.get(position.valid), status: 'queued', contact_id: null }
               : {
                   id: null,
                   status: 'invalid',
@@ -288,17 +325,23 @@ describe('Property: the custom JSON door', () => {
           source: 'fuzz',
           body: JSON.stringify({ people }),
         } as CustomDelivery)();
+        await harness.settled();
 
-        expect(reply.status, JSON.stringify(reply.body)).toBe(200);
-        expect(reply.body.results.map((result) => result.status)).toEqual(specs.map(() => 'created'));
+        expect(reply.status, JSON.stringify(reply.body)).toBe(202);
+        expect(reply.body.results.map((result) => result.status)).toEqual(specs.map(() => 'queued'));
         const creates = createsSent();
         expect(creates).toHaveLength(specs.length);
+        expect(harness.apollo.contacts()).toHaveLength(specs.length);
         specs.forEach((spec, index) => {
           const create = creates.find((body) => isCreateFor(index, spec, body));
           expect(create, `create request of person ${index}`).toBeDefined();
-          expect(create?.label_names).toEqual(expect.arrayContaining(['Fuzz']));
-          expectCleanCreate(create as Record<string, unknown>);
         });
+        // The source's label reaches every contact: with bulk_update after bulk_create, or on the
+        // single create.
+        for (const contact of harness.apollo.contacts()) {
+          expect(contact.label_names, contact.email ?? '').toEqual(expect.arrayContaining(['Fuzz']));
+        }
+        for (const sent of [...creates, ...updatesSent()]) expectCleanCreate(sent);
       }),
       { numRuns: 20 },
     );
