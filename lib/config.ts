@@ -1,6 +1,6 @@
 import type { CountryCode } from 'libphonenumber-js';
-import { parseCustomSources } from './doors/custom';
-import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot';
+import { parseCustomSources } from './doors/custom-sources';
+import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot-settings';
 import { salesforceId18 } from './crm-ids';
 import { ConfigurationError } from './errors';
 import { cachedParameterReader, parametersExtensionReader, type ParameterReader } from './ssm-parameters';

@@ -122,7 +122,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(12);
+    expect(functions).toHaveLength(16);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -183,6 +183,9 @@ describe('Deployment: serverless package', () => {
       );
       expect(read.sort()).toEqual([...parameters].sort());
       expect(policies).toContain('states:StartExecution');
+      // The door hands its people to the conversion queue, as the webhook door does.
+      expect(policies).toContain('sqs:SendMessage');
+      expect(fn?.Environment?.Variables).toHaveProperty('CONVERSION_QUEUE_URL');
     }
   });
 
@@ -201,6 +204,10 @@ describe('Deployment: serverless package', () => {
       const parameters = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies)
         .match(/parameter\/apollo-contact-converter\/prod\/[a-z-]+/g)
         ?.sort();
+      const policies = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies);
+      expect(policies).toContain('sqs:SendMessage');
+      expect(policies).toContain('states:StartExecution');
+      expect(fn?.Environment?.Variables).toHaveProperty('CONVERSION_QUEUE_URL');
       expect(parameters).toEqual(
         [
           `parameter/apollo-contact-converter/prod/${secret}`,
@@ -423,7 +430,15 @@ describe('Deployment: serverless package', () => {
         // On a message's last receive, a person tried fewer times than allowed gets a fresh one.
         expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
       ]);
-      for (const door of ['EnrichmentWebhookRole', 'CreateContactsRole', 'SweepQueuedRole']) {
+      const doors = [
+        'EnrichmentWebhookRole',
+        'HubspotWebhookRole',
+        'CustomWebhookRole',
+        'SalesforceWebhookRole',
+        'PipedriveWebhookRole',
+        'CreateContactsRole',
+      ];
+      for (const door of [...doors, 'SweepQueuedRole']) {
         expect(sqsStatementsOf(door), door).toEqual([
           expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
         ]);
@@ -431,12 +446,7 @@ describe('Deployment: serverless package', () => {
       const withQueueAccess = ofType('AWS::IAM::Role')
         .filter(([name]) => sqsStatementsOf(name).length > 0)
         .map(([name]) => name);
-      expect(withQueueAccess.sort()).toEqual([
-        'ConvertQueuedRole',
-        'CreateContactsRole',
-        'EnrichmentWebhookRole',
-        'SweepQueuedRole',
-      ]);
+      expect(withQueueAccess.sort()).toEqual([...doors, 'ConvertQueuedRole', 'SweepQueuedRole'].sort());
       // The consumer needs the ledger, the verification machine and its two parameters, nothing else.
       const consumerResources = JSON.stringify(statementsOf('ConvertQueuedRole').map((s) => s.Resource));
       expect(consumerResources).toContain('table/apollo-contact-converter-prod-ledger');

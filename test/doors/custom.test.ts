@@ -12,7 +12,8 @@ import {
   parsePath,
   type CustomSource,
 } from '../../lib/doors/custom';
-import type { Person } from '../../lib/person';
+import { personInputSchema, type Person } from '../../lib/person';
+import { CUSTOM_FIELDS } from '../../lib/doors/custom-sources';
 import { isInvalidPerson } from '../../lib/requests';
 
 const ROOT = path.resolve(__dirname, '../..');
@@ -343,5 +344,11 @@ describe('Function: customDelivery', () => {
     });
     expect(customDelivery(source('make'), {}, body)).toBeUndefined();
     expect(customDelivery(source('clay'), { 'x-make-execution-id': '42' }, body)).toBeUndefined();
+  });
+});
+
+describe('CUSTOM_FIELDS', () => {
+  it('lists every field of the person input, and nothing else (a map may fill any of them)', () => {
+    expect([...CUSTOM_FIELDS].sort()).toEqual(Object.keys(personInputSchema.def.shape).sort());
   });
 });
