@@ -281,7 +281,7 @@ describe('Property: the custom JSON door', () => {
       fc.asyncProperty(partlyInvalidCustom, async (delivery) => {
         const reply = await sendCustom(delivery)();
         const valid = delivery.expected.flatMap((position) => ('valid' in position ? [position.valid] : []));
-        let creates: unknown[] = [];
+        let creates: unknown[];
         const ids = new Map<string, string>();
         try {
           await harness.settled();

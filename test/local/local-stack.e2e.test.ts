@@ -161,7 +161,7 @@ describe('Local stack: npm start', () => {
     expect(status).toBe('verified');
   });
 
-  it('takes each CRM door as its sender sends (npm run send --as ...), each person verified within 10 seconds', async () => {
+  it('takes each CRM door as its sender sends (npm run send --as ...), queued at once, each person verified within 10 seconds', async () => {
     const sample = (name: string) => readFileSync(`${PROJECT_ROOT}/events/${name}`, 'utf8');
     const sentAt = Date.now();
     const replies = [
@@ -173,19 +173,30 @@ describe('Local stack: npm start', () => {
       ),
       await sendAs('custom:clay', sample('custom-clay.json'), { baseUrl: api }),
       await sendAs('custom:make', sample('custom-make.json'), { baseUrl: api }),
+      await sendAs('pipedrive', sample('pipedrive-person-change.json'), { baseUrl: api }),
     ];
+    // Salesforce reads only its Ack; the people are found by their emails afterwards.
+    const salesforce = await sendAs('salesforce', sample('salesforce-outbound-message.xml'), {
+      baseUrl: api,
+    });
 
-    expect(replies.map((reply) => reply.status)).toEqual([200, 200, 200, 200]);
-    const ids = replies.flatMap(
+    expect(replies.map((reply) => reply.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(salesforce.status).toBe(200);
+    expect(String(salesforce.body)).toContain('<Ack>true</Ack>');
+    const results = replies.flatMap(
       (reply) => (reply.body as { results: Array<{ id: string; status: string }> }).results,
     );
-    expect(ids.map((result) => result.status)).toEqual([
-      'created',
-      'created',
-      'created',
-      'created',
-      'created',
-    ]);
+    expect(results.map((result) => result.status)).toEqual(results.map(() => 'queued'));
+    expect(results).toHaveLength(6);
+    const ids = [...results];
+    for (const email of ['mary.shelley@frankenstein.example', 'percy.shelley@frankenstein.example']) {
+      const response = await fetch(`${api}/conversions/lookup`, {
+        method: 'POST',
+        headers: { 'x-api-key': LOCAL_DEFAULTS.API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ email }),
+      });
+      ids.push((await response.json()) as { id: string; status: string });
+    }
     for (const { id } of ids) {
       let status = '';
       while (status !== 'verified' && Date.now() - sentAt < 10_000) {
@@ -197,7 +208,7 @@ describe('Local stack: npm start', () => {
       }
       expect(status, id).toBe('verified');
     }
-  }, 30_000);
+  }, 40_000);
 
   it('refuses a bad signature with 401 and a bad body with 400', async () => {
     const unsigned = await send(
