@@ -23,8 +23,9 @@ export {
 
 /**
  * How long the door gives itself to answer, from API Gateway's receipt. HubSpot's app webhooks
- * give up after 5 s (its workflows after 30 s) and retry 5xx: the conversion stops calling Apollo
- * in time and answers 503, rather than being cut off.
+ * give up after 5 s (its workflows after 30 s) and retry 5xx. The intake calls no Apollo and
+ * usually answers in a few hundred ms; should the ledger or the queue be slow, it stops in time
+ * and answers 503 rather than being cut off.
  */
 export const HUBSPOT_ANSWER_BUDGET_MS = 4_000;
 
