@@ -366,8 +366,11 @@ export class BulkConversion {
   /**
    * bulk_create's dedupe matches on email, or a name with the company's name (or email domain): a
    * person with neither an email nor a company name (a name and a website) would not be matched.
-   * If an earlier try may have created such a person, people/match (by name and domain; free for a
-   * saved contact, no reveal flags) looks first, as the synchronous conversion does.
+   * So people/match (by name and domain; free for a saved contact, no reveal flags) looks first,
+   * as the synchronous conversion does: for a contact Apollo already holds (the same person
+   * converted with an email and the organisation, whose domain Apollo resolved), and for what an
+   * earlier try of ours may have created. The verification asks people/bulk_match the same
+   * question, so a contact created beside the one it finds would end `verification_failed`.
    */
   private async findUndedupable(
     held: Held[],
@@ -377,7 +380,7 @@ export class BulkConversion {
     const found: Converted[] = [];
     const ready: Held[] = [];
     await eachLimit(held, this.concurrency(), async (person) => {
-      if (!person.uncertain || !undedupable(person)) {
+      if (!undedupable(person)) {
         ready.push(person);
         return;
       }
@@ -387,7 +390,14 @@ export class BulkConversion {
         });
         const contactId = matched?.contact_id ?? matched?.contact?.id ?? undefined;
         if (contactId === undefined) ready.push(person);
-        else found.push({ held: person, contactId, outcome: 'created', phonesSet: false });
+        // An earlier try of ours may have made it: then it counts as created by this service.
+        else
+          found.push({
+            held: person,
+            contactId,
+            outcome: person.uncertain ? 'created' : 'existing',
+            phonesSet: false,
+          });
       } catch (error) {
         await this.giveBackOne(person, error, fates, {
           endpoint: 'POST /people/match',

@@ -149,6 +149,36 @@ describe('Class: BulkConversion', () => {
       }
     });
 
+    it('links a person with only a name and a website to the contact people/match finds by name and domain, instead of creating a second one', async () => {
+      // Prepare: converted before with an email and the organisation; Apollo knows its website.
+      const held = s.apollo.addContact({
+        first_name: 'Herman',
+        last_name: 'Melville',
+        email: 'herman@pequod.example',
+        organization_name: 'Pequod Whaling',
+        website_url: 'https://www.pequod.example',
+      });
+      const byWebsite = person({
+        first_name: 'Herman',
+        last_name: 'Melville',
+        website_url: 'pequod.example',
+      });
+      await queue(s, [byWebsite]);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match]);
+      expect(s.apollo.calls.createContact + s.apollo.calls.bulkCreateContacts).toBe(0);
+      expect(s.apollo.contacts).toEqual([held]);
+      expect(await s.ledger.get({ key: s.keyOf(byWebsite) })).toMatchObject({
+        status: 'created',
+        outcome: 'existing',
+        contactId: held.id,
+      });
+    });
+
     it('converts a key named by two messages of one batch once', async () => {
       // Prepare
       await queue(s, [wren()]);
@@ -391,7 +421,8 @@ describe('Class: BulkConversion', () => {
 
       // Assess
       expect(s.apollo.contacts).toHaveLength(1);
-      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match]);
+      // The first try looks before creating (nobody yet); the retry looks again and finds what it made.
+      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match, byWebsite.match]);
       expect(s.apollo.calls.createContact).toBe(1);
       expect(s.apollo.calls.bulkCreateContacts).toBe(0);
       expect(await s.ledger.get({ key: s.keyOf(byWebsite) })).toMatchObject({
