@@ -66,7 +66,10 @@ interface Accepted {
   unverified?: { key: string; contact_id: string };
 }
 
-/** What the consumer sends to Apollo for `person` (it reads it from the record). */
+/**
+ * What the consumer sends to Apollo for `person` (it reads it from the record): the contact fields,
+ * the sender's CRM record ids included, which bulk_create matches on and the reply mapping reads.
+ */
 function queuedContactOf(person: Person): QueuedContact {
   return { ...person.fields };
 }

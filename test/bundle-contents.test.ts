@@ -109,6 +109,10 @@ describe('Function bundles (deployed esbuild options)', () => {
 
   it.each([
     'enrichmentWebhook',
+    'hubspotWebhook',
+    'customWebhook',
+    'salesforceWebhook',
+    'pipedriveWebhook',
     'createContacts',
     'getConversion',
     'lookupConversion',
@@ -187,6 +191,13 @@ describe('Function bundles (deployed esbuild options)', () => {
     ['apolloPhoneCallback', ['lib/conversion.ts', 'lib/identity-resolution.ts', 'lib/verification-sweep.ts']],
     ['pollPhoneResult', ['lib/conversion.ts', 'lib/identity-resolution.ts', 'lib/verification-sweep.ts']],
     ['enrichmentWebhook', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
+    ...['hubspotWebhook', 'customWebhook', 'salesforceWebhook', 'pipedriveWebhook'].map(
+      (door) =>
+        [
+          door,
+          ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts', 'lib/services.ts'],
+        ] as [string, string[]],
+    ),
     ['createContacts', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
     ['convertQueued', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/intake.ts']],
     ['sweepQueued', ['lib/apollo/http-client.ts', 'lib/bulk-conversion.ts', 'lib/intake.ts']],

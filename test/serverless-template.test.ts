@@ -128,7 +128,11 @@ describe('Deployment: serverless package', () => {
       'POST /conversions/{id}/retry',
       'POST /enrichments',
       'POST /webhooks/apollo/phone-numbers',
+      'POST /webhooks/custom/{source}',
       'POST /webhooks/enrichment-completed',
+      'POST /webhooks/hubspot',
+      'POST /webhooks/pipedrive',
+      'POST /webhooks/salesforce/{secret}',
     ]);
     expect(template.Resources.PhoneRevealStateMachine?.Properties).toMatchObject({
       StateMachineName: 'apollo-contact-converter-prod-phone-reveal',
@@ -138,7 +142,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(15);
+    expect(functions).toHaveLength(19);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -166,6 +170,78 @@ describe('Deployment: serverless package', () => {
         SSM_PARAMETER_STORE_TIMEOUT_MILLIS: '4000',
       });
     }
+  });
+
+  it('gives each CRM door its own role, reading only its own secrets from SSM, named (never valued) in its environment', () => {
+    const doors = {
+      HubspotWebhook: {
+        variables: {
+          HUBSPOT_CLIENT_SECRET_PARAMETER: '/apollo-contact-converter/prod/hubspot-client-secret',
+          HUBSPOT_API_KEY_PARAMETER: '/apollo-contact-converter/prod/hubspot-api-key',
+          HUBSPOT_AUTH: 'signature',
+          HUBSPOT_API_KEY_IN: 'header',
+          HUBSPOT_API_KEY_NAME: 'x-hubspot-key',
+          HUBSPOT_PROPERTY_MAP: '',
+        },
+        parameters: ['apollo-api-key', 'hubspot-client-secret', 'hubspot-api-key', 'log-hash-secret'],
+      },
+      CustomWebhook: {
+        variables: { CUSTOM_SOURCES_PARAMETER: '/apollo-contact-converter/prod/custom-sources' },
+        parameters: ['apollo-api-key', 'custom-sources', 'log-hash-secret'],
+      },
+    };
+    for (const [door, { variables, parameters }] of Object.entries(doors)) {
+      const fn = template.Resources[`${door}LambdaFunction`]?.Properties;
+      expect(fn?.Role).toEqual({ 'Fn::GetAtt': [`${door}Role`, 'Arn'] });
+      expect(fn?.Environment?.Variables).toMatchObject(variables);
+      for (const secret of ['HUBSPOT_CLIENT_SECRET', 'HUBSPOT_API_KEY', 'CUSTOM_SOURCES']) {
+        expect(Object.keys(fn?.Environment?.Variables ?? {})).not.toContain(secret);
+      }
+      const policies = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies);
+      const read = [...policies.matchAll(/parameter\/apollo-contact-converter\/prod\/([a-z-]+)/g)].map(
+        (m) => m[1],
+      );
+      expect(read.sort()).toEqual([...parameters].sort());
+      expect(policies).toContain('states:StartExecution');
+      // The door hands its people to the conversion queue, as the webhook door does.
+      expect(policies).toContain('sqs:SendMessage');
+      expect(fn?.Environment?.Variables).toHaveProperty('CONVERSION_QUEUE_URL');
+    }
+  });
+
+  it('gives each CRM door a role reading only its own secret, and its configuration as names or plain settings', () => {
+    const doors = {
+      SalesforceWebhook: {
+        secret: 'salesforce-endpoint-secret',
+        variable: 'SALESFORCE_ENDPOINT_SECRET_PARAMETER',
+      },
+      PipedriveWebhook: { secret: 'pipedrive-basic-auth', variable: 'PIPEDRIVE_BASIC_AUTH_PARAMETER' },
+    };
+    for (const [door, { secret, variable }] of Object.entries(doors)) {
+      const fn = template.Resources[`${door}LambdaFunction`]?.Properties;
+      expect(fn?.Role).toEqual({ 'Fn::GetAtt': [`${door}Role`, 'Arn'] });
+      expect(fn?.Environment?.Variables[variable]).toBe(`/apollo-contact-converter/prod/${secret}`);
+      const parameters = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies)
+        .match(/parameter\/apollo-contact-converter\/prod\/[a-z-]+/g)
+        ?.sort();
+      const policies = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies);
+      expect(policies).toContain('sqs:SendMessage');
+      expect(policies).toContain('states:StartExecution');
+      expect(fn?.Environment?.Variables).toHaveProperty('CONVERSION_QUEUE_URL');
+      expect(parameters).toEqual(
+        [
+          `parameter/apollo-contact-converter/prod/${secret}`,
+          'parameter/apollo-contact-converter/prod/apollo-api-key',
+          'parameter/apollo-contact-converter/prod/log-hash-secret',
+        ].sort(),
+      );
+    }
+    // The org ids are not secret (every Outbound Message carries them): a deploy parameter, empty by default.
+    expect(
+      template.Resources.SalesforceWebhookLambdaFunction?.Properties.Environment?.Variables,
+    ).toMatchObject({
+      SALESFORCE_ORG_IDS: '',
+    });
   });
 
   it('grants no IAM action on "*"', () => {
@@ -475,12 +551,15 @@ describe('Deployment: serverless package', () => {
         // On a message's last receive, a person tried fewer times than allowed gets a fresh one.
         expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
       ]);
-      for (const door of [
+      const doors = [
         'EnrichmentWebhookRole',
+        'HubspotWebhookRole',
+        'CustomWebhookRole',
+        'SalesforceWebhookRole',
+        'PipedriveWebhookRole',
         'CreateContactsRole',
-        'SweepQueuedRole',
-        'RetryConversionRole',
-      ]) {
+      ];
+      for (const door of [...doors, 'SweepQueuedRole', 'RetryConversionRole']) {
         expect(sqsStatementsOf(door), door).toEqual([
           expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
         ]);
@@ -488,13 +567,9 @@ describe('Deployment: serverless package', () => {
       const withQueueAccess = ofType('AWS::IAM::Role')
         .filter(([name]) => sqsStatementsOf(name).length > 0)
         .map(([name]) => name);
-      expect(withQueueAccess.sort()).toEqual([
-        'ConvertQueuedRole',
-        'CreateContactsRole',
-        'EnrichmentWebhookRole',
-        'RetryConversionRole',
-        'SweepQueuedRole',
-      ]);
+      expect(withQueueAccess.sort()).toEqual(
+        [...doors, 'ConvertQueuedRole', 'SweepQueuedRole', 'RetryConversionRole'].sort(),
+      );
       // The operator's lists only query the by-status index: no GetItem, no write, no scan.
       for (const reader of ['ListConversionsRole', 'ConversionSummaryRole']) {
         const dynamo = statementsOf(reader).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));

@@ -69,6 +69,16 @@ function compact<T extends object>(body: T): Partial<T> {
   ) as Partial<T>;
 }
 
+/**
+ * The contact fields as the single create names them. Apollo's bulk create takes a HubSpot record
+ * id as `hubspot_id`; the single create's documentation names the same id `hubspot_vid` (the
+ * contact's own field), with `salesforce_contact_id` and `salesforce_lead_id` spelled alike in
+ * both (docs/apollo/apollo-openapi.json, `POST /contacts`, "How Apollo picks the match").
+ */
+function singleCreateFields({ hubspot_id, ...fields }: ContactFields): Record<string, unknown> {
+  return { ...fields, hubspot_vid: hubspot_id };
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -133,7 +143,7 @@ export class ApolloHttpClient implements Apollo {
     fields: ContactFields,
     options: CallOptions & { runDedupe?: boolean },
   ): Promise<ApolloContact> {
-    const body = compact({ ...fields, run_dedupe: options.runDedupe ? true : undefined });
+    const body = compact({ ...singleCreateFields(fields), run_dedupe: options.runDedupe ? true : undefined });
     const reply = await this.call('POST /contacts', '/contacts', body, options, { idempotent: false });
     return this.read(createReplySchema, reply, 'POST /contacts').contact;
   }
