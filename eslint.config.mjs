@@ -11,7 +11,7 @@ export default tseslint.config(
       parserOptions: {
         // Every .ts/.mts file is in tsconfig.json; the root .mjs files (this one) are not, so
         // they get TypeScript's default project.
-        projectService: { allowDefaultProject: ['*.mjs'] },
+        projectService: { allowDefaultProject: ['*.mjs', 'cli/*.mjs'] },
         tsconfigRootDir: import.meta.dirname,
       },
     },
@@ -23,7 +23,7 @@ export default tseslint.config(
   },
   {
     // The product never depends on the development tooling, the benchmarks or the tests.
-    files: ['functions/**', 'lib/**'],
+    files: ['functions/**', 'lib/**', 'cli/**'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -31,7 +31,8 @@ export default tseslint.config(
           patterns: [
             {
               regex: '^(\\.\\./)+(local|bench|test)(/|$)',
-              message: 'functions/ and lib/ are the product: they must not import local/, bench/ or test/.',
+              message:
+                'functions/, lib/ and cli/ are the product: they must not import local/, bench/ or test/.',
             },
           ],
         },

@@ -7,7 +7,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     setupFiles: ['test/setup.ts'],
-    // Handlers log JSON lines; tests that check logs capture them explicitly.
-    env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
+    // Handlers log JSON lines and EMF metrics; tests that check either capture them explicitly.
+    env: { POWERTOOLS_LOG_LEVEL: 'SILENT', POWERTOOLS_METRICS_DISABLED: 'true' },
   },
 });

@@ -11,6 +11,11 @@ export const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
   // Queue people (ledger, queue), start verifications of converted ones never started.
   enrichmentWebhook: 'dynamodb-sfn-sqs',
   createContacts: 'dynamodb-sfn-sqs',
+  // The CRM doors: the same intake as the webhook door.
+  hubspotWebhook: 'dynamodb-sfn-sqs',
+  customWebhook: 'dynamodb-sfn-sqs',
+  salesforceWebhook: 'dynamodb-sfn-sqs',
+  pipedriveWebhook: 'dynamodb-sfn-sqs',
   // Claims, postpones or re-sends messages, starts one verification per batch; Apollo by fetch.
   convertQueued: 'dynamodb-sfn-sqs',
   // Queries the ledger, sends keys again.
@@ -26,6 +31,10 @@ export const FLOOR_OF_FUNCTION: Record<string, FloorName> = {
   pollPhoneResult: 'dynamodb',
   verifyContact: 'dynamodb',
   recordVerificationFailure: 'dynamodb',
+  // The operator's routes: index queries; a retry re-queues or re-drives a verification.
+  listConversions: 'dynamodb',
+  conversionSummary: 'dynamodb',
+  retryConversion: 'dynamodb-sfn-sqs',
 };
 
 /**

@@ -5,14 +5,17 @@ import { parseEnrichmentWebhook } from '../lib/requests';
 import { getConversionRoot } from '../lib/roots/conversion';
 import { verifyWebhookSignature } from '../lib/webhook-signature';
 
-/** POST /webhooks/enrichment-completed: signed deliveries from CRMs and enrichment tools, queued (202). */
+/**
+ * POST /webhooks/enrichment-completed: Standard Webhooks deliveries (`webhook-*` or `svix-*`
+ * headers) from enrichment tools and scripts, queued (202).
+ */
 export const handler = httpRoute(async (request) => {
   const { config, intake, webhookDeliveries } = getConversionRoot();
   const body = bodyBytes(request, config.maxBodyBytes);
-  verifyWebhookSignature(body, request.headers, await config.secret('WEBHOOK_SECRET'));
+  const id = verifyWebhookSignature(body, request.headers, await config.secret('WEBHOOK_SECRET'));
   const webhook = parseEnrichmentWebhook(utf8Text(body), config);
   if (webhook.kind === 'ignored') return json(200, { ignored: webhook.type, results: [] });
-  const delivery = { id: request.headers['webhook-id'] as string, body, deadline: request.deadline };
+  const delivery = { id, body, deadline: request.deadline };
   const answer = await webhookDeliveries.answerOnce(delivery, async () => ({
     results: await intake.accept(webhook.people, request),
   }));

@@ -8,6 +8,7 @@ import { isConversionId } from './identity';
 import type { ConversionOutcome, ConversionRecord, QueuedContact, QueuedConversionLedger } from './ledger';
 import type { MatchIdentity } from './person';
 import { logger, personRef } from './logger';
+import { noMetrics, type ServiceMetrics } from './metrics';
 import type { ContactFields } from './person';
 import { MAX_PACING_SECONDS } from './rate-limit-pacer';
 import type { VerificationScheduler } from './schedulers';
@@ -26,6 +27,8 @@ export interface QueuedMessage {
   body: string;
   /** How many times the queue has handed this message out, this time included (ApproximateReceiveCount). */
   receiveCount: number;
+  /** Epoch ms when the message was first sent to the queue (SentTimestamp), if known. */
+  sentAtMs?: number;
 }
 
 /** Holds calls to an Apollo endpoint back while its limits are spent (`RateLimitPacer`). */
@@ -52,6 +55,8 @@ export interface BulkConversionDependencies {
   quietPeriodSeconds: number;
   /** Ledger calls made at once (claims, completions). */
   concurrency?: number;
+  /** Counts outcomes and how long messages waited in the queue (default: counts nothing). */
+  metrics?: ServiceMetrics;
   now?: () => number;
   newToken?: () => string;
 }
@@ -209,10 +214,12 @@ async function eachLimit<T>(items: readonly T[], limit: number, work: (item: T) 
 export class BulkConversion {
   private readonly now: () => number;
   private readonly newToken: () => string;
+  private readonly metrics: ServiceMetrics;
 
   constructor(private readonly deps: BulkConversionDependencies) {
     this.now = deps.now ?? Date.now;
     this.newToken = deps.newToken ?? randomUUID;
+    this.metrics = deps.metrics ?? noMetrics;
   }
 
   /**
@@ -225,7 +232,9 @@ export class BulkConversion {
   ): Promise<{ failedMessageIds: string[] }> {
     const failedMessageIds: string[] = [];
     const byKey = new Map<string, QueuedMessage[]>();
+    const receivedAtMs = this.now();
     for (const message of messages) {
+      if (message.sentAtMs !== undefined) this.metrics.queuedMessageAge(receivedAtMs - message.sentAtMs);
       const key = keyOf(message.body);
       if (key === undefined) {
         // Poison from the start: no key, nothing to mark. The dead-letter queue keeps it.
@@ -366,8 +375,11 @@ export class BulkConversion {
   /**
    * bulk_create's dedupe matches on email, or a name with the company's name (or email domain): a
    * person with neither an email nor a company name (a name and a website) would not be matched.
-   * If an earlier try may have created such a person, people/match (by name and domain; free for a
-   * saved contact, no reveal flags) looks first, as the synchronous conversion does.
+   * So people/match (by name and domain; free for a saved contact, no reveal flags) looks first,
+   * as the synchronous conversion does: for a contact Apollo already holds (the same person
+   * converted with an email and the organisation, whose domain Apollo resolved), and for what an
+   * earlier try of ours may have created. The verification asks people/bulk_match the same
+   * question, so a contact created beside the one it finds would end `verification_failed`.
    */
   private async findUndedupable(
     held: Held[],
@@ -377,7 +389,7 @@ export class BulkConversion {
     const found: Converted[] = [];
     const ready: Held[] = [];
     await eachLimit(held, this.concurrency(), async (person) => {
-      if (!person.uncertain || !undedupable(person)) {
+      if (!undedupable(person)) {
         ready.push(person);
         return;
       }
@@ -387,7 +399,14 @@ export class BulkConversion {
         });
         const contactId = matched?.contact_id ?? matched?.contact?.id ?? undefined;
         if (contactId === undefined) ready.push(person);
-        else found.push({ held: person, contactId, outcome: 'created', phonesSet: false });
+        // An earlier try of ours may have made it: then it counts as created by this service.
+        else
+          found.push({
+            held: person,
+            contactId,
+            outcome: person.uncertain ? 'created' : 'existing',
+            phonesSet: false,
+          });
       } catch (error) {
         await this.giveBackOne(person, error, fates, {
           endpoint: 'POST /people/match',
@@ -585,6 +604,7 @@ export class BulkConversion {
           nowMs: this.now(),
         });
         logger.info('person converted', { person: personRef(held.key), contactId, outcome });
+        this.metrics.conversions(outcome);
         completed.push({ key: held.key, contact_id: contactId });
         fates.set(held.key, ACK);
       } catch (error) {
@@ -660,7 +680,7 @@ export class BulkConversion {
   ): Promise<void> {
     const reason = errorMessage(error);
     if (isError(error, 'ApolloRejectedError')) {
-      await this.finish(person, fates, () =>
+      const recorded = await this.finish(person, fates, () =>
         this.deps.ledger.reject({
           key: person.key,
           token: person.token,
@@ -671,6 +691,7 @@ export class BulkConversion {
       );
       // Not the message: Apollo may quote the submitted data in it. The ledger keeps it.
       logger.warn('Apollo rejected a person', { person: personRef(person.key) });
+      if (recorded) this.metrics.conversions('rejected');
       return;
     }
     if (isError(error, 'ApolloRateLimitError')) {
@@ -699,7 +720,7 @@ export class BulkConversion {
       const given = `gave up after ${person.attempts} attempts (${person.receives} receives from the conversion queue); last error: ${reason}${
         uncertain ? '; a contact may exist in Apollo' : ''
       }`;
-      await this.finish(person, fates, () =>
+      const recorded = await this.finish(person, fates, () =>
         this.deps.ledger.failQueued({
           key: person.key,
           token: person.token,
@@ -713,6 +734,7 @@ export class BulkConversion {
         person: personRef(person.key),
         receives: person.receives,
       });
+      if (recorded) this.metrics.conversions('failed');
       // Reported failed on its last receive: the dead-letter queue keeps it, and its alarm fires.
       fates.set(person.key, RETRY);
       return;
@@ -753,16 +775,19 @@ export class BulkConversion {
   }
 
   /** A final write as the claim holder; its message is done, unless the write failed. */
-  private async finish(person: Held, fates: Map<string, Fate>, write: () => Promise<void>): Promise<void> {
+  /** Records a final state as the claim holder; true if it was written. */
+  private async finish(person: Held, fates: Map<string, Fate>, write: () => Promise<void>): Promise<boolean> {
     try {
       await write();
       fates.set(person.key, ACK);
+      return true;
     } catch (error) {
       logger.error('could not record a person', {
         person: personRef(person.key),
         error: errorMessage(error),
       });
       fates.set(person.key, isError(error, 'LockLostError') ? ACK : RETRY);
+      return false;
     }
   }
 

@@ -1,4 +1,7 @@
 import type { CountryCode } from 'libphonenumber-js';
+import { parseCustomSources } from './doors/custom-sources';
+import { hubSpotSettings, type HubSpotSettings } from './doors/hubspot-settings';
+import { salesforceId18 } from './crm-ids';
 import { ConfigurationError } from './errors';
 import { cachedParameterReader, parametersExtensionReader, type ParameterReader } from './ssm-parameters';
 
@@ -55,6 +58,18 @@ export interface Config {
   conversionMaxReceives: number;
   /** A person `queued` this long without change gets its key sent again by the stranded-send sweep. */
   queuedSweepAfterMs: number;
+  /** The HubSpot door: how it authenticates, and which contact properties it reads. */
+  hubspot: HubSpotSettings;
+  /**
+   * The Salesforce orgs whose Outbound Messages are accepted, as 18-character ids (given in the
+   * 15- or 18-character form). Empty when unset: the Salesforce door then refuses every message.
+   */
+  salesforceOrgIds: string[];
+  /**
+   * A Contact field holding the account's name (a formula field such as `Account_Name__c`): an
+   * Outbound Message carries the Contact's own fields only, not its Account's.
+   */
+  salesforceAccountNameField?: string;
   secret(name: SecretName): Promise<string>;
 }
 
@@ -64,7 +79,20 @@ export interface Config {
  * verification run at most once more.
  */
 export type SecretName =
-  'APOLLO_API_KEY' | 'WEBHOOK_SECRET' | 'API_KEY' | 'APOLLO_CALLBACK_TOKEN' | 'LOG_HASH_SECRET';
+  | 'APOLLO_API_KEY'
+  | 'WEBHOOK_SECRET'
+  | 'API_KEY'
+  | 'APOLLO_CALLBACK_TOKEN'
+  | 'LOG_HASH_SECRET'
+  // The HubSpot door: the app's client secret(s) for signature v3, or the workflow's API key(s).
+  | 'HUBSPOT_CLIENT_SECRET'
+  | 'HUBSPOT_API_KEY'
+  // The custom JSON door: every source's field map and secrets, one JSON document (lib/doors/custom.ts).
+  | 'CUSTOM_SOURCES'
+  // The Salesforce door: the secret(s) in its path, `/webhooks/salesforce/{secret}`.
+  | 'SALESFORCE_ENDPOINT_SECRET'
+  // The Pipedrive door: its HTTP Basic credentials, `user:password`.
+  | 'PIPEDRIVE_BASIC_AUTH';
 
 type Env = Record<string, string | undefined>;
 
@@ -155,6 +183,39 @@ function country(env: Env, name: string, fallback: CountryCode): CountryCode {
   return raw as CountryCode;
 }
 
+/**
+ * Salesforce org ids, separated by commas or spaces, each in its 15- or 18-character form (an
+ * org id starts with `00D`), kept in the 18-character form. A typo in an 18-character id (its case
+ * suffix does not match) stops the service at startup rather than refusing every message.
+ */
+function salesforceOrgIds(env: Env, name: string): string[] {
+  const raw = text(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(/[\s,]+/)
+    .filter((id) => id !== '')
+    .map((id) => {
+      const id18 = salesforceId18(id);
+      if (id18 === undefined || !id18.startsWith('00D')) {
+        throw new ConfigurationError(
+          `${name} must list Salesforce org ids (00D followed by 12 or 15 letters and digits), not "${id}"`,
+        );
+      }
+      return id18;
+    });
+}
+
+/** A Salesforce field's API name (`Account_Name__c`), as an Outbound Message spells its element. */
+function salesforceFieldName(env: Env, name: string): string | undefined {
+  const raw = text(env, name);
+  if (raw !== undefined && !/^[A-Za-z][A-Za-z0-9_]{0,79}$/.test(raw)) {
+    throw new ConfigurationError(
+      `${name} must be a Salesforce field API name such as Account_Name__c, not "${raw}"`,
+    );
+  }
+  return raw;
+}
+
 /** Reads a secret's value, or the SSM parameter named by `<NAME>_PARAMETER` (cached 5 minutes). */
 async function readSecret(env: Env, name: SecretName, readParameter: ParameterReader): Promise<string> {
   const value = text(env, name);
@@ -191,6 +252,9 @@ export function loadConfig(
   env: Env = process.env,
   readParameter: ParameterReader = containerParameters,
 ): Config {
+  // Given as a value (locally), the custom sources are checked now; from SSM, when first read.
+  const customSources = text(env, 'CUSTOM_SOURCES');
+  if (customSources !== undefined) parseCustomSources(customSources);
   return {
     region: text(env, 'AWS_REGION') ?? 'us-east-1',
     ledgerTable: required(env, 'LEDGER_TABLE'),
@@ -219,6 +283,9 @@ export function loadConfig(
     inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
     conversionMaxReceives: integer(env, 'CONVERSION_MAX_RECEIVES', 5, 1, 1000),
     queuedSweepAfterMs: integer(env, 'QUEUED_SWEEP_AFTER_MINUTES', 15, 1, 10_080) * 60_000,
+    hubspot: hubSpotSettings(env),
+    salesforceOrgIds: salesforceOrgIds(env, 'SALESFORCE_ORG_IDS'),
+    salesforceAccountNameField: salesforceFieldName(env, 'SALESFORCE_ACCOUNT_NAME_FIELD'),
     secret: (name) => readSecret(env, name, readParameter),
   };
 }

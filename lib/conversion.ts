@@ -11,7 +11,9 @@ import {
 import { isNameIdentity } from './identity';
 import { IdentityResolution } from './identity-resolution';
 import type { ConversionLedger, ConversionOutcome, ConversionRecord, PersonIdentities } from './ledger';
+import { PERSON_CREDITS } from './apollo/pricing';
 import { logger, personRef } from './logger';
+import type { ServiceMetrics } from './metrics';
 import { phoneHash, type Person } from './person';
 import type { VerificationScheduler } from './schedulers';
 
@@ -52,6 +54,8 @@ export interface ConversionDependencies {
   maxAttempts: number;
   /** Retry-After for a 503 caused by Apollo being unavailable (429s carry their own). */
   unavailableRetryAfterSeconds: number;
+  /** Counts what this use case did (default: nothing). */
+  metrics?: ServiceMetrics;
   now?: () => number;
   newToken?: () => string;
   /** Re-drives the verification of a record a redelivery finds waiting too long for its verdict. */
@@ -223,6 +227,7 @@ export class ContactConversion {
         createSent = true;
       });
       await ledger.complete({ key: person.key, token, ...converted, nowMs: this.now() });
+      this.deps.metrics?.conversions(converted.outcome);
     } catch (error) {
       if (isError(error, 'ApolloRejectedError')) {
         await ledger.reject({
@@ -234,6 +239,7 @@ export class ContactConversion {
         });
         // Not the message: Apollo may quote the submitted data in it. The ledger keeps it for the operator.
         logger.warn('Apollo rejected a person', { person: personRef(person.key) });
+        this.deps.metrics?.conversions('rejected');
         return { ...this.result(person, 'rejected', null), reason: error.message };
       }
       if (isError(error, 'LockLostError')) {
@@ -364,6 +370,7 @@ export class ContactConversion {
           contactId: found,
           nowMs: this.now(),
         });
+        this.deps.metrics?.conversions('created');
         await this.startVerification(person.key, found);
         return this.result(person, 'created', found);
       }
@@ -377,6 +384,7 @@ export class ContactConversion {
       expiresAtSeconds: this.expiry(),
     });
     logger.error('gave up converting a person', { person: personRef(person.key), reason });
+    this.deps.metrics?.conversions('failed');
     return { ...this.result(person, 'failed', null), reason };
   }
 
@@ -407,6 +415,7 @@ export class ContactConversion {
         }
         // Shown as `free_lookups`: each one a person not converted (or enriched) twice.
         await this.deps.ledger.countFreeLookup({ key: record.key, nowMs: this.now() });
+        this.deps.metrics?.creditsSaved(PERSON_CREDITS);
         return this.result(person, 'duplicate', record.contactId);
     }
   }

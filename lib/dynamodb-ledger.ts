@@ -16,8 +16,10 @@ import type {
   ClaimResult,
   ConversionIntakeLedger,
   ConversionLedger,
+  ConversionListLedger,
   ConversionOutcome,
   ConversionRecord,
+  ConversionRetryLedger,
   EnqueueRequest,
   EnqueueResult,
   EnrichmentClaim,
@@ -25,6 +27,8 @@ import type {
   IdentityEntry,
   KeptEnrichment,
   LedgerReader,
+  ListedRecord,
+  ListPosition,
   PaidEnrichments,
   PersonAliases,
   PersonIdentities,
@@ -35,6 +39,7 @@ import type {
   QueuedConversionLedger,
   RecordStatus,
   RememberedDelivery,
+  StatusTally,
   StrandedQueueLedger,
   VerificationLedger,
   VerificationSweepLedger,
@@ -228,6 +233,32 @@ const ENQUEUE_SET =
 /** The index of records by status (serverless.yml, local/dynamodb.ts): the stranded-send sweep's. */
 export const BY_STATUS_INDEX = 'by-status';
 
+/**
+ * The fingerprint an operator's retry writes on a rejected or failed record that no longer holds
+ * its person (`reopenForResend`): no person's fingerprint equals it, so the next delivery of the
+ * person, even unchanged, queues it again. (An absent fingerprint would not do: DynamoDB's `<>`
+ * is false for a missing attribute.)
+ */
+const REOPENED_FOR_RESEND = 'reopened-for-retry';
+
+/** What the `by-status` index holds of a record (serverless.yml's INCLUDE projection). */
+function toListedRecord(stored: LedgerItem & { status: RecordStatus }): ListedRecord {
+  return {
+    key: stored.pk,
+    status: stored.status,
+    contactId: stored.contact_id ?? null,
+    outcome: stored.outcome ?? null,
+    lastError: stored.last_error ?? null,
+    attempts: stored.attempts ?? 0,
+    createdAt: stored.created_at ?? '',
+    updatedAt: stored.updated_at ?? '',
+    convertedAt: stored.converted_at ?? null,
+    verifiedAt: stored.verified_at ?? null,
+    creditsConsumed: stored.credits_consumed ?? 0,
+    freeLookups: stored.free_lookups ?? 0,
+  };
+}
+
 /** The sparse index of records waiting for a verdict (serverless.yml, local/dynamodb.ts). */
 export const AWAITING_VERDICT_INDEX = 'awaiting-verdict';
 /**
@@ -252,6 +283,8 @@ export class DynamoDbLedger
     ConversionIntakeLedger,
     QueuedConversionLedger,
     StrandedQueueLedger,
+    ConversionListLedger,
+    ConversionRetryLedger,
     VerificationLedger,
     PersonAliases,
     PersonIdentities,
@@ -618,6 +651,144 @@ export class DynamoDbLedger
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined && keys.length < limit);
     return keys;
+  }
+
+  async listByStatus(query: {
+    status: RecordStatus;
+    limit: number;
+    after?: ListPosition;
+    newestFirst?: boolean;
+  }): Promise<{ records: ListedRecord[]; next: ListPosition | null }> {
+    const records: ListedRecord[] = [];
+    let startKey: Record<string, AttributeValue> | undefined =
+      query.after === undefined
+        ? undefined
+        : marshall({ pk: query.after.key, status: query.status, updated_at: query.after.updatedAt });
+    // A page may come back short (DynamoDB stops at 1 MB): read on until `limit` or the end.
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: BY_STATUS_INDEX,
+          KeyConditionExpression: '#status = :status',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({ ':status': query.status }),
+          ScanIndexForward: query.newestFirst !== true,
+          Limit: query.limit - records.length,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        records.push(toListedRecord(unmarshall(item) as LedgerItem & { status: RecordStatus }));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && records.length < query.limit);
+    const last = records.at(-1);
+    return {
+      records,
+      next:
+        startKey === undefined || last === undefined ? null : { key: last.key, updatedAt: last.updatedAt },
+    };
+  }
+
+  async tallyStatus({
+    status,
+    maxRecords,
+  }: {
+    status: RecordStatus;
+    maxRecords: number;
+  }): Promise<StatusTally> {
+    const tally: StatusTally = {
+      records: 0,
+      creditsConsumed: 0,
+      freeLookups: 0,
+      complete: true,
+      oldestUpdatedAt: null,
+    };
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: BY_STATUS_INDEX,
+          KeyConditionExpression: '#status = :status',
+          // Only what is added up: the read costs the same, the reply is a fraction.
+          ProjectionExpression: 'updated_at, credits_consumed, free_lookups',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({ ':status': status }),
+          Limit: maxRecords - tally.records,
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      for (const item of page.Items ?? []) {
+        const stored = unmarshall(item) as LedgerItem;
+        tally.oldestUpdatedAt ??= stored.updated_at ?? null;
+        tally.records++;
+        tally.creditsConsumed += stored.credits_consumed ?? 0;
+        tally.freeLookups += stored.free_lookups ?? 0;
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined && tally.records < maxRecords);
+    tally.complete = startKey === undefined;
+    return tally;
+  }
+
+  async requeueFailed({ key, nowMs }: { key: string; nowMs: number }): Promise<boolean> {
+    // As a changed re-delivery re-opens a record: attempts afresh, kept until converted (no TTL).
+    return this.updateIf(key, '#status = :failed AND attribute_exists(queued_contact)', {
+      UpdateExpression:
+        'SET #status = :queued, attempts = :zero, sent_at = :now, updated_at = :now_iso ' +
+        'REMOVE expires_at, lock_token, lock_expires_at',
+      ExpressionAttributeValues: {
+        ':failed': 'failed',
+        ':queued': 'queued',
+        ':zero': 0,
+        ':now': nowMs,
+        ':now_iso': iso(nowMs),
+      },
+    });
+  }
+
+  async reopenForResend({ key, nowMs }: { key: string; nowMs: number }): Promise<boolean> {
+    return this.updateIf(key, '#status IN (:rejected, :failed) AND attribute_not_exists(queued_contact)', {
+      UpdateExpression: 'SET fingerprint = :reopened, updated_at = :now_iso',
+      ExpressionAttributeValues: {
+        ':rejected': 'rejected',
+        ':failed': 'failed',
+        ':reopened': REOPENED_FOR_RESEND,
+        ':now_iso': iso(nowMs),
+      },
+    });
+  }
+
+  async reopenVerification({ key, nowMs }: { key: string; nowMs: number }): Promise<number | null> {
+    try {
+      const { Attributes } = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall({ pk: key }),
+          // The contact exists: only its verification runs again, never a create.
+          ConditionExpression: '#status = :verification_failed AND attribute_exists(contact_id)',
+          UpdateExpression:
+            'SET #status = :created, awaiting_verdict_since = :now, awaiting_verdict_shard = :shard, ' +
+            'updated_at = :now_iso, verification_started_at = :now_iso ADD verification_redrives :one',
+          ExpressionAttributeNames: STATUS,
+          ExpressionAttributeValues: marshall({
+            ':verification_failed': 'verification_failed',
+            ':created': 'created',
+            ':now': nowMs,
+            ':now_iso': iso(nowMs),
+            ':shard': verdictShard(key),
+            ':one': 1,
+          }),
+          ReturnValues: 'UPDATED_NEW',
+        }),
+      );
+      return readItem(Attributes)?.verification_redrives ?? null;
+    } catch (error) {
+      if (isConditionFailure(error)) return null;
+      throw error;
+    }
   }
 
   async markVerificationStarted({ key, nowMs }: { key: string; nowMs: number }): Promise<void> {

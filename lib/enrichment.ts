@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CountryCode } from 'libphonenumber-js';
 import type { Apollo, Enrichment, EnrichmentQuery, MatchedPerson, PhoneRevealPayload } from './apollo/apollo';
-import { MAX_REVEAL_CREDITS, matchCredits, revealCredits } from './apollo/pricing';
+import { MAX_REVEAL_CREDITS, PERSON_CREDITS, matchCredits, revealCredits } from './apollo/pricing';
 import type { ContactConversion, ConversionResultStatus } from './conversion';
 import { EnrichmentInProgressError, InvalidRequestError, isError } from './errors';
 import type {
@@ -16,6 +16,7 @@ import type {
 } from './ledger';
 import { foldEmail, foldLinkedin, identitiesOf, identityKey } from './identity';
 import { logger, personRef } from './logger';
+import type { ServiceMetrics } from './metrics';
 import { phoneHash, toE164, toPerson, type ContactFields, type PersonInput } from './person';
 import type { PhoneRevealPoll, PhoneRevealScheduler } from './schedulers';
 
@@ -93,6 +94,8 @@ export interface EnrichmentDependencies {
   heldPhonesTtlSeconds: number;
   /** Polls of webhook_result before the fallback gives up. */
   maxResultPolls: number;
+  /** Counts what this use case did (default: nothing). */
+  metrics?: ServiceMetrics;
   now?: () => number;
   /** Fencing tokens of enrichment claims. */
   newToken?: () => string;
@@ -135,6 +138,7 @@ export class PersonEnrichment {
       const known = await ledger.find({ keyOrAlias: lookup });
       if (known?.contactId) {
         await ledger.countFreeLookup({ key: known.key, nowMs: this.now() });
+        this.deps.metrics?.creditsSaved(PERSON_CREDITS);
         logger.info('enrichment answered from the ledger', { person: personRef(known.key) });
         const phones = known.phoneReveal ?? 'not_requested';
         return {
@@ -300,6 +304,7 @@ export class PersonEnrichment {
       throw error;
     }
     const credits = matchCredits(enrichment.person);
+    this.deps.metrics?.creditsSpent(credits);
     if (enrichment.person === null) {
       // Not found costs nothing and leaves nothing to keep.
       await ledger.releaseEnrichment({ lookup, token });
@@ -413,16 +418,15 @@ export class PersonEnrichment {
       await this.applyPhoneCallback(result.payload, { deadline });
       if (!result.payload.people.some((revealed) => revealed.id === record.apolloPersonId)) {
         // A ready result that names nobody (Apollo found no phone for this person) ends the reveal.
-        await ledger.countRevealCredits({
-          key: poll.key,
-          credits: revealCredits({
-            reportedTotal:
-              result.payload.people.length === 0 ? (result.payload.credits_consumed ?? null) : null,
-            matchCredits: record.requestCredits,
-            mobileRevealed: false,
-          }),
-          nowMs: this.now(),
+        const cost = revealCredits({
+          reportedTotal:
+            result.payload.people.length === 0 ? (result.payload.credits_consumed ?? null) : null,
+          matchCredits: record.requestCredits,
+          mobileRevealed: false,
         });
+        if (await ledger.countRevealCredits({ key: poll.key, credits: cost, nowMs: this.now() })) {
+          this.deps.metrics?.creditsSpent(cost);
+        }
         await ledger.markPhonesUnavailable({
           key: poll.key,
           reason: 'webhook_result: no phone found for this person',
@@ -480,7 +484,10 @@ export class PersonEnrichment {
         matchCredits: record.requestCredits,
         mobileRevealed: held.phones.some((phone) => phone.type === 'mobile'),
       });
-      if (await ledger.countRevealCredits({ key, credits: cost, nowMs: this.now() })) credits = cost;
+      if (await ledger.countRevealCredits({ key, credits: cost, nowMs: this.now() })) {
+        credits = cost;
+        this.deps.metrics?.creditsSpent(cost);
+      }
     }
     if (held.phones.length === 0) {
       await ledger.releaseHeldPhones({ alias, nowMs: this.now() });

@@ -28,6 +28,7 @@ export const ERROR_NAMES = [
   'RetryLaterError',
   'VerdictNotRecordedError',
   'EnrichmentInProgressError',
+  'NotRetryableError',
 ] as const;
 
 export type ErrorName = (typeof ERROR_NAMES)[number];
@@ -206,6 +207,21 @@ export class EnrichmentInProgressError extends NamedError {
 }
 
 /**
+ * An operator's retry of a record that is not to be retried (`POST /conversions/{id}/retry`): it
+ * is being converted right now, or converted already. `status` is the record's status.
+ */
+export class NotRetryableError extends NamedError {
+  override readonly name = 'NotRetryableError';
+
+  constructor(
+    message: string,
+    readonly status: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
  * Every class by its name. `satisfies` holds it to `ERROR_NAMES`: no name without a class, no
  * class without a name, and each class's `name` is its key.
  */
@@ -227,6 +243,7 @@ export const ERROR_CLASSES = {
   RetryLaterError,
   VerdictNotRecordedError,
   EnrichmentInProgressError,
+  NotRetryableError,
 } satisfies { [N in ErrorName]: new (...args: never[]) => { readonly name: N } };
 
 type ErrorsByName = { [N in ErrorName]: InstanceType<(typeof ERROR_CLASSES)[N]> };

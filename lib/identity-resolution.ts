@@ -8,7 +8,7 @@ import type { Person } from './person';
  * without email, by organisation or by website, by LinkedIn URL) resolves to one record.
  *
  * - A person with an email is anchored by its email identity, and links its weak identities
- *   (name + organisation, name + domain, LinkedIn) to its record. A new email first looks through
+ *   (CRM record ids, LinkedIn, name + organisation, name + domain) to its record. A new email first looks through
  *   its weak identities for a record no email owns yet (the same person, delivered without email
  *   before) and adopts it.
  * - A person without email uses the record its weak identities name; only if none, it gets its own.
@@ -136,9 +136,14 @@ export class IdentityResolution {
     return undefined;
   }
 
-  /** A name identity several people share, and no LinkedIn URL that tells them apart. */
+  /**
+   * A name identity several people share, and no LinkedIn URL or CRM id that tells them apart. An
+   * ambiguous LinkedIn URL or CRM id alone refuses nobody: the name still decides.
+   */
   private nameAmbiguous(weak: Seen[]): boolean {
-    return weak.some((s) => s.entry?.ambiguous && s.identity[0] !== 'linkedin');
+    return weak.some(
+      (s) => s.entry?.ambiguous && (s.identity[0] === 'name_org' || s.identity[0] === 'name_domain'),
+    );
   }
 
   /** Under the weak identities' locks: picks or makes the record, then writes the missing links. */

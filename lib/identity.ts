@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { salesforceId18 } from './crm-ids';
 
 /**
  * Who a person is, as the ledger sees it: the pure part (no I/O). `./identity-resolution` uses
@@ -15,13 +16,28 @@ export type Identity =
   | readonly ['name_org', string, string, string]
   | readonly ['name_domain', string, string, string]
   /**
-   * Hook for CRM ids (`['crm', system, id]`, e.g. `['crm', 'salesforce', '003…']`): strong like an
-   * email. No input carries one yet; add it in `identitiesOf` when one does.
+   * A CRM record id: `['crm', 'hubspot', '123']`, `['crm', 'salesforce', '003…']` (the 18-character
+   * form, `lib/crm-ids.ts`: the same record whichever form the sender used). Weak, like a name:
+   * see `WEAK_KINDS`.
    */
-  | readonly ['crm', string, string];
+  | readonly ['crm', 'hubspot' | 'salesforce', string];
 
-/** Kinds two different people may share (one name at one company, say): they can turn ambiguous. */
-export const WEAK_KINDS = ['linkedin', 'name_org', 'name_domain'] as const;
+/**
+ * Kinds two different people may share (one name at one company, say): they can turn ambiguous.
+ *
+ * A CRM record id is one of them, although a CRM means it to name one person. It is only as good
+ * as the CRM's data: sales teams reuse a record for the successor of someone who left (a new name
+ * and email on the old id), merges keep one id for two records, and a HubSpot id is unique only
+ * within its portal (the customised workflow body carries no portal). Made strong like an email,
+ * it would merge the two emails of such a reused record into one contact, which the ledger never
+ * does (a record is owned by one email); and a second strong identity would need a second owner
+ * per record. As a weak identity it does what is safe: it names the record of a person delivered
+ * without email (the same CRM record seen again, whatever its name or company now says), it lets a
+ * later delivery with the email adopt that record, and a CRM id two emails reach is marked
+ * ambiguous and names nobody after, exactly like a shared name. Apollo still gets the id on the
+ * contact and matches its own contacts on it.
+ */
+export const WEAK_KINDS = ['crm', 'linkedin', 'name_org', 'name_domain'] as const;
 
 /**
  * Invisible and formatting characters: format controls (`\p{Cf}`: zero-width space and joiners,
@@ -132,15 +148,22 @@ export interface IdentityFields {
   organization_name?: string;
   website_url?: string;
   linkedin_url?: string;
+  hubspot_id?: string;
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
 }
 
 /**
- * Every identity of a person, strongest first: email, (CRM ids,) LinkedIn URL, name + organisation,
+ * Every identity of a person, strongest first: email, CRM ids, LinkedIn URL, name + organisation,
  * name + website domain. Name identities need both names and a non-empty folded company.
  */
 export function identitiesOf(fields: IdentityFields): Identity[] {
   const identities: Identity[] = [];
   if (fields.email !== undefined) identities.push(['email', foldEmail(fields.email)]);
+  if (fields.hubspot_id !== undefined) identities.push(['crm', 'hubspot', fields.hubspot_id]);
+  for (const id of [fields.salesforce_contact_id, fields.salesforce_lead_id]) {
+    if (id !== undefined) identities.push(['crm', 'salesforce', salesforceId18(id) ?? id]);
+  }
   if (fields.linkedin_url !== undefined) {
     const profile = foldLinkedin(fields.linkedin_url);
     if (/^linkedin\.com\/.+/.test(profile)) identities.push(['linkedin', profile]);

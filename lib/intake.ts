@@ -5,7 +5,9 @@ import { RetryLaterError, errorMessage } from './errors';
 import { identityKey, isWeak } from './identity';
 import { IdentityResolution } from './identity-resolution';
 import type { ConversionIntakeLedger, ConversionRecord, QueuedContact } from './ledger';
+import { PERSON_CREDITS } from './apollo/pricing';
 import { logger, personRef } from './logger';
+import type { ServiceMetrics } from './metrics';
 import { phoneHash, type Person } from './person';
 import type { PersonEntry } from './requests';
 import type { VerificationScheduler } from './schedulers';
@@ -23,6 +25,8 @@ export interface ConversionIntakeDependencies {
    * repaired by the sender's retry. Extra messages are harmless (the consumer's claim decides).
    */
   resendAfterMs: number;
+  /** Counts what this use case did (default: nothing). */
+  metrics?: ServiceMetrics;
   /** Retry-After of the 503 when the queue refused a send. */
   queueRetryAfterSeconds: number;
   /** Retry-After of the 503 for a person whose identity another delivery is deciding right now. */
@@ -62,7 +66,10 @@ interface Accepted {
   unverified?: { key: string; contact_id: string };
 }
 
-/** What the consumer sends to Apollo for `person` (it reads it from the record). */
+/**
+ * What the consumer sends to Apollo for `person` (it reads it from the record): the contact fields,
+ * the sender's CRM record ids included, which bulk_create matches on and the reply mapping reads.
+ */
 function queuedContactOf(person: Person): QueuedContact {
   return { ...person.fields };
 }
@@ -236,6 +243,7 @@ export class ConversionIntake {
       case 'verified':
       case 'verification_failed': {
         await this.deps.ledger.countFreeLookup({ key: record.key, nowMs });
+        this.deps.metrics?.creditsSaved(PERSON_CREDITS);
         const result = this.result(person, 'duplicate', record.contactId);
         if (record.contactId !== null && record.verificationStartedAt === null) {
           // Converted, but its verification never started (its consumer died in between).

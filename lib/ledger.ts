@@ -561,3 +561,86 @@ export interface StrandedQueueLedger {
   queuedBefore(query: { olderThanMs: number; limit: number }): Promise<string[]>;
   markSent(update: { key: string; nowMs: number }): Promise<void>;
 }
+
+/**
+ * A record as the `by-status` index holds it (its INCLUDE projection): what the operator's lists
+ * show, no person data.
+ */
+export interface ListedRecord {
+  key: string;
+  status: RecordStatus;
+  contactId: string | null;
+  outcome: ConversionOutcome | null;
+  lastError: string | null;
+  attempts: number;
+  createdAt: string;
+  updatedAt: string;
+  convertedAt: string | null;
+  verifiedAt: string | null;
+  creditsConsumed: number;
+  freeLookups: number;
+}
+
+/** Where a listing of one status stopped: the index position after the last record returned. */
+export interface ListPosition {
+  key: string;
+  updatedAt: string;
+}
+
+/** What the records of one status add up to (`ConversionOverview.summary`). */
+export interface StatusTally {
+  /** Records counted: all of them when `complete`, else the first `maxRecords`. */
+  records: number;
+  creditsConsumed: number;
+  freeLookups: number;
+  /** False when the count stopped at `maxRecords`: the figures are lower bounds. */
+  complete: boolean;
+  /** `updated_at` of the oldest record of this status (the index's first), or null for none. */
+  oldestUpdatedAt: string | null;
+}
+
+/**
+ * The operator's reads (`ConversionOverview`): records by status through the `by-status` index
+ * (status, updated_at), never a scan.
+ */
+export interface ConversionListLedger {
+  /**
+   * Up to `limit` records of `status`, oldest change first (`newestFirst`: newest first), after
+   * `after` (the `next` of the previous page). `next` is null on the last page.
+   */
+  listByStatus(query: {
+    status: RecordStatus;
+    limit: number;
+    after?: ListPosition;
+    newestFirst?: boolean;
+  }): Promise<{ records: ListedRecord[]; next: ListPosition | null }>;
+  /** Counts the records of `status` and adds up their credits, reading at most `maxRecords`. */
+  tallyStatus(query: { status: RecordStatus; maxRecords: number }): Promise<StatusTally>;
+}
+
+/**
+ * An operator's retry of one record (`ConversionRetry`). Each write is conditional on the status it
+ * leaves, so a record being converted, converted or verified since is never touched.
+ */
+export interface ConversionRetryLedger {
+  get(query: { key: string }): Promise<ConversionRecord | null>;
+  /**
+   * failed, still holding its queued person (`failQueued`) → queued, attempts counted afresh and the
+   * send dated `nowMs`. False (nothing written) for any other status or a record without the person.
+   */
+  requeueFailed(update: { key: string; nowMs: number }): Promise<boolean>;
+  /**
+   * rejected or failed without its queued person (the ledger forgot the phones): the fingerprint is
+   * cleared, so the next delivery of the person, with the same data, queues it again (`enqueue`).
+   * The status stays. False (nothing written) for any other status or a record holding its person.
+   */
+  reopenForResend(update: { key: string; nowMs: number }): Promise<boolean>;
+  /**
+   * verification_failed → created, waiting for a verdict again (the sweep's index) with one more
+   * re-drive counted. Returns the re-drive's number (its execution name), or null (nothing written)
+   * for any other status.
+   */
+  reopenVerification(update: { key: string; nowMs: number }): Promise<number | null>;
+  /** The send of a re-queued record failed: the next sweep or delivery sends it again. */
+  markUnsent(update: { key: string }): Promise<void>;
+}

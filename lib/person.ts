@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import * as z from 'zod/mini';
+import { salesforceId18 } from './crm-ids';
 import { InvalidRequestError } from './errors';
 import { identitiesOf, identityKey, stripInvisible, type Identity } from './identity';
 
@@ -32,6 +33,17 @@ const TEXT_FIELDS = [
 
 const optionalText = (max: number) => z.optional(z.nullable(z.string().check(z.maxLength(max))));
 
+/** A CRM record id: trimmed, then held to the CRM's own form (`form` matches the whole id); blank is absent. */
+const crmId = (form: string, message: string) =>
+  z.optional(
+    z.nullable(z.string().check(z.maxLength(64), z.trim(), z.regex(new RegExp(`^(?:${form})?$`), message))),
+  );
+const SALESFORCE_ID = '[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?';
+
+/** The CRM record ids a person may carry, as Apollo's contacts name them. */
+export const CRM_ID_FIELDS = ['hubspot_id', 'salesforce_contact_id', 'salesforce_lead_id'] as const;
+export type CrmIdField = (typeof CRM_ID_FIELDS)[number];
+
 /** A person as CRMs and scripts send it. Unknown fields are dropped, not rejected. */
 export const personInputSchema = z.object({
   first_name: optionalText(200),
@@ -48,6 +60,10 @@ export const personInputSchema = z.object({
   home_phone: optionalText(64),
   other_phone: optionalText(64),
   label_names: z.optional(z.nullable(z.array(z.string().check(z.maxLength(200))).check(z.maxLength(50)))),
+  // The sender's own record ids (CRM doors fill them): Apollo matches a contact on them.
+  hubspot_id: crmId('\\d{1,20}', 'not a HubSpot record id (digits)'),
+  salesforce_contact_id: crmId(SALESFORCE_ID, 'not a Salesforce id (15 or 18 letters and digits)'),
+  salesforce_lead_id: crmId(SALESFORCE_ID, 'not a Salesforce id (15 or 18 letters and digits)'),
 });
 export type PersonInput = z.infer<typeof personInputSchema>;
 
@@ -66,7 +82,16 @@ export interface ContactFields {
   home_phone?: string;
   other_phone?: string;
   label_names?: string[];
+  /**
+   * CRM record ids (`CRM_ID_FIELDS`): Apollo matches an existing contact on them before the email.
+   * Salesforce ids in their 18-character form (`lib/crm-ids.ts`), whichever form the sender used.
+   */
+  hubspot_id?: string;
+  salesforce_contact_id?: string;
+  salesforce_lead_id?: string;
 }
+
+const SALESFORCE_ID_FIELDS = ['salesforce_contact_id', 'salesforce_lead_id'] as const;
 
 /** How people/match finds the person again: by email, or by name and company. */
 export type MatchIdentity =
@@ -194,6 +219,17 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
   }
 
   const labels = (input.label_names ?? []).map((label) => cleanText(label)).filter((l) => l !== undefined);
+  const crmIds: Partial<Record<CrmIdField, string>> = {};
+  const hubspotId = cleanText(input.hubspot_id);
+  if (hubspotId !== undefined) crmIds.hubspot_id = hubspotId;
+  // One record, one value: a 15-character id becomes its 18-character form.
+  for (const field of SALESFORCE_ID_FIELDS) {
+    const raw = cleanText(input[field]);
+    if (raw === undefined) continue;
+    const id = salesforceId18(raw);
+    if (id === undefined) throw new InvalidRequestError(`${location}.${field}: not a Salesforce record id`);
+    crmIds[field] = id;
+  }
   const fields: ContactFields = {
     first_name: text.first_name,
     last_name: text.last_name,
@@ -204,6 +240,7 @@ export function toPerson(input: PersonInput, location: string, options: PersonOp
     present_raw_address: text.present_raw_address,
     ...phoneFields,
     label_names: labels.length > 0 ? [...new Set(labels)] : undefined,
+    ...crmIds,
   };
   for (const name of Object.keys(fields) as (keyof ContactFields)[]) {
     if (fields[name] === undefined) delete fields[name];

@@ -3,6 +3,7 @@ import middy from '@middy/core';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { QueuedMessage } from './bulk-conversion';
 import { logger } from './logger';
+import { publishingMetrics } from './metrics';
 import { keyPersonRefs } from './person-refs';
 
 /**
@@ -16,6 +17,7 @@ export function queueConsumer(
 ) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishingMetrics())
     .handler(async (event, context) => {
       await keyPersonRefs();
       const messages = event.Records.map((record) => ({
@@ -23,6 +25,7 @@ export function queueConsumer(
         receiptHandle: record.receiptHandle,
         body: record.body,
         receiveCount: Number(record.attributes.ApproximateReceiveCount) || 1,
+        sentAtMs: Number(record.attributes.SentTimestamp) || undefined,
       }));
       const { failedMessageIds } = await consume(messages, Date.now() + context.getRemainingTimeInMillis());
       return { batchItemFailures: failedMessageIds.map((itemIdentifier) => ({ itemIdentifier })) };

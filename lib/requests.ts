@@ -28,7 +28,7 @@ const isoDateTime = z.iso.datetime({ offset: true });
 /** The list itself; each of its people is validated on its own (`parseEntry`). */
 const peopleListSchema = z.array(z.unknown()).check(z.minLength(1), z.maxLength(MAX_PEOPLE_PER_REQUEST));
 
-function parseJsonObject(rawBody: string): Record<string, unknown> {
+export function parseJsonObject(rawBody: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(rawBody);
@@ -84,6 +84,25 @@ function parseEntry(input: unknown, location: string, options: PersonOptions): P
 }
 
 /**
+ * The people of a request, each validated on its own (`personInputSchema`, then `toPerson`): an
+ * invalid one becomes its own `invalid` result at its position, named by `locationOf(index)`, and
+ * the others are converted. A request without one usable person is refused whole
+ * (InvalidRequestError naming the first problem). Every door reads its people through this.
+ */
+export function personEntries(
+  inputs: readonly unknown[],
+  locationOf: (index: number) => string,
+  options: PersonOptions,
+): PersonEntry[] {
+  const entries = inputs.map((input, index) => parseEntry(input, locationOf(index), options));
+  const firstInvalid = entries.find(isInvalidPerson);
+  if (firstInvalid !== undefined && entries.every(isInvalidPerson)) {
+    throw new InvalidRequestError(`${firstInvalid.field}: ${firstInvalid.reason}`);
+  }
+  return entries;
+}
+
+/**
  * Reads `{person: P}` or `{people: [P, ...]}` found at `location` into validated people. In a
  * list, each invalid person becomes its own result and the others are converted; a request
  * without one usable person is refused whole (InvalidRequestError naming the first problem).
@@ -97,12 +116,7 @@ function parsePeople(container: unknown, location: string, options: PersonOption
   }
   if ('people' in container) {
     const inputs = parseWith(peopleListSchema, container.people, `${location}.people`);
-    const entries = inputs.map((input, index) => parseEntry(input, `${location}.people[${index}]`, options));
-    const firstInvalid = entries.find(isInvalidPerson);
-    if (firstInvalid !== undefined && entries.every(isInvalidPerson)) {
-      throw new InvalidRequestError(`${firstInvalid.field}: ${firstInvalid.reason}`);
-    }
-    return entries;
+    return personEntries(inputs, (index) => `${location}.people[${index}]`, options);
   }
   if ('person' in container) {
     const input = parseWith(personInputSchema, container.person, `${location}.person`);

@@ -1,6 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from './logger';
+import { publishingMetrics } from './metrics';
 import { keyPersonRefs } from './person-refs';
 
 /**
@@ -10,6 +11,7 @@ import { keyPersonRefs } from './person-refs';
 export function stateMachineTask<Input, Output>(task: (input: Input, deadline: number) => Promise<Output>) {
   return middy<Input, Output>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishingMetrics())
     .handler(async (input, context) => {
       await keyPersonRefs();
       return task(input, Date.now() + context.getRemainingTimeInMillis());

@@ -1,6 +1,7 @@
 import { VerdictNotRecordedError, errorMessage } from './errors';
 import type { VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
+import type { ServiceMetrics } from './metrics';
 import type { VerificationRequest } from './schedulers';
 import { hasVerdict, mapBounded, tally } from './verification-batch';
 
@@ -20,6 +21,8 @@ export interface FailureReport {
 
 export interface VerificationFailureDependencies {
   ledger: Pick<VerificationLedger, 'get' | 'markVerificationFailed'>;
+  /** Counts what this use case did (default: nothing). */
+  metrics?: ServiceMetrics;
   now?: () => number;
 }
 
@@ -69,6 +72,7 @@ export class VerificationFailureRecorder {
     if (before !== null && hasVerdict(before)) return 'decidedBefore';
     if (before !== null && (await ledger.markVerificationFailed({ key, reason, nowMs: this.now() }))) {
       logger.warn('verification failed', { person: personRef(key), reason });
+      this.deps.metrics?.verificationVerdicts('verification_failed');
       return 'failed';
     }
     // Refused: a verdict may have come meanwhile (a re-driven verification), or the record is

@@ -3,6 +3,7 @@ import { ContactMismatchError, ContactsNotVisibleYetError } from './errors';
 import { identitiesOf, isNameIdentity } from './identity';
 import type { ConversionRecord, VerificationLedger } from './ledger';
 import { logger, personRef } from './logger';
+import type { ServiceMetrics } from './metrics';
 import { phoneHash, toE164, type MatchIdentity } from './person';
 import type { PersonToVerify, VerificationRequest } from './schedulers';
 import { chunks, hasVerdict, mapBounded, tally } from './verification-batch';
@@ -12,6 +13,8 @@ export interface VerificationDependencies {
   ledger: VerificationLedger;
   apollo: Apollo;
   defaultPhoneCountry: CountryCode;
+  /** Counts what this use case did (default: nothing). */
+  metrics?: ServiceMetrics;
   now?: () => number;
 }
 
@@ -170,11 +173,13 @@ export class ContactVerification {
           await ledger.markVerified({ key: person.key, nowMs: this.now() });
           logger.info('contact verified', { person: personRef(person.key), contactId: outcome.contactId });
           report.verified += 1;
+          this.deps.metrics?.verificationVerdicts('verified');
         } else {
           const reason = `ContactMismatchError: ${outcome.reason}`;
           if (await ledger.markVerificationFailed({ key: person.key, reason, nowMs: this.now() })) {
             logger.warn('verification failed', { person: personRef(person.key), reason });
             report.failed += 1;
+            this.deps.metrics?.verificationVerdicts('verification_failed');
           } else {
             unrecorded.push(outcome.reason);
           }

@@ -38,20 +38,34 @@ function sameSignature(given: string, expected: string): boolean {
 }
 
 /**
+ * A Standard Webhooks header in either spelling: `svix-*` (every sender built on Svix: Clerk,
+ * Resend, ...) or `webhook-*`. As Svix's own verifier does, each `svix-` header wins over its
+ * `webhook-` twin, so a delivery verifies here exactly when it verifies with Svix.
+ */
+function standardHeader(
+  headers: Record<string, string | undefined>,
+  name: 'id' | 'timestamp' | 'signature',
+): string {
+  return headers[`svix-${name}`] ?? headers[`webhook-${name}`] ?? '';
+}
+
+/**
  * Verifies a Standard Webhooks v1 signature over the raw body bytes, before anything parses them:
  * HMAC-SHA256 of `${webhook-id}.${webhook-timestamp}.` followed by the body exactly as received
  * (never its decoded text, which would turn invalid UTF-8 into U+FFFD), compared in constant
  * time; timestamps more than 300 s from now are refused, as the reference implementation does.
- * Throws UnauthorizedError; the reason is logged, never told to the sender.
+ * The headers may be spelled `webhook-*` or `svix-*`. Returns the verified message id (the
+ * delivery's id for replays). Throws UnauthorizedError; the reason is logged, never told to the
+ * sender.
  */
 export function verifyWebhookSignature(
   rawBody: Buffer | string,
   headers: Record<string, string | undefined>,
   secrets: string,
-): void {
-  const id = headers['webhook-id'] ?? '';
-  const timestamp = headers['webhook-timestamp'] ?? '';
-  const signatures = headers['webhook-signature'] ?? '';
+): string {
+  const id = standardHeader(headers, 'id');
+  const timestamp = standardHeader(headers, 'timestamp');
+  const signatures = standardHeader(headers, 'signature');
   if (!id || !timestamp || !signatures) {
     throw new UnauthorizedError('missing webhook-id, webhook-timestamp or webhook-signature header');
   }
@@ -75,7 +89,7 @@ export function verifyWebhookSignature(
     throw new UnauthorizedError('webhook signature rejected: no webhook secret configured');
   for (const key of keys) {
     const expected = createHmac('sha256', key).update(`${id}.${timestamp}.`).update(body).digest('base64');
-    if (given.some((signature) => sameSignature(signature, expected))) return;
+    if (given.some((signature) => sameSignature(signature, expected))) return id;
   }
   throw new UnauthorizedError('webhook signature rejected: No matching signature found');
 }

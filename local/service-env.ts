@@ -21,6 +21,15 @@ export interface ServiceEnvOptions {
   /** The conversion queue's URL, and the SQS server that holds it (local-aws-sqs). */
   conversionQueueUrl?: string;
   sqsEndpoint?: string;
+  /** The CRM doors' secrets: HubSpot's client secret and API key, the custom sources' document. */
+  hubspotClientSecret?: string;
+  hubspotApiKey?: string;
+  customSources?: string;
+  /** The Salesforce door: the secret(s) in its path, and the org id(s) it accepts. */
+  salesforceEndpointSecret?: string;
+  salesforceOrgIds?: string;
+  /** The Pipedrive door's Basic credentials, `user:password`. */
+  pipedriveBasicAuth?: string;
   /** POWERTOOLS_LOG_LEVEL. */
   logLevel?: string;
 }
@@ -48,7 +57,13 @@ export function serviceEnv(
     PUBLIC_API_URL: options.publicApiUrl,
     CONVERSION_QUEUE_URL: options.conversionQueueUrl,
     SQS_ENDPOINT: options.sqsEndpoint,
+    SALESFORCE_ENDPOINT_SECRET: options.salesforceEndpointSecret,
+    SALESFORCE_ORG_IDS: options.salesforceOrgIds,
+    PIPEDRIVE_BASIC_AUTH: options.pipedriveBasicAuth,
     POWERTOOLS_LOG_LEVEL: options.logLevel,
+    HUBSPOT_CLIENT_SECRET: options.hubspotClientSecret,
+    HUBSPOT_API_KEY: options.hubspotApiKey,
+    CUSTOM_SOURCES: options.customSources,
   };
   return {
     AWS_REGION: 'us-east-1',

@@ -9,6 +9,7 @@ import { startApolloSandbox, type ApolloSandbox } from './apollo-sandbox';
 import { SANDBOX_PEOPLE } from './sandbox-people';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from './dynamodb';
 import { Limiter, startLocalGateway } from './gateway';
+import { exampleCustomSources } from './senders';
 import { serviceEnv } from './service-env';
 import { loadSqsEventSource } from './sqs-event-source';
 import { startSqsPoller } from './sqs-poller';
@@ -33,6 +34,15 @@ export const LOCAL_DEFAULTS = {
   API_KEY: 'local-api-key',
   APOLLO_SANDBOX_KEY: 'sandbox-apollo-key',
   APOLLO_CALLBACK_TOKEN: 'local-callback-token',
+  HUBSPOT_CLIENT_SECRET: 'local-hubspot-client-secret-not-for-production',
+  HUBSPOT_API_KEY: 'local-hubspot-api-key-not-for-production',
+  /** The README's ready-made maps (Clay, Zapier, Make, n8n), with local secrets. */
+  CUSTOM_SOURCES: exampleCustomSources(PROJECT_ROOT),
+  /** The Salesforce door's path secret (`/webhooks/salesforce/{secret}`) and the org it accepts. */
+  SALESFORCE_ENDPOINT_SECRET: 'local-salesforce-endpoint-secret',
+  SALESFORCE_ORG_IDS: '00D000000000001EAA',
+  /** The Pipedrive door's Basic credentials. */
+  PIPEDRIVE_BASIC_AUTH: 'pipedrive:local-pipedrive-password',
 };
 
 export interface LocalStackPorts {
@@ -110,6 +120,13 @@ function handlerEnvironment(
       webhookSecret: env.WEBHOOK_SECRET?.trim() || LOCAL_DEFAULTS.WEBHOOK_SECRET,
       apiKey: env.API_KEY?.trim() || LOCAL_DEFAULTS.API_KEY,
       apolloCallbackToken: env.APOLLO_CALLBACK_TOKEN?.trim() || LOCAL_DEFAULTS.APOLLO_CALLBACK_TOKEN,
+      hubspotClientSecret: env.HUBSPOT_CLIENT_SECRET?.trim() || LOCAL_DEFAULTS.HUBSPOT_CLIENT_SECRET,
+      hubspotApiKey: env.HUBSPOT_API_KEY?.trim() || LOCAL_DEFAULTS.HUBSPOT_API_KEY,
+      customSources: env.CUSTOM_SOURCES?.trim() || LOCAL_DEFAULTS.CUSTOM_SOURCES,
+      salesforceEndpointSecret:
+        env.SALESFORCE_ENDPOINT_SECRET?.trim() || LOCAL_DEFAULTS.SALESFORCE_ENDPOINT_SECRET,
+      salesforceOrgIds: env.SALESFORCE_ORG_IDS?.trim() || LOCAL_DEFAULTS.SALESFORCE_ORG_IDS,
+      pipedriveBasicAuth: env.PIPEDRIVE_BASIC_AUTH?.trim() || LOCAL_DEFAULTS.PIPEDRIVE_BASIC_AUTH,
       logLevel: env.POWERTOOLS_LOG_LEVEL ?? 'INFO',
     },
     { AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },

@@ -113,6 +113,17 @@ describe('Apollo client: contract', () => {
         expectedBody: { ...seed.fields, run_dedupe: true },
       },
       {
+        name: 'creating a person a CRM door delivered, with its record ids',
+        endpoint: '/contacts',
+        act: (client) =>
+          client.createContact(
+            { ...seed.fields, hubspot_id: '1501', salesforce_contact_id: '003A0000006Vm9rIAC' },
+            callOptions(),
+          ),
+        // The single create names the HubSpot id `hubspot_vid` (docs/crm/SOURCE.md).
+        expectedBody: { ...seed.fields, hubspot_vid: '1501', salesforce_contact_id: '003A0000006Vm9rIAC' },
+      },
+      {
         name: 'creating a person with only a name and a company',
         endpoint: '/contacts',
         act: (client) => client.createContact(nameAndCompanyOnly.fields, callOptions()),

@@ -109,6 +109,10 @@ describe('Function bundles (deployed esbuild options)', () => {
 
   it.each([
     'enrichmentWebhook',
+    'hubspotWebhook',
+    'customWebhook',
+    'salesforceWebhook',
+    'pipedriveWebhook',
     'createContacts',
     'getConversion',
     'lookupConversion',
@@ -120,6 +124,9 @@ describe('Function bundles (deployed esbuild options)', () => {
     'sweepVerifications',
     'convertQueued',
     'sweepQueued',
+    'listConversions',
+    'conversionSummary',
+    'retryConversion',
   ])('%s has a composition root of its own kind (lib/roots/), not getServices()', (name) => {
     const files = projectFiles.get(name) ?? [];
     expect(
@@ -142,9 +149,38 @@ describe('Function bundles (deployed esbuild options)', () => {
     'recordVerificationFailure',
     'sweepVerifications',
     'sweepQueued',
+    'listConversions',
+    'conversionSummary',
+    'retryConversion',
   ])('%s, which parses no phone number, does not bundle libphonenumber-js', (name) => {
     expect(packagesOf(name)).not.toContain('libphonenumber-js');
   });
+
+  it.each([
+    'getConversion',
+    'lookupConversion',
+    'sweepVerifications',
+    'sweepQueued',
+    'listConversions',
+    'conversionSummary',
+    'retryConversion',
+  ])('%s, which counts no metric, does not bundle Powertools Metrics', (name) => {
+    expect(packagesOf(name)).not.toContain('@aws-lambda-powertools/metrics');
+  });
+
+  it.each([
+    'convertQueued',
+    'createContacts',
+    'enrichmentWebhook',
+    'enrichPerson',
+    'verifyContact',
+    'recordVerificationFailure',
+  ])(
+    '%s, which counts conversions, credits, Apollo requests or verdicts, bundles Powertools Metrics',
+    (name) => {
+      expect(packagesOf(name)).toContain('@aws-lambda-powertools/metrics');
+    },
+  );
 
   it.each([
     ['getConversion', ['lib/apollo/http-client.ts', 'lib/conversion.ts', 'lib/enrichment.ts']],
@@ -155,9 +191,19 @@ describe('Function bundles (deployed esbuild options)', () => {
     ['apolloPhoneCallback', ['lib/conversion.ts', 'lib/identity-resolution.ts', 'lib/verification-sweep.ts']],
     ['pollPhoneResult', ['lib/conversion.ts', 'lib/identity-resolution.ts', 'lib/verification-sweep.ts']],
     ['enrichmentWebhook', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
+    ...['hubspotWebhook', 'customWebhook', 'salesforceWebhook', 'pipedriveWebhook'].map(
+      (door) =>
+        [
+          door,
+          ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts', 'lib/services.ts'],
+        ] as [string, string[]],
+    ),
     ['createContacts', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/apollo/http-client.ts']],
     ['convertQueued', ['lib/enrichment.ts', 'lib/verification.ts', 'lib/intake.ts']],
     ['sweepQueued', ['lib/apollo/http-client.ts', 'lib/bulk-conversion.ts', 'lib/intake.ts']],
+    ['listConversions', ['lib/apollo/http-client.ts', 'lib/conversion-retry.ts', 'lib/intake.ts']],
+    ['conversionSummary', ['lib/apollo/http-client.ts', 'lib/conversion-retry.ts', 'lib/intake.ts']],
+    ['retryConversion', ['lib/apollo/http-client.ts', 'lib/bulk-conversion.ts', 'lib/intake.ts']],
   ])('%s bundles none of the use cases and adapters its root leaves out: %j', (name, leftOut) => {
     const files = projectFiles.get(name) ?? [];
     expect(files).toContain(`functions/${service.fn(name).entry.split('/')[1]}`);

@@ -86,9 +86,62 @@ describe('Function: loadConfig', () => {
     expect(() => loadConfig({})).toThrow('LEDGER_TABLE must be set');
   });
 
+  describe('the Salesforce door', () => {
+    it('keeps org ids in their 18-character form, given in either form, separated by commas or spaces', () => {
+      const config = loadConfig({
+        ...base,
+        SALESFORCE_ORG_IDS: ' 00D5e000000KQ2e,00D000000000001EAA  00D000000000002 ',
+      });
+
+      expect(config.salesforceOrgIds).toEqual([
+        '00D5e000000KQ2eEAG',
+        '00D000000000001EAA',
+        '00D000000000002EAA',
+      ]);
+      expect(loadConfig(base).salesforceOrgIds).toEqual([]);
+    });
+
+    it.each(['003000000000001', '00D5e000000KQ2eAAA', '00D5e000000KQ2', 'my-org'])(
+      'stops at startup on an org id that is not one (%s), naming the variable',
+      (id) => {
+        expect(() => loadConfig({ ...base, SALESFORCE_ORG_IDS: `00D5e000000KQ2e,${id}` })).toThrow(
+          `SALESFORCE_ORG_IDS must list Salesforce org ids (00D followed by 12 or 15 letters and digits), not "${id}"`,
+        );
+      },
+    );
+
+    it('reads the account-name field as an API name', () => {
+      expect(
+        loadConfig({ ...base, SALESFORCE_ACCOUNT_NAME_FIELD: 'Account_Name__c' }).salesforceAccountNameField,
+      ).toBe('Account_Name__c');
+      expect(() => loadConfig({ ...base, SALESFORCE_ACCOUNT_NAME_FIELD: 'Account.Name' })).toThrow(
+        'SALESFORCE_ACCOUNT_NAME_FIELD must be a Salesforce field API name such as Account_Name__c, not "Account.Name"',
+      );
+    });
+  });
+
   it('names a numeric setting out of range', () => {
     expect(() => loadConfig({ ...base, MAX_CONVERSION_ATTEMPTS: '0' })).toThrow(
       'MAX_CONVERSION_ATTEMPTS must be an integer from 1 to 1000, not "0"',
     );
+  });
+
+  describe('the doors', () => {
+    it('checks CUSTOM_SOURCES given as a value at startup, naming the source and the path', () => {
+      const sources = JSON.stringify({
+        clay: { secrets: ['a-long-enough-secret'], fields: { email: 'rows[x]' } },
+      });
+
+      expect(() => loadConfig({ ...base, CUSTOM_SOURCES: sources })).toThrow(
+        'CUSTOM_SOURCES: clay.fields.email: "rows[x]" is not a path',
+      );
+    });
+
+    it("reads the HubSpot door's settings, and names a bad one at startup", () => {
+      expect(loadConfig({ ...base, HUBSPOT_AUTH: 'api_key' }).hubspot.auth).toBe('api_key');
+      expect(() => loadConfig({ ...base, HUBSPOT_PROPERTY_MAP: '{"fax": "fax"}' })).toThrow(
+        /^HUBSPOT_PROPERTY_MAP\.fax: not a field HubSpot can fill/,
+      );
+    });
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isError } from '../lib/errors';
 import { identityKey } from '../lib/identity';
-import { phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
+import { personInputSchema, phoneHash, toE164, toPerson, websiteDomain } from '../lib/person';
 import {
   isInvalidPerson,
   parseContactsRequest,
@@ -138,6 +138,37 @@ describe('Function: toPerson', () => {
 
     expect(b.fingerprint).toBe(a.fingerprint);
     expect(c.fingerprint).not.toBe(a.fingerprint);
+  });
+
+  it('carries Salesforce record ids in their 18-character form, as a CRM identity after the email', () => {
+    const given15 = toPerson(
+      { email: 'a@b.example', salesforce_contact_id: ' 0035e00000MaRyS ' },
+      'b',
+      options,
+    );
+    const given18 = toPerson(
+      { email: 'a@b.example', salesforce_contact_id: '0035e00000MaRySaav' },
+      'b',
+      options,
+    );
+    const lead = toPerson({ email: 'a@b.example', salesforce_lead_id: '00Q5e00000JaNeA' }, 'b', options);
+
+    expect(given15.fields).toEqual({ email: 'a@b.example', salesforce_contact_id: '0035e00000MaRySAAV' });
+    expect(given18.fields).toEqual(given15.fields);
+    expect(given18.fingerprint).toBe(given15.fingerprint);
+    expect(lead.fields.salesforce_lead_id).toBe('00Q5e00000JaNeAEAV');
+    expect(given15.identities).toEqual([
+      ['email', 'a@b.example'],
+      ['crm', 'salesforce', '0035e00000MaRySAAV'],
+    ]);
+  });
+
+  it('refuses a Salesforce record id that is not one, naming the field', () => {
+    for (const id of ['003', '0035e00000MaRyS!', '0035e00000MaRySXYZ']) {
+      expect(() =>
+        toPerson({ email: 'a@b.example', salesforce_lead_id: id }, 'body.person', options),
+      ).toThrow(/^body\.person\.salesforce_lead_id: not a Salesforce record id$/);
+    }
   });
 });
 
@@ -320,5 +351,58 @@ describe('Function: parseContactsRequest', () => {
     expect(
       parseContactsRequest(JSON.stringify({ people: [{ email: 'a@b.example' }] }), options).map(keyOf),
     ).toEqual([emailKey('a@b.example')]);
+  });
+});
+
+describe('CRM record ids', () => {
+  it('sends the ids to Apollo and makes each a CRM identity after the email', () => {
+    // Act
+    const person = toPerson(
+      {
+        email: 'ada@seq.example',
+        hubspot_id: ' 1501 ',
+        salesforce_contact_id: '003A0000006Vm9rIAC',
+        salesforce_lead_id: '',
+      },
+      'body',
+      options,
+    );
+
+    // Assess
+    expect(person.fields).toEqual({
+      email: 'ada@seq.example',
+      hubspot_id: '1501',
+      salesforce_contact_id: '003A0000006Vm9rIAC',
+    });
+    expect(person.identities).toEqual([
+      ['email', 'ada@seq.example'],
+      ['crm', 'hubspot', '1501'],
+      ['crm', 'salesforce', '003A0000006Vm9rIAC'],
+    ]);
+  });
+
+  it('gives a Salesforce record one identity whichever form the sender used (15 or 18 characters)', () => {
+    const of = (id: string) =>
+      toPerson(
+        { first_name: 'Ada', last_name: 'Lovelace', salesforce_lead_id: id, organization_name: 'Seq' },
+        'b',
+        options,
+      );
+
+    expect(of('00QA0000006Vm9r').identities).toContainEqual(['crm', 'salesforce', '00QA0000006Vm9rMAC']);
+    expect(of('00QA0000006Vm9rMAC').identities).toEqual(of('00QA0000006Vm9r').identities);
+    expect(of('00QA0000006Vm9rmac').key).toBe(of('00QA0000006Vm9r').key);
+  });
+
+  it.each([
+    ['hubspot_id', 'abc', 'not a HubSpot record id (digits)'],
+    ['hubspot_id', '1'.repeat(21), 'not a HubSpot record id (digits)'],
+    ['salesforce_contact_id', '003A0000006Vm9', 'not a Salesforce id (15 or 18 letters and digits)'],
+    ['salesforce_lead_id', '00QA0000006Vm9r-AC', 'not a Salesforce id (15 or 18 letters and digits)'],
+  ])('refuses a %s of the wrong form (%s)', (field, id, message) => {
+    const parsed = personInputSchema.safeParse({ email: 'ada@seq.example', [field]: id });
+
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]).toMatchObject({ path: [field], message });
   });
 });

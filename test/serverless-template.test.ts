@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { METRIC_NAMES } from '../lib/powertools-metrics';
 import { PROJECT_ROOT } from '../local/stack';
 
 /** The CloudFormation template, typed as far as these tests read it (each resource type has some of these). */
@@ -24,6 +25,22 @@ interface ResourceProperties {
   Namespace?: string;
   Dimensions?: Array<{ Name: string; Value: unknown }>;
   AlarmActions?: unknown[];
+  EvaluationPeriods?: number;
+  DatapointsToAlarm?: number;
+  /** Metric math alarms. */
+  Metrics?: Array<{
+    Id: string;
+    Expression?: string;
+    ReturnData?: boolean;
+    MetricStat?: {
+      Stat: string;
+      Period: number;
+      Metric: { Namespace: string; MetricName: string; Dimensions: Array<{ Name: string; Value: unknown }> };
+    };
+  }>;
+  /** AWS::CloudWatch::Dashboard */
+  DashboardName?: unknown;
+  DashboardBody?: { 'Fn::Sub': string };
   ComparisonOperator?: string;
   Threshold?: number;
   /** AWS::DynamoDB::Table */
@@ -103,12 +120,19 @@ describe('Deployment: serverless package', () => {
     });
     const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey);
     expect(routes.sort()).toEqual([
+      'GET /conversions',
+      'GET /conversions/summary',
       'GET /conversions/{id}',
       'POST /contacts',
       'POST /conversions/lookup',
+      'POST /conversions/{id}/retry',
       'POST /enrichments',
       'POST /webhooks/apollo/phone-numbers',
+      'POST /webhooks/custom/{source}',
       'POST /webhooks/enrichment-completed',
+      'POST /webhooks/hubspot',
+      'POST /webhooks/pipedrive',
+      'POST /webhooks/salesforce/{secret}',
     ]);
     expect(template.Resources.PhoneRevealStateMachine?.Properties).toMatchObject({
       StateMachineName: 'apollo-contact-converter-prod-phone-reveal',
@@ -118,7 +142,7 @@ describe('Deployment: serverless package', () => {
 
   it('runs every function on nodejs22.x with its own role and no secret in its environment', () => {
     const functions = ofType('AWS::Lambda::Function');
-    expect(functions).toHaveLength(12);
+    expect(functions).toHaveLength(19);
     const roles = new Set<string>();
     for (const [, fn] of functions) {
       expect(fn.Properties.Runtime).toBe('nodejs22.x');
@@ -146,6 +170,78 @@ describe('Deployment: serverless package', () => {
         SSM_PARAMETER_STORE_TIMEOUT_MILLIS: '4000',
       });
     }
+  });
+
+  it('gives each CRM door its own role, reading only its own secrets from SSM, named (never valued) in its environment', () => {
+    const doors = {
+      HubspotWebhook: {
+        variables: {
+          HUBSPOT_CLIENT_SECRET_PARAMETER: '/apollo-contact-converter/prod/hubspot-client-secret',
+          HUBSPOT_API_KEY_PARAMETER: '/apollo-contact-converter/prod/hubspot-api-key',
+          HUBSPOT_AUTH: 'signature',
+          HUBSPOT_API_KEY_IN: 'header',
+          HUBSPOT_API_KEY_NAME: 'x-hubspot-key',
+          HUBSPOT_PROPERTY_MAP: '',
+        },
+        parameters: ['apollo-api-key', 'hubspot-client-secret', 'hubspot-api-key', 'log-hash-secret'],
+      },
+      CustomWebhook: {
+        variables: { CUSTOM_SOURCES_PARAMETER: '/apollo-contact-converter/prod/custom-sources' },
+        parameters: ['apollo-api-key', 'custom-sources', 'log-hash-secret'],
+      },
+    };
+    for (const [door, { variables, parameters }] of Object.entries(doors)) {
+      const fn = template.Resources[`${door}LambdaFunction`]?.Properties;
+      expect(fn?.Role).toEqual({ 'Fn::GetAtt': [`${door}Role`, 'Arn'] });
+      expect(fn?.Environment?.Variables).toMatchObject(variables);
+      for (const secret of ['HUBSPOT_CLIENT_SECRET', 'HUBSPOT_API_KEY', 'CUSTOM_SOURCES']) {
+        expect(Object.keys(fn?.Environment?.Variables ?? {})).not.toContain(secret);
+      }
+      const policies = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies);
+      const read = [...policies.matchAll(/parameter\/apollo-contact-converter\/prod\/([a-z-]+)/g)].map(
+        (m) => m[1],
+      );
+      expect(read.sort()).toEqual([...parameters].sort());
+      expect(policies).toContain('states:StartExecution');
+      // The door hands its people to the conversion queue, as the webhook door does.
+      expect(policies).toContain('sqs:SendMessage');
+      expect(fn?.Environment?.Variables).toHaveProperty('CONVERSION_QUEUE_URL');
+    }
+  });
+
+  it('gives each CRM door a role reading only its own secret, and its configuration as names or plain settings', () => {
+    const doors = {
+      SalesforceWebhook: {
+        secret: 'salesforce-endpoint-secret',
+        variable: 'SALESFORCE_ENDPOINT_SECRET_PARAMETER',
+      },
+      PipedriveWebhook: { secret: 'pipedrive-basic-auth', variable: 'PIPEDRIVE_BASIC_AUTH_PARAMETER' },
+    };
+    for (const [door, { secret, variable }] of Object.entries(doors)) {
+      const fn = template.Resources[`${door}LambdaFunction`]?.Properties;
+      expect(fn?.Role).toEqual({ 'Fn::GetAtt': [`${door}Role`, 'Arn'] });
+      expect(fn?.Environment?.Variables[variable]).toBe(`/apollo-contact-converter/prod/${secret}`);
+      const parameters = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies)
+        .match(/parameter\/apollo-contact-converter\/prod\/[a-z-]+/g)
+        ?.sort();
+      const policies = JSON.stringify(template.Resources[`${door}Role`]?.Properties.Policies);
+      expect(policies).toContain('sqs:SendMessage');
+      expect(policies).toContain('states:StartExecution');
+      expect(fn?.Environment?.Variables).toHaveProperty('CONVERSION_QUEUE_URL');
+      expect(parameters).toEqual(
+        [
+          `parameter/apollo-contact-converter/prod/${secret}`,
+          'parameter/apollo-contact-converter/prod/apollo-api-key',
+          'parameter/apollo-contact-converter/prod/log-hash-secret',
+        ].sort(),
+      );
+    }
+    // The org ids are not secret (every Outbound Message carries them): a deploy parameter, empty by default.
+    expect(
+      template.Resources.SalesforceWebhookLambdaFunction?.Properties.Environment?.Variables,
+    ).toMatchObject({
+      SALESFORCE_ORG_IDS: '',
+    });
   });
 
   it('grants no IAM action on "*"', () => {
@@ -204,6 +300,107 @@ describe('Deployment: serverless package', () => {
     );
     expect(executionAlarms).toEqual(expect.arrayContaining(expected));
     expect(executionAlarms).toHaveLength(4);
+  });
+
+  describe('metrics, dashboard and alarms', () => {
+    const NAMESPACE = 'apollo-contact-converter/prod';
+    const SERVICE = { Name: 'service', Value: 'contact-converter' };
+    const functions = () => ofType('AWS::Lambda::Function').map(([, fn]) => fn.Properties);
+
+    /** The dashboard's body, its `${…}` references to the template's resources (and `${AWS::Region}`) left named. */
+    function dashboard() {
+      const body = template.Resources.OperationsDashboard?.Properties.DashboardBody?.['Fn::Sub'] ?? '';
+      const references = [...body.matchAll(/\$\{([^}]+)\}/g)].map((match) => match[1] as string);
+      const parsed = JSON.parse(body) as {
+        widgets: Array<{ properties: { title?: string; metrics?: unknown[][] } }>;
+      };
+      const metrics = parsed.widgets.flatMap((widget) => widget.properties.metrics ?? []);
+      return { references, widgets: parsed.widgets, metrics, text: body };
+    }
+
+    it('gives every function the metrics namespace the dashboard and alarms read', () => {
+      for (const fn of functions()) {
+        expect(fn.Environment?.Variables).toMatchObject({
+          POWERTOOLS_METRICS_NAMESPACE: NAMESPACE,
+          POWERTOOLS_SERVICE_NAME: SERVICE.Value,
+        });
+      }
+    });
+
+    it('shows every metric the service writes, under its namespace and service dimension', () => {
+      const { metrics } = dashboard();
+      const own = metrics.filter((metric) => metric[0] === NAMESPACE);
+      for (const name of Object.values(METRIC_NAMES).filter((n) => n !== METRIC_NAMES.apolloRequests)) {
+        expect(own).toContainEqual(expect.arrayContaining([NAMESPACE, name, 'service', SERVICE.Value]));
+      }
+      // Apollo requests carry endpoint and status too: one line per pair, found by a search.
+      expect(metrics).toContainEqual([
+        expect.objectContaining({
+          expression: `SEARCH('{"${NAMESPACE}",endpoint,service,status} MetricName="${METRIC_NAMES.apolloRequests}"', 'Sum', 300)`,
+        }),
+      ]);
+    });
+
+    it("shows the queue's and the dead-letter queue's age and depth, every function's errors and throttles, and failed executions", () => {
+      const { metrics, references } = dashboard();
+      const shown = metrics.map((metric) => metric.slice(0, 4).join(' '));
+      for (const queue of [
+        'apollo-contact-converter-prod-conversions',
+        'apollo-contact-converter-prod-conversions-dlq',
+      ]) {
+        expect(shown).toContain(`AWS/SQS ApproximateAgeOfOldestMessage QueueName ${queue}`);
+        expect(shown).toContain(`AWS/SQS ApproximateNumberOfMessagesVisible QueueName ${queue}`);
+      }
+      const functionNames = functions().map((fn) => fn.FunctionName as string);
+      expect(functionNames.length).toBeGreaterThan(10);
+      for (const name of functionNames) {
+        expect(shown).toContain(`AWS/Lambda Errors FunctionName ${name}`);
+        expect(shown).toContain(`AWS/Lambda Throttles FunctionName ${name}`);
+      }
+      for (const machine of ['VerificationStateMachine', 'PhoneRevealStateMachine']) {
+        expect(shown).toContain(`AWS/States ExecutionsFailed StateMachineArn \${${machine}}`);
+      }
+      // Every reference Fn::Sub fills in is a pseudo parameter or a resource of this template.
+      for (const reference of references) {
+        expect(reference.startsWith('AWS::') || reference in template.Resources).toBe(true);
+      }
+    });
+
+    it('alarms on Apollo 429s sustained for 15 minutes, to the alarm topic', () => {
+      expect(template.Resources.ApolloRateLimitedAlarm?.Properties).toMatchObject({
+        Namespace: NAMESPACE,
+        MetricName: METRIC_NAMES.apolloRateLimited,
+        Dimensions: [SERVICE],
+        Period: 300,
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmActions: [{ Ref: 'AlarmTopic' }],
+      });
+    });
+
+    it('alarms when 10% of the people finished in 15 minutes were rejected or failed, to the alarm topic', () => {
+      const alarm = template.Resources.ConversionsFailingAlarm?.Properties;
+      expect(alarm).toMatchObject({
+        Threshold: 10,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        TreatMissingData: 'notBreaching',
+        AlarmActions: [{ Ref: 'AlarmTopic' }],
+      });
+      const read = (alarm?.Metrics ?? []).flatMap((m) => (m.MetricStat ? [m.MetricStat] : []));
+      expect(read.map((stat) => stat.Metric.MetricName).sort()).toEqual(
+        [METRIC_NAMES.created, METRIC_NAMES.existing, METRIC_NAMES.rejected, METRIC_NAMES.failed].sort(),
+      );
+      for (const stat of read) {
+        expect(stat).toMatchObject({ Stat: 'Sum', Period: 900 });
+        expect(stat.Metric).toMatchObject({ Namespace: NAMESPACE, Dimensions: [SERVICE] });
+      }
+      const returned = (alarm?.Metrics ?? []).filter((m) => m.ReturnData === true);
+      expect(returned).toHaveLength(1);
+      expect(returned[0]?.Expression).toMatch(
+        /^IF\(finished >= 20, 100 \* \(FILL\(rejected, 0\) \+ FILL\(failed, 0\)\) \/ finished, 0\)$/,
+      );
+    });
   });
 
   it('indexes the records waiting for a verdict, and sweeps them every 15 minutes through that index only', () => {
@@ -354,7 +551,15 @@ describe('Deployment: serverless package', () => {
         // On a message's last receive, a person tried fewer times than allowed gets a fresh one.
         expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
       ]);
-      for (const door of ['EnrichmentWebhookRole', 'CreateContactsRole', 'SweepQueuedRole']) {
+      const doors = [
+        'EnrichmentWebhookRole',
+        'HubspotWebhookRole',
+        'CustomWebhookRole',
+        'SalesforceWebhookRole',
+        'PipedriveWebhookRole',
+        'CreateContactsRole',
+      ];
+      for (const door of [...doors, 'SweepQueuedRole', 'RetryConversionRole']) {
         expect(sqsStatementsOf(door), door).toEqual([
           expect.objectContaining({ Action: ['sqs:SendMessage'], Resource: queueArn }),
         ]);
@@ -362,12 +567,21 @@ describe('Deployment: serverless package', () => {
       const withQueueAccess = ofType('AWS::IAM::Role')
         .filter(([name]) => sqsStatementsOf(name).length > 0)
         .map(([name]) => name);
-      expect(withQueueAccess.sort()).toEqual([
-        'ConvertQueuedRole',
-        'CreateContactsRole',
-        'EnrichmentWebhookRole',
-        'SweepQueuedRole',
-      ]);
+      expect(withQueueAccess.sort()).toEqual(
+        [...doors, 'ConvertQueuedRole', 'SweepQueuedRole', 'RetryConversionRole'].sort(),
+      );
+      // The operator's lists only query the by-status index: no GetItem, no write, no scan.
+      for (const reader of ['ListConversionsRole', 'ConversionSummaryRole']) {
+        const dynamo = statementsOf(reader).filter((s) => JSON.stringify(s.Action).includes('dynamodb:'));
+        expect(dynamo, reader).toEqual([
+          expect.objectContaining({
+            Action: ['dynamodb:Query'],
+            Resource: expect.objectContaining({
+              'Fn::Sub': expect.stringContaining('/index/by-status') as unknown,
+            }) as unknown,
+          }),
+        ]);
+      }
       // The consumer needs the ledger, the verification machine and its two parameters, nothing else.
       const consumerResources = JSON.stringify(statementsOf('ConvertQueuedRole').map((s) => s.Resource));
       expect(consumerResources).toContain('table/apollo-contact-converter-prod-ledger');

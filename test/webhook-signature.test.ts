@@ -1,3 +1,4 @@
+import { Webhook as SvixWebhook } from 'svix';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signedWebhookHeaders, signWebhook, verifyWebhookSignature } from '../lib/webhook-signature';
 
@@ -115,5 +116,75 @@ describe('Function: signedWebhookHeaders', () => {
     expect(again['webhook-id']).not.toBe(headers['webhook-id']);
     expect(headers['webhook-timestamp']).toBe(String(SPEC.timestamp));
     expect(() => verifyWebhookSignature(SPEC.body, headers, SPEC.secret)).not.toThrow();
+  });
+});
+
+/** The `svix-*` spelling of the same headers, as every sender built on Svix sends them. */
+const svixHeaders = (headers: Record<string, string>) =>
+  Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [name.replace(/^webhook-/, 'svix-'), value]),
+  );
+
+describe('Standard Webhooks as Svix senders send them (the svix package as the sender)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("verifies what svix's Webhook.sign signs, under svix-* headers and under webhook-* headers alike", () => {
+    vi.useFakeTimers({ now: SPEC.timestamp * 1000 });
+    const signature = new SvixWebhook(SPEC.secret).sign(SPEC.id, new Date(SPEC.timestamp * 1000), SPEC.body);
+
+    expect(signature).toBe(SPEC.signature);
+    expect(verifyWebhookSignature(SPEC.body, svixHeaders(headersFor(signature)), SPEC.secret)).toBe(SPEC.id);
+    expect(verifyWebhookSignature(SPEC.body, headersFor(signature), SPEC.secret)).toBe(SPEC.id);
+  });
+
+  it('round-trips against svix: a fresh svix signature verifies here, ours verifies with svix', () => {
+    const body = JSON.stringify({ type: 'person.enrichment.completed', data: { ü: 'bücher' } });
+    const id = 'msg_2Lq5tNGyJ3qZ9pJ0mV8kB1xR4wS';
+    const now = new Date();
+    const sent = {
+      'svix-id': id,
+      'svix-timestamp': String(Math.floor(now.getTime() / 1000)),
+      'svix-signature': new SvixWebhook(OTHER_SECRET).sign(id, now, body),
+    };
+
+    expect(verifyWebhookSignature(Buffer.from(body), sent, `${SPEC.secret} ${OTHER_SECRET}`)).toBe(id);
+    const ours = signedWebhookHeaders(body, OTHER_SECRET, { id });
+    expect(new SvixWebhook(OTHER_SECRET).verify(body, svixHeaders(ours))).toEqual(JSON.parse(body));
+    expect(new SvixWebhook(OTHER_SECRET).verify(body, ours)).toEqual(JSON.parse(body));
+  });
+
+  it('takes each svix- header over its webhook- twin, as svix does, so both verifiers agree', () => {
+    vi.useFakeTimers({ now: SPEC.timestamp * 1000 });
+    const mixed = {
+      ...svixHeaders(headersFor(SPEC.signature)),
+      'webhook-id': 'msg_other',
+      'webhook-signature': 'v1,bm9wZQ==',
+    };
+    const forged = {
+      ...headersFor(SPEC.signature, SPEC.timestamp, 'msg_other'),
+      'svix-signature': 'v1,bm9wZQ==',
+    };
+
+    expect(verifyWebhookSignature(SPEC.body, mixed, SPEC.secret)).toBe(SPEC.id);
+    expect(() => new SvixWebhook(SPEC.secret).verify(SPEC.body, mixed)).not.toThrow();
+    expect(() => verifyWebhookSignature(SPEC.body, forged, SPEC.secret)).toThrow(
+      expect.objectContaining({ name: 'UnauthorizedError' }),
+    );
+    expect(() => new SvixWebhook(SPEC.secret).verify(SPEC.body, forged)).toThrow();
+  });
+
+  it.each([
+    ['a changed body', '{"test": 2432232315}', svixHeaders(headersFor(SPEC.signature))],
+    ['a changed svix-id', SPEC.body, svixHeaders(headersFor(SPEC.signature, SPEC.timestamp, 'msg_x'))],
+    ['a missing svix-signature', SPEC.body, { 'svix-id': SPEC.id, 'svix-timestamp': String(SPEC.timestamp) }],
+  ])('refuses %s under svix-* headers, as svix does', (_case, body, headers) => {
+    vi.useFakeTimers({ now: SPEC.timestamp * 1000 });
+
+    expect(() => verifyWebhookSignature(body, headers, SPEC.secret)).toThrow(
+      expect.objectContaining({ name: 'UnauthorizedError' }),
+    );
+    expect(() => new SvixWebhook(SPEC.secret).verify(body, headers as never)).toThrow();
   });
 });

@@ -45,6 +45,8 @@ export interface ApolloClientOptions {
   maxRetryWaitSeconds: number;
   /** Every reply's rate-limit windows (429s too), with the endpoint they count for. */
   onRateLimit?: (windows: RateLimitWindow[], endpoint: ApolloEndpoint) => void;
+  /** Every request's HTTP status (`no_reply`: it failed without one: a timeout, a reset), for metrics. */
+  onResponse?: (endpoint: ApolloEndpoint, status: number | 'no_reply') => void;
   fetch?: typeof fetch;
 }
 
@@ -65,6 +67,16 @@ function compact<T extends object>(body: T): Partial<T> {
         value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === ''),
     ),
   ) as Partial<T>;
+}
+
+/**
+ * The contact fields as the single create names them. Apollo's bulk create takes a HubSpot record
+ * id as `hubspot_id`; the single create's documentation names the same id `hubspot_vid` (the
+ * contact's own field), with `salesforce_contact_id` and `salesforce_lead_id` spelled alike in
+ * both (docs/apollo/apollo-openapi.json, `POST /contacts`, "How Apollo picks the match").
+ */
+function singleCreateFields({ hubspot_id, ...fields }: ContactFields): Record<string, unknown> {
+  return { ...fields, hubspot_vid: hubspot_id };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -131,7 +143,7 @@ export class ApolloHttpClient implements Apollo {
     fields: ContactFields,
     options: CallOptions & { runDedupe?: boolean },
   ): Promise<ApolloContact> {
-    const body = compact({ ...fields, run_dedupe: options.runDedupe ? true : undefined });
+    const body = compact({ ...singleCreateFields(fields), run_dedupe: options.runDedupe ? true : undefined });
     const reply = await this.call('POST /contacts', '/contacts', body, options, { idempotent: false });
     return this.read(createReplySchema, reply, 'POST /contacts').contact;
   }
@@ -378,12 +390,14 @@ export class ApolloHttpClient implements Apollo {
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
+      this.options.onResponse?.(endpoint, 'no_reply');
       const code = errorCode(error);
       const reason = code ?? (error instanceof Error ? error.name : 'network error');
       throw new ApolloUnavailableError(`${method} ${path}: ${reason}`, !NOT_SENT_CODES.has(code ?? ''), {
         cause: error,
       });
     }
+    this.options.onResponse?.(endpoint, response.status);
     const windows = parseRateLimitHeaders(response.headers);
     if (windows.length > 0) this.options.onRateLimit?.(windows, endpoint);
 

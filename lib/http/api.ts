@@ -4,11 +4,20 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { InvalidRequestError, PayloadTooLargeError, UnauthorizedError } from '../errors';
 import { logger } from '../logger';
+import { publishingMetrics } from '../metrics';
 import { keyPersonRefs } from '../person-refs';
 import { errorResponse, type HttpResponse } from './responses';
 
 /** An HTTP API request, as the routes see it: lower-cased headers, the raw body, and a deadline. */
 export interface HttpRequest {
+  /** Upper case, as the sender sent it (`POST`). */
+  method: string;
+  /** The path as the sender wrote it, percent escapes and any stage prefix included. */
+  rawPath: string;
+  /** The query string as the sender wrote it, without `?` (empty when none). */
+  rawQueryString: string;
+  /** Epoch ms when API Gateway received the request (before any cold start). */
+  receivedAtMs: number;
   headers: Record<string, string | undefined>;
   pathParameters: Record<string, string | undefined>;
   query: Record<string, string | undefined>;
@@ -18,11 +27,26 @@ export interface HttpRequest {
   deadline: number;
 }
 
+/** API Gateway answers 503 after this long: a request received longer ago is a stored or replayed event. */
+const GATEWAY_TIMEOUT_MS = 30_000;
+
+/** When API Gateway received the request; now, for an event whose time cannot be a live request's. */
+function receivedAt(timeEpoch: number | undefined): number {
+  const nowMs = Date.now();
+  return timeEpoch !== undefined && timeEpoch <= nowMs && nowMs - timeEpoch <= GATEWAY_TIMEOUT_MS
+    ? timeEpoch
+    : nowMs;
+}
+
 function toRequest(event: APIGatewayProxyEventV2, context: Context): HttpRequest {
   const headers: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(event.headers ?? {})) headers[name.toLowerCase()] = value;
   const body = Buffer.from(event.body ?? '', event.isBase64Encoded ? 'base64' : 'utf8');
   return {
+    method: event.requestContext.http.method.toUpperCase(),
+    rawPath: event.rawPath,
+    rawQueryString: event.rawQueryString,
+    receivedAtMs: receivedAt(event.requestContext.timeEpoch),
     headers,
     pathParameters: event.pathParameters ?? {},
     query: event.queryStringParameters ?? {},
@@ -45,6 +69,7 @@ const errorResponses = (): MiddlewareObj<APIGatewayProxyEventV2, HttpResponse> =
 export function httpRoute(route: (request: HttpRequest) => Promise<HttpResponse>) {
   return middy<APIGatewayProxyEventV2, HttpResponse>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(publishingMetrics())
     .use(errorResponses())
     .handler(async (event, context) => {
       await keyPersonRefs();

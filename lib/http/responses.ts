@@ -54,6 +54,9 @@ export function errorResponse(error: unknown): HttpResponse {
   if (isError(error, 'NotFoundError')) {
     return json(404, { error: 'not_found', message: error.message });
   }
+  if (isError(error, 'NotRetryableError')) {
+    return json(409, { error: 'not_retryable', message: error.message, status: error.status });
+  }
   if (isError(error, 'RetryLaterError')) {
     const why = RETRY_LATER[error.reason];
     logger.warn(why.log, { reason: error.message, retryAfterSeconds: error.retryAfterSeconds });

@@ -1,4 +1,11 @@
-import { collectIds, enrichmentCompleted, type ProbeContext } from './context';
+import {
+  answeredAsDocumented,
+  collectIds,
+  enrichmentCompleted,
+  recordsUntil,
+  statusesOf,
+  type ProbeContext,
+} from './context';
 import { isNamed, probePerson } from './people';
 import { tally } from './report';
 import { mentions } from './sandbox-door';
@@ -43,12 +50,16 @@ export async function overLongNames(context: ProbeContext): Promise<void> {
   people[5] = { ...people[5], linkedin_url: `https://www.linkedin.com/in/${FOUR_BYTES.repeat(1000)}` };
   const { answer } = await service.withRetries(() => service.webhook(enrichmentCompleted({ people })));
   const results = collectIds(context, answer);
-  const converted = results.filter((r) => ['created', 'existing', 'duplicate'].includes(r.status));
+  const records = await recordsUntil(
+    context,
+    results.map((r) => r.id),
+  );
+  const verified = [...records.values()].filter((r) => r?.status === 'verified');
   report.check(
     'a batch of 10 with names, companies, addresses and URLs at their limits in multi-byte characters',
-    '200, 10 results, no 5xx, every other person converted',
-    `HTTP ${answer.status}; ${tally(results.map((r) => r.status))}`,
-    answer.status === 200 && results.length === 10 && converted.length >= 8,
+    '202 (queued) as documented, 10 results, no 5xx; then at least 8 people verified (every other one)',
+    `HTTP ${answer.status}; ${tally(results.map((r) => r.status))}; records ${tally(statusesOf(records))}`,
+    answeredAsDocumented(answer) && results.length === 10 && verified.length >= 8,
   );
   const again = await service.withRetries(() => service.post('/contacts', people[3]));
   const lookups = await Promise.all([
@@ -68,7 +79,9 @@ export async function overLongNames(context: ProbeContext): Promise<void> {
     'the over-long person again, enriched and looked up by the same names',
     'POST /contacts 200 duplicate; enrichment 404 or 400; lookup 200 (found) or 400; no 5xx',
     `contacts ${again.answer.status} ${collectIds(context, again.answer)[0]?.status}; ${lookups.map((a) => a.status).join(', ')}`,
-    again.answer.status === 200 && lookups.every((a) => a.status < 500),
+    again.answer.status === 200 &&
+      collectIds(context, again.answer)[0]?.status === 'duplicate' &&
+      lookups.every((a) => a.status < 500),
   );
 }
 
@@ -89,8 +102,9 @@ export async function unusualEmails(context: ProbeContext): Promise<void> {
     const person = name(`mail${'abcdef'[i]}`);
     return `{"first_name": ${JSON.stringify(person.first_name)}, "last_name": ${JSON.stringify(kind)}, "email": ${email}}`;
   });
+  // `?wait=20`: the answer comes once every queued person is converted, with final results.
   const { answer } = await service.withRetries(() =>
-    service.post('/contacts', `{"people": [${people.join(', ')}]}`),
+    service.post('/contacts?wait=20', `{"people": [${people.join(', ')}]}`),
   );
   const results = collectIds(context, answer);
   const observed = results.map((r) =>
@@ -100,7 +114,7 @@ export async function unusualEmails(context: ProbeContext): Promise<void> {
     (c) => c.email === `ana.${tag}@xn--bcher-kva.example`,
   );
   report.check(
-    'one batch: IDN domain, Unicode local part, lone surrogate, plain, not an email, IDN TLD',
+    'one batch (POST /contacts?wait=20): IDN domain, Unicode local part, lone surrogate, plain, not an email, IDN TLD',
     `200; ${entries.map(([, , outcome]) => outcome).join(', ')}; the IDN one in punycode at Apollo`,
     `HTTP ${answer.status}; ${observed.join(', ')}; IDN contact ${idnContact ? 'in punycode' : 'not found in punycode'}`,
     answer.status === 200 &&
@@ -221,6 +235,8 @@ export async function signatureOverRawBytes(context: ProbeContext): Promise<void
     (await service.webhook(invalidUtf8, { ...binary, signedBytes: replacedText })).status,
     (await service.webhook(invalidUtf8)).status,
   ];
+  // Nothing recorded, so nothing queued: the consumer will never convert anything from them.
+  const recordedAfterInvalid = (await service.post('/conversions/lookup', { email: person.email })).status;
   const contactsAfterInvalid = (await sandbox.state()).contacts.filter((c) =>
     isNamed(person, c.first_name),
   ).length;
@@ -233,15 +249,27 @@ export async function signatureOverRawBytes(context: ProbeContext): Promise<void
   const tampered = await service.webhook(Buffer.concat([unicode, Buffer.from(' ')]), {
     signedBytes: unicode,
   });
+  collectIds(context, goodBinary);
   statuses.push(good.status, goodBinary.status, tampered.status);
+  const records = await recordsUntil(
+    context,
+    [good, goodBinary].flatMap((answer) => collectIds(context, answer).map((r) => r.id)),
+  );
   const contacts = (await sandbox.state()).contacts.filter((c) => isNamed(person, c.first_name));
   report.check(
     'webhook signatures: a body that is not UTF-8 (octet-stream: signed over its bytes, over its U+FFFD text; ' +
       'json: over its bytes), a UTF-8 name (json, octet-stream), a byte added',
-    '400, 401, 401; 200, 200, 401; nothing converted from the non-UTF-8 bodies; one contact',
-    `${statuses.join(', ')}; ${contactsAfterInvalid} contact(s) from the non-UTF-8 bodies; ${contacts.length} in all`,
-    JSON.stringify(statuses) === JSON.stringify([400, 401, 401, 200, 200, 401]) &&
+    '400, 401, 401 (lookup then 404: nothing recorded); accepted (202 queued / 200), accepted, 401; ' +
+      'one record, verified; one contact',
+    `${statuses.join(', ')}; lookup ${recordedAfterInvalid}, ${contactsAfterInvalid} contact(s) after the non-UTF-8 bodies; ` +
+      `${records.size} record(s) (${tally(statusesOf(records))}); ${contacts.length} contact(s) in all`,
+    JSON.stringify([...statuses.slice(0, 3), statuses[5]]) === JSON.stringify([400, 401, 401, 401]) &&
+      answeredAsDocumented(good) &&
+      answeredAsDocumented(goodBinary) &&
+      recordedAfterInvalid === 404 &&
       contactsAfterInvalid === 0 &&
+      records.size === 1 &&
+      [...records.values()].every((r) => r?.status === 'verified') &&
       contacts.length === 1,
   );
 }
@@ -263,11 +291,14 @@ export async function webhookIdReplays(context: ProbeContext): Promise<void> {
   const after = result?.id ? await service.record(result.id) : null;
   const calls = (await sandbox.state()).requests.slice(start).filter((r) => mentions(r, person));
   report.check(
-    'one delivery replayed 10 times under its webhook-id (5 in a row, 5 at once)',
-    'the first answer each time; free_lookups unchanged; no Apollo call',
-    `HTTP ${tally(replays.map((r) => r.status))}; ${replays.filter((r) => r.text === first.answer.text).length} identical; ` +
+    'one delivery replayed 10 times under its webhook-id (5 in a row, 5 at once), once the person is verified',
+    'the first answer (202 queued) each time; free_lookups unchanged; no Apollo call',
+    `first HTTP ${first.answer.status} ${String(result?.status)}, record ${String(before?.status)}; replays HTTP ${tally(replays.map((r) => r.status))}; ` +
+      `${replays.filter((r) => r.text === first.answer.text).length} identical; ` +
       `free_lookups ${String(before?.free_lookups)} → ${String(after?.free_lookups)}; ${calls.length} Apollo call(s)`,
-    replays.every((r) => r.status === 200 && r.text === first.answer.text) &&
+    answeredAsDocumented(first.answer) &&
+      before?.status === 'verified' &&
+      replays.every((r) => r.status === first.answer.status && r.text === first.answer.text) &&
       before?.free_lookups === after?.free_lookups &&
       calls.length === 0,
   );

@@ -1,4 +1,12 @@
-import { collectIds, enrichmentCompleted, type ProbeContext } from './context';
+import {
+  answeredAsDocumented,
+  collectIds,
+  CONVERTED,
+  enrichmentCompleted,
+  recordsUntil,
+  statusesOf,
+  type ProbeContext,
+} from './context';
 import { isNamed, probePerson, type ProbePerson } from './people';
 import { tally } from './report';
 import type { Answer } from './service-client';
@@ -53,16 +61,34 @@ export function variantsOf(person: ProbePerson, shared: 'org' | 'website'): Inpu
   });
 }
 
-/** Delivers one person through the webhook (even positions) or `POST /contacts` (odd), retrying "retry later". */
-async function deliver(context: ProbeContext, input: Input, position: number): Promise<Answer> {
+/**
+ * Delivers one person through the webhook (even positions) or `POST /contacts` (odd), retrying
+ * "retry later". With `converted`, returns only once the person is converted (the consumer made
+ * or linked the contact): `POST /contacts?wait=20` for the door that offers it, the record read
+ * until converted for the webhook; so a delivery in sequence meets the person the previous one
+ * converted, as it did when the doors converted synchronously.
+ */
+async function deliver(
+  context: ProbeContext,
+  input: Input,
+  position: number,
+  { converted = false }: { converted?: boolean } = {},
+): Promise<Answer> {
   const { service } = context;
   const { answer } = await service.withRetries(() =>
     position % 2 === 0
       ? service.webhook(enrichmentCompleted({ person: input }))
-      : service.post('/contacts', input),
+      : service.post(converted ? '/contacts?wait=20' : '/contacts', input),
   );
-  collectIds(context, answer);
+  const results = collectIds(context, answer);
+  if (converted) await recordsUntil(context, [results[0]?.id], CONVERTED, 30_000);
   return answer;
+}
+
+/** The records of every id the answers returned, once verified (or otherwise settled). */
+async function settledRecordsOf(context: ProbeContext, answers: Answer[]) {
+  const ids = answers.flatMap((answer) => collectIds(context, answer).map((result) => result.id));
+  return recordsUntil(context, ids);
 }
 
 async function contactsOf(context: ProbeContext, person: ProbePerson) {
@@ -87,21 +113,27 @@ export async function variantsMakeOneContact(context: ProbeContext): Promise<voi
     const variants = variantsOf(person, shared);
     const answers: Answer[] = [];
     if (order === 'without email first') {
+      // One after another, each converted before the next is sent.
       const withoutEmailFirst = [...variants].sort((a, b) => Number('email' in a) - Number('email' in b));
       for (const [position, input] of withoutEmailFirst.entries())
-        answers.push(await deliver(context, input, position));
+        answers.push(await deliver(context, input, position, { converted: true }));
     }
     answers.push(
       ...(await Promise.all(variants.map((input, position) => deliver(context, input, position)))),
     );
     const results = answers.map((answer) => collectIds(context, answer)[0]);
     const ids = new Set(results.map((result) => result?.id));
+    const records = await settledRecordsOf(context, answers);
     const contacts = await contactsOf(context, person);
     report.check(
       `${variants.length} spellings of one person, company by ${shared}, ${order} then all at once (${answers.length} deliveries)`,
-      'one conversion id, one Apollo contact, every answer 200',
-      `HTTP ${tally(answers.map((a) => a.status))}; ${tally(results.map((r) => r?.status))}; ${ids.size} id(s); ${contacts.length} contact(s)`,
-      answers.every((a) => a.status === 200) && ids.size === 1 && contacts.length === 1,
+      'one conversion id, verified; one Apollo contact; every answer 202 queued or 200 final, as documented',
+      `HTTP ${tally(answers.map((a) => a.status))}; ${tally(results.map((r) => r?.status))}; ${ids.size} id(s) ` +
+        `(${tally(statusesOf(records))}); ${contacts.length} contact(s)`,
+      answers.every(answeredAsDocumented) &&
+        ids.size === 1 &&
+        [...records.values()].every((r) => r?.status === 'verified') &&
+        contacts.length === 1,
     );
   }
 
@@ -116,18 +148,22 @@ export async function variantsMakeOneContact(context: ProbeContext): Promise<voi
       organization_name: 'Seq Co.',
     },
     0,
+    { converted: true },
   );
   const second = await deliver(
     context,
     { first_name: person.first_name, last_name: person.last_name, website_url: 'https://seq.example' },
     1,
+    { converted: true },
   );
   const ids = new Set([collectIds(context, first)[0]?.id, collectIds(context, second)[0]?.id]);
+  const records = await settledRecordsOf(context, [first, second]);
   const contacts = await contactsOf(context, person);
   report.check(
-    'one person with email + organisation, then without email with only the website',
+    'one person with email + organisation, then (once converted) without email with only the website',
     'one Apollo contact',
-    `${tally([first, second].map((a) => collectIds(context, a)[0]?.status))}; ${ids.size} id(s); ${contacts.length} contact(s)`,
+    `${tally([first, second].map((a) => collectIds(context, a)[0]?.status))}; ${ids.size} id(s) ` +
+      `(${tally(statusesOf(records))}); ${contacts.length} contact(s)`,
     contacts.length === 1,
   );
 
@@ -144,12 +180,23 @@ export async function variantsMakeOneContact(context: ProbeContext): Promise<voi
   const { answer } = await service.withRetries(() => service.webhook(enrichmentCompleted({ people })));
   const results = collectIds(context, answer);
   const batchIds = new Set(results.slice(1, 5).map((result) => result.id));
+  const batchRecords = await settledRecordsOf(context, [answer]);
+  const counts = [
+    (await contactsOf(context, batchPerson)).length,
+    (await contactsOf(context, others[0] as ProbePerson)).length,
+    (await contactsOf(context, others[1] as ProbePerson)).length,
+  ];
   report.check(
     'one batch holding 4 spellings of one person between 2 other people',
-    '200; the 4 share one id and one contact; the others their own',
-    `HTTP ${answer.status}; ${tally(results.map((r) => r.status))}; ${batchIds.size} id(s) for the 4; ` +
-      `${(await contactsOf(context, batchPerson)).length} contact(s); others ${(await contactsOf(context, others[0] as ProbePerson)).length}+${(await contactsOf(context, others[1] as ProbePerson)).length}`,
-    answer.status === 200 && batchIds.size === 1 && (await contactsOf(context, batchPerson)).length === 1,
+    '202 (queued) or 200 as documented; 3 ids, the 4 share one; once verified, one contact each',
+    `HTTP ${answer.status}; ${tally(results.map((r) => r.status))}; ${batchIds.size} id(s) for the 4, ` +
+      `${new Set(results.map((r) => r.id)).size} in all (${tally(statusesOf(batchRecords))}); ` +
+      `${counts[0]} contact(s); others ${counts[1]}+${counts[2]}`,
+    answeredAsDocumented(answer) &&
+      batchIds.size === 1 &&
+      new Set(results.map((r) => r.id)).size === 3 &&
+      [...batchRecords.values()].every((r) => r?.status === 'verified') &&
+      counts.every((count) => count === 1),
   );
 }
 
@@ -171,13 +218,15 @@ export async function separatorsDoNotCollide(context: ProbeContext): Promise<voi
     ],
   ];
   for (const [name, one, two] of pairs) {
-    const first = collectIds(context, await deliver(context, one, 0))[0];
-    const second = collectIds(context, await deliver(context, two, 1))[0];
+    const first = collectIds(context, await deliver(context, one, 0, { converted: true }))[0];
+    const second = collectIds(context, await deliver(context, two, 1, { converted: true }))[0];
+    const records = await recordsUntil(context, [first?.id, second?.id]);
+    const contactOf = (id: string | null | undefined) => records.get(String(id))?.contact_id;
     report.check(
       `two people without email: ${name}`,
       'two conversion ids; neither answered duplicate',
       `${first?.status} ${first?.id ? 'id1' : 'no id'}, ${second?.status} ${second?.id === first?.id ? 'id1 (same)' : 'id2'}; ` +
-        `contacts ${first?.contact_id === second?.contact_id ? 'shared (Apollo matched the name)' : 'two'}`,
+        `contacts ${contactOf(first?.id) === contactOf(second?.id) ? 'shared (Apollo matched the name)' : 'two'}`,
       first?.id != null && second?.id != null && first.id !== second.id && second.status !== 'duplicate',
     );
   }

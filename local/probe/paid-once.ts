@@ -1,4 +1,10 @@
-import { collectIds, enrichmentCompleted, type ProbeContext } from './context';
+import {
+  answeredAsDocumented,
+  collectIds,
+  enrichmentCompleted,
+  recordsUntil,
+  type ProbeContext,
+} from './context';
 import { probePerson, type ProbePerson } from './people';
 import { tally } from './report';
 import { isPaidMatch, mentions } from './sandbox-door';
@@ -240,15 +246,19 @@ export async function webhookPersonApolloKnows(context: ProbeContext): Promise<v
     ),
   );
   const [result] = collectIds(context, answer);
-  const record = result?.id ? await service.recordUntil(result.id, (r) => r.status !== 'created') : null;
+  // Queued: the consumer converts it, then one batch verification (contacts search without email).
+  const record = (await recordsUntil(context, [result?.id])).get(String(result?.id)) ?? null;
   const charged = (await sandbox.state()).requests
     .slice(before)
     .filter((request) => mentions(request, person) && request.creditsConsumed > 0);
   report.check(
     'a webhook person without email whom Apollo knows (not a contact): conversion and verification',
-    'created, verified; no credit spent',
-    `HTTP ${answer.status} ${String(result?.status)}; record ${String(record?.status)}; ` +
+    '202 queued (as documented), then created and verified; no credit spent',
+    `HTTP ${answer.status} ${String(result?.status)}; record ${String(record?.status)} (outcome ${String(record?.outcome)}); ` +
       `${charged.length} people/match charged (${charged.reduce((sum, r) => sum + r.creditsConsumed, 0)} credits)`,
-    answer.status === 200 && record?.status === 'verified' && charged.length === 0,
+    answeredAsDocumented(answer) &&
+      record?.status === 'verified' &&
+      record.outcome === 'created' &&
+      charged.length === 0,
   );
 }

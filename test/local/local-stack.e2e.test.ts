@@ -1,7 +1,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sendWebhook } from '../../local/send';
+import { readFileSync } from 'node:fs';
+import { sendAs, sendWebhook } from '../../local/send';
 import { LOCAL_DEFAULTS, PROJECT_ROOT } from '../../local/stack';
 import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 
@@ -159,6 +160,55 @@ describe('Local stack: npm start', () => {
     }
     expect(status).toBe('verified');
   });
+
+  it('takes each CRM door as its sender sends (npm run send --as ...), queued at once, each person verified within 10 seconds', async () => {
+    const sample = (name: string) => readFileSync(`${PROJECT_ROOT}/events/${name}`, 'utf8');
+    const sentAt = Date.now();
+    const replies = [
+      await sendAs('hubspot', sample('hubspot-all-properties.json'), { baseUrl: api }),
+      await sendAs(
+        'svix',
+        JSON.stringify(event({ person: { ...person, email: 'svix.sender@svix.example' } })),
+        { baseUrl: api },
+      ),
+      await sendAs('custom:clay', sample('custom-clay.json'), { baseUrl: api }),
+      await sendAs('custom:make', sample('custom-make.json'), { baseUrl: api }),
+      await sendAs('pipedrive', sample('pipedrive-person-change.json'), { baseUrl: api }),
+    ];
+    // Salesforce reads only its Ack; the people are found by their emails afterwards.
+    const salesforce = await sendAs('salesforce', sample('salesforce-outbound-message.xml'), {
+      baseUrl: api,
+    });
+
+    expect(replies.map((reply) => reply.status)).toEqual([202, 202, 202, 202, 202]);
+    expect(salesforce.status).toBe(200);
+    expect(String(salesforce.body)).toContain('<Ack>true</Ack>');
+    const results = replies.flatMap(
+      (reply) => (reply.body as { results: Array<{ id: string; status: string }> }).results,
+    );
+    expect(results.map((result) => result.status)).toEqual(results.map(() => 'queued'));
+    expect(results).toHaveLength(6);
+    const ids = [...results];
+    for (const email of ['mary.shelley@frankenstein.example', 'percy.shelley@frankenstein.example']) {
+      const response = await fetch(`${api}/conversions/lookup`, {
+        method: 'POST',
+        headers: { 'x-api-key': LOCAL_DEFAULTS.API_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify({ email }),
+      });
+      ids.push((await response.json()) as { id: string; status: string });
+    }
+    for (const { id } of ids) {
+      let status = '';
+      while (status !== 'verified' && Date.now() - sentAt < 10_000) {
+        const response = await fetch(`${api}/conversions/${id}`, {
+          headers: { 'x-api-key': LOCAL_DEFAULTS.API_KEY },
+        });
+        status = ((await response.json()) as { status: string }).status;
+        if (status !== 'verified') await new Promise((r) => setTimeout(r, 250));
+      }
+      expect(status, id).toBe('verified');
+    }
+  }, 40_000);
 
   it('refuses a bad signature with 401 and a bad body with 400', async () => {
     const unsigned = await send(

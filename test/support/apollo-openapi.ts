@@ -20,6 +20,7 @@ interface MediaType {
   examples?: Record<string, { summary?: string; value: Json }>;
 }
 interface Operation {
+  description?: string;
   requestBody?: { content: Record<string, MediaType> };
   parameters?: Array<{ name: string; in: string; schema: JsonObject }>;
   responses: Record<string, { content?: Record<string, MediaType> }>;
@@ -111,6 +112,30 @@ function closed(schema: JsonObject): JsonObject {
   return 'additionalProperties' in schema ? schema : { ...schema, additionalProperties: false };
 }
 
+/**
+ * Request fields an endpoint documents in its description but not in its schema. The single
+ * create's "How Apollo picks the match" names the CRM ids it matches on; the schema lists none.
+ * Each name must still appear in the description, so the list cannot outlive the document.
+ */
+const FIELDS_DOCUMENTED_IN_PROSE: Partial<Record<Endpoint, readonly string[]>> = {
+  '/contacts': ['salesforce_lead_id', 'salesforce_contact_id', 'hubspot_vid'],
+};
+
+function withProseFields(document: OpenApiDocument, endpoint: Endpoint, schema: JsonObject): JsonObject {
+  const names = FIELDS_DOCUMENTED_IN_PROSE[endpoint] ?? [];
+  const description = operation(document, endpoint, 'post').description ?? '';
+  for (const name of names) {
+    if (!description.includes(`\`${name}\``)) {
+      throw new Error(`POST ${endpoint}'s description no longer names ${name}`);
+    }
+  }
+  const properties = schema.properties as JsonObject;
+  return {
+    ...schema,
+    properties: { ...properties, ...Object.fromEntries(names.map((name) => [name, { type: 'string' }])) },
+  };
+}
+
 function jsonRequestSchema(document: OpenApiDocument, endpoint: string): JsonObject {
   const schema = operation(document, endpoint, 'post').requestBody?.content['application/json']?.schema;
   if (schema === undefined) throw new Error(`POST ${endpoint} has no application/json request schema`);
@@ -138,7 +163,7 @@ function compileRequestValidators(): Record<RequestEndpoint, ValidateFunction> {
   for (const endpoint of ['/contacts', '/contacts/search'] as const) {
     const media = operation(contract, endpoint, 'post').requestBody?.content['application/json'];
     if (media === undefined) throw new Error(`POST ${endpoint} has no application/json request body`);
-    media.schema = closed(jsonRequestSchema(contract, endpoint));
+    media.schema = closed(withProseFields(contract, endpoint, jsonRequestSchema(contract, endpoint)));
   }
   for (const [endpoint, property] of [
     ['/contacts/bulk_create', 'contacts'],

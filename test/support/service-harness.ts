@@ -6,7 +6,9 @@ import type { APIGatewayProxyStructuredResultV2, Context, SQSBatchResponse, SQSE
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { startApolloSandbox, type ApolloSandbox } from '../../local/apollo-sandbox';
 import { createLedgerTable, startLocalDynamoDb, type LocalDynamoDb } from '../../local/dynamodb';
+import { exampleCustomSources, requestAs, type SenderKind, type SenderSecrets } from '../../local/senders';
 import { serviceEnv } from '../../local/service-env';
+import { PROJECT_ROOT } from '../../local/stack';
 import { loadStateMachineDefinition } from '../../local/state-machine-definition';
 import { startLocalStepFunctions, type LocalStepFunctions } from '../../local/step-functions-server';
 import {
@@ -16,12 +18,15 @@ import {
   type HttpReply as LambdaReply,
 } from '../../local/lambda-events';
 import type { ConversionResult } from '../../lib/conversion';
+import type { ConversionOverview } from '../../lib/conversion-overview';
+import type { RetryResult } from '../../lib/conversion-retry';
 import type { conversionView } from '../../lib/conversion-view';
 import type { EnrichmentResult, PhoneCallbackResult } from '../../lib/enrichment';
 import { CONVERSION_ID_PATTERN } from '../../lib/identity';
 import { resetServices } from '../../lib/services';
 import { signedWebhookHeaders } from '../../lib/webhook-signature';
 import { InProcessConversionQueue } from './in-process-queue';
+import { ORG_ID, PIPEDRIVE_BASIC_AUTH, SALESFORCE_SECRET, basicAuthorization } from './crm-messages';
 
 /**
  * The real Lambda handlers, run in this process against real local parts: dynalite for the
@@ -32,6 +37,21 @@ export const WEBHOOK_SECRET =
   'whsec_' + Buffer.from('harness webhook secret, not a real one').toString('base64');
 export const API_KEY = 'harness-api-key';
 export const CALLBACK_TOKEN = 'harness-callback-token';
+export const HUBSPOT_CLIENT_SECRET = 'harness-hubspot-client-secret';
+export const HUBSPOT_API_KEY = 'harness-hubspot-api-key';
+/** The README's ready-made custom sources (Clay, Zapier, Make, n8n), with their local secrets. */
+export const CUSTOM_SOURCES = exampleCustomSources(PROJECT_ROOT);
+/** What the harness's senders sign with (`local/senders.ts`, as `npm run send` does). */
+export const SENDER_SECRETS: SenderSecrets = {
+  webhookSecret: WEBHOOK_SECRET,
+  hubspotClientSecret: HUBSPOT_CLIENT_SECRET,
+  hubspotApiKey: HUBSPOT_API_KEY,
+  hubspotApiKeyIn: 'header',
+  hubspotApiKeyName: 'x-hubspot-key',
+  customSources: CUSTOM_SOURCES,
+  salesforceEndpointSecret: SALESFORCE_SECRET,
+  pipedriveBasicAuth: PIPEDRIVE_BASIC_AUTH,
+};
 const PHONE_REVEAL_ARN =
   'arn:aws:states:us-east-1:000000000000:stateMachine:apollo-contact-converter-dev-phone-reveal';
 
@@ -52,6 +72,10 @@ export interface ConversionsBody {
 }
 /** What GET /conversions/{id} and POST /conversions/lookup answer: the ledger record as `conversionView` shows it. */
 export type ConversionViewBody = ReturnType<typeof conversionView>;
+/** What GET /conversions answers. */
+export type ConversionListBody = Awaited<ReturnType<ConversionOverview['list']>>;
+/** What GET /conversions/summary answers. */
+export type ConversionSummaryBody = Awaited<ReturnType<ConversionOverview['summary']>>;
 /** A route's reply, its body as the handler writes it, or an error reply's fields. */
 export type HttpReply<Body = ConversionsBody> = LambdaReply<Body & ErrorBody>;
 
@@ -59,6 +83,8 @@ type Handler<E, R> = (event: E, context: Context) => Promise<R>;
 
 const handlers = {
   enrichmentWebhook: () => import('../../functions/enrichment-webhook').then((m) => m.handler),
+  hubspotWebhook: () => import('../../functions/hubspot-webhook').then((m) => m.handler),
+  customWebhook: () => import('../../functions/custom-webhook').then((m) => m.handler),
   createContacts: () => import('../../functions/create-contacts').then((m) => m.handler),
   getConversion: () => import('../../functions/get-conversion').then((m) => m.handler),
   lookupConversion: () => import('../../functions/lookup-conversion').then((m) => m.handler),
@@ -71,6 +97,11 @@ const handlers = {
   sweepVerifications: () => import('../../functions/sweep-verifications').then((m) => m.handler),
   convertQueued: () => import('../../functions/convert-queued').then((m) => m.handler),
   sweepQueued: () => import('../../functions/sweep-queued').then((m) => m.handler),
+  listConversions: () => import('../../functions/list-conversions').then((m) => m.handler),
+  conversionSummary: () => import('../../functions/conversion-summary').then((m) => m.handler),
+  retryConversion: () => import('../../functions/retry-conversion').then((m) => m.handler),
+  salesforceWebhook: () => import('../../functions/salesforce-webhook').then((m) => m.handler),
+  pipedriveWebhook: () => import('../../functions/pipedrive-webhook').then((m) => m.handler),
 };
 
 /**
@@ -213,6 +244,12 @@ export class ServiceHarness {
           apolloCallbackToken: CALLBACK_TOKEN,
           publicApiUrl: this.publicApiUrl,
           stepFunctionsEndpoint: this.stepFunctions.url,
+          hubspotClientSecret: HUBSPOT_CLIENT_SECRET,
+          hubspotApiKey: HUBSPOT_API_KEY,
+          customSources: CUSTOM_SOURCES,
+          salesforceEndpointSecret: SALESFORCE_SECRET,
+          salesforceOrgIds: ORG_ID,
+          pipedriveBasicAuth: PIPEDRIVE_BASIC_AUTH,
         },
         { APOLLO_TIMEOUT_MS: '2000', ...env },
       ),
@@ -280,6 +317,86 @@ export class ServiceHarness {
     return toReply(await handler(event, lambdaContext('enrichmentWebhook')));
   }
 
+  /**
+   * Sends a body to the door `kind` would send it to (`local/senders.ts`: a HubSpot workflow, a
+   * Svix-based sender, a custom source), addressed and signed as that sender does over the
+   * harness's public URL, unless `headers` replace the signature. `path` replaces the path (and
+   * query) a sender would call.
+   */
+  async sendAs(
+    kind: SenderKind,
+    body: unknown,
+    options: {
+      headers?: Record<string, string>;
+      nowMs?: number;
+      id?: string;
+      secrets?: Partial<SenderSecrets>;
+    } = {},
+  ): Promise<HttpReply<ConversionsBody>> {
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const source = kind.startsWith('custom:') ? kind.slice('custom:'.length) : undefined;
+    const signed =
+      options.headers === undefined
+        ? requestAs(kind, raw, this.publicApiUrl, { ...SENDER_SECRETS, ...options.secrets }, options)
+        : {
+            path: source
+              ? `/webhooks/custom/${encodeURIComponent(source)}`
+              : kind.startsWith('hubspot')
+                ? '/webhooks/hubspot'
+                : '/webhooks/enrichment-completed',
+            headers: options.headers,
+          };
+    const [rawPath = '', rawQueryString = ''] = signed.path.split('?');
+    const event = httpEvent('POST', rawPath, raw, signed.headers, source ? { source } : undefined);
+    event.rawQueryString = rawQueryString;
+    event.queryStringParameters = Object.fromEntries(new URLSearchParams(rawQueryString));
+    const handler = await (source
+      ? handlers.customWebhook()
+      : kind.startsWith('hubspot')
+        ? handlers.hubspotWebhook()
+        : handlers.enrichmentWebhook());
+    return toReply(await handler(event, lambdaContext(source ? 'customWebhook' : 'hubspotWebhook')));
+  }
+
+  /**
+   * An Outbound Message, as Salesforce posts it to `/webhooks/salesforce/{secret}` (the secret as
+   * API Gateway hands the path parameter over). The SOAP answer's body is returned as text.
+   */
+  async salesforce(
+    xml: string | Buffer,
+    options: { secret?: string; headers?: Record<string, string> } = {},
+  ): Promise<LambdaReply<string>> {
+    const secret = options.secret ?? SALESFORCE_SECRET;
+    const headers = options.headers ?? { 'content-type': 'text/xml; charset=utf-8', soapaction: '""' };
+    const path = `/webhooks/salesforce/${encodeURIComponent(secret)}`;
+    const event = Buffer.isBuffer(xml)
+      ? { ...httpEvent('POST', path, xml.toString('base64'), headers, { secret }), isBase64Encoded: true }
+      : httpEvent('POST', path, xml, headers, { secret });
+    const handler = await handlers.salesforceWebhook();
+    const result = await handler(event, lambdaContext('salesforceWebhook'));
+    const replyHeaders: Record<string, string> = {};
+    for (const [name, value] of Object.entries(result.headers ?? {}))
+      replyHeaders[name.toLowerCase()] = String(value);
+    return { status: result.statusCode ?? 200, headers: replyHeaders, body: result.body ?? '' };
+  }
+
+  /** A Pipedrive webhook with its Basic credentials (`null`: no Authorization header). */
+  async pipedrive(
+    body: unknown,
+    authorization: string | null = basicAuthorization(),
+  ): Promise<HttpReply<ConversionsBody>> {
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (authorization !== null) headers.authorization = authorization;
+    const raw = typeof body === 'string' ? body : JSON.stringify(body);
+    const handler = await handlers.pipedriveWebhook();
+    return toReply(
+      await handler(
+        httpEvent('POST', '/webhooks/pipedrive', raw, headers),
+        lambdaContext('pipedriveWebhook'),
+      ),
+    );
+  }
+
   /** `POST /contacts`, with `?wait=<wait>` when given (a number of seconds, or any text). */
   async createContacts(
     body: unknown,
@@ -330,6 +447,38 @@ export class ServiceHarness {
     // As API Gateway hands it over: the path percent-encoded, its parameter decoded once.
     const event = httpEvent('GET', `/conversions/${encodeURIComponent(id)}`, '', headers, { id });
     return toReply(await handler(event, lambdaContext('getConversion')));
+  }
+
+  /** `GET /conversions?…`: records of one status, a page at a time. */
+  async listConversions(
+    query: Record<string, string>,
+    apiKey: string | null = API_KEY,
+  ): Promise<HttpReply<ConversionListBody>> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.listConversions();
+    const event = httpEvent('GET', '/conversions', '', headers);
+    event.queryStringParameters = query;
+    event.rawQueryString = new URLSearchParams(query).toString();
+    return toReply(await handler(event, lambdaContext('listConversions')));
+  }
+
+  /** `GET /conversions/summary`. */
+  async conversionSummary(apiKey: string | null = API_KEY): Promise<HttpReply<ConversionSummaryBody>> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.conversionSummary();
+    const event = httpEvent('GET', '/conversions/summary', '', headers);
+    return toReply(await handler(event, lambdaContext('conversionSummary')));
+  }
+
+  /** `POST /conversions/{id}/retry`. */
+  async retryConversion(id: string, apiKey: string | null = API_KEY): Promise<HttpReply<RetryResult>> {
+    const headers: Record<string, string> = {};
+    if (apiKey !== null) headers['x-api-key'] = apiKey;
+    const handler = await handlers.retryConversion();
+    const event = httpEvent('POST', `/conversions/${encodeURIComponent(id)}/retry`, '', headers, { id });
+    return toReply(await handler(event, lambdaContext('retryConversion')));
   }
 
   /** Makes a state machine task fail as `fault` decides, until the next `reset`. */

@@ -91,6 +91,19 @@ describe('Class: BulkConversion', () => {
       expect(
         s.apollo.calls.createContact + s.apollo.calls.findContactsByEmail + s.apollo.calls.matchPerson,
       ).toBe(0);
+      expect(s.metrics.conversionsByOutcome).toEqual({ created: 3 });
+    });
+
+    it('counts how long each message waited in the queue before this receive', async () => {
+      // Prepare
+      await queue(s, [wren(), juno()]);
+      s.clock.advance(7_000);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(s.metrics.queuedMessageAgesMs).toEqual([7_000, 7_000]);
     });
 
     it('links a contact Apollo already holds with the email as existing, leaving it as it is', async () => {
@@ -109,6 +122,7 @@ describe('Class: BulkConversion', () => {
       });
       expect(s.apollo.contacts).toEqual([held]);
       expect(s.apollo.calls.bulkUpdateContacts).toBe(0);
+      expect(s.metrics.conversionsByOutcome).toEqual({ existing: 1 });
     });
 
     it('links a person without email to the contact Apollo holds under that name and company', async () => {
@@ -147,6 +161,36 @@ describe('Class: BulkConversion', () => {
           outcome: 'created',
         });
       }
+    });
+
+    it('links a person with only a name and a website to the contact people/match finds by name and domain, instead of creating a second one', async () => {
+      // Prepare: converted before with an email and the organisation; Apollo knows its website.
+      const held = s.apollo.addContact({
+        first_name: 'Herman',
+        last_name: 'Melville',
+        email: 'herman@pequod.example',
+        organization_name: 'Pequod Whaling',
+        website_url: 'https://www.pequod.example',
+      });
+      const byWebsite = person({
+        first_name: 'Herman',
+        last_name: 'Melville',
+        website_url: 'pequod.example',
+      });
+      await queue(s, [byWebsite]);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match]);
+      expect(s.apollo.calls.createContact + s.apollo.calls.bulkCreateContacts).toBe(0);
+      expect(s.apollo.contacts).toEqual([held]);
+      expect(await s.ledger.get({ key: s.keyOf(byWebsite) })).toMatchObject({
+        status: 'created',
+        outcome: 'existing',
+        contactId: held.id,
+      });
     });
 
     it('converts a key named by two messages of one batch once', async () => {
@@ -391,7 +435,8 @@ describe('Class: BulkConversion', () => {
 
       // Assess
       expect(s.apollo.contacts).toHaveLength(1);
-      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match]);
+      // The first try looks before creating (nobody yet); the retry looks again and finds what it made.
+      expect(s.apollo.received.matchPerson).toEqual([byWebsite.match, byWebsite.match]);
       expect(s.apollo.calls.createContact).toBe(1);
       expect(s.apollo.calls.bulkCreateContacts).toBe(0);
       expect(await s.ledger.get({ key: s.keyOf(byWebsite) })).toMatchObject({
@@ -493,6 +538,7 @@ describe('Class: BulkConversion', () => {
       expect(s.ledger.item(s.keyOf(wren()))?.queuedContact).toBeUndefined();
       expect(await s.ledger.get({ key: s.keyOf(juno()) })).toMatchObject({ status: 'created' });
       expect(s.apollo.contacts).toHaveLength(1);
+      expect(s.metrics.conversionsByOutcome).toEqual({ rejected: 1, created: 1 });
     });
 
     it('Apollo unreachable: the batch comes back without doubt, and is converted once Apollo is back', async () => {
@@ -709,6 +755,7 @@ describe('Class: BulkConversion', () => {
         ) as unknown,
         holdsQueuedContact: true,
       });
+      expect(s.metrics.conversionsByOutcome).toEqual({ failed: 1 });
     });
 
     it('converts a poison person once the dead-letter queue is redriven, after the cause is gone', async () => {

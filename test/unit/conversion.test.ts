@@ -1162,6 +1162,74 @@ describe('Class: ContactConversion', () => {
       expect(s.ledger.records()).toHaveLength(2);
     });
 
+    it('finds the record of a CRM record converted with email when it comes back without email, whatever its company now says', async () => {
+      // Prepare
+      const [first] = await s.conversion.convert([person({ ...WREN_INPUT, hubspot_id: '101' })], s.request());
+      const moved = person({
+        first_name: 'Wren',
+        last_name: 'Halloway',
+        organization_name: 'Kelp Co',
+        hubspot_id: '101',
+      });
+
+      // Act
+      const [again] = await s.conversion.convert([moved], s.request());
+
+      // Assess
+      expect(again).toEqual({ id: first?.id, status: 'duplicate', contact_id: 'contact-1' });
+      expect(s.ledger.records()).toHaveLength(1);
+      expect(s.apollo.calls.createContact).toBe(1);
+    });
+
+    it('adopts the record of a CRM record converted without email when its email arrives', async () => {
+      // Prepare
+      const [first] = await s.conversion.convert(
+        [
+          person({
+            first_name: 'Wren',
+            last_name: 'Halloway',
+            organization_name: 'Kelp Co',
+            hubspot_id: '102',
+          }),
+        ],
+        s.request(),
+      );
+
+      // Act
+      const [withEmail] = await s.conversion.convert(
+        [person({ ...WREN_INPUT, hubspot_id: '102' })],
+        s.request(),
+      );
+
+      // Assess
+      expect(withEmail).toEqual({ id: first?.id, status: 'duplicate', contact_id: 'contact-1' });
+      expect(await s.ledger.recordOwner({ key: first?.id as string })).toBe(
+        identityKey(['email', WREN_INPUT.email]),
+      );
+    });
+
+    it('never merges two emails that share a CRM record id (a record reused for a successor), and such an id refuses nobody after', async () => {
+      // Prepare
+      const successor = person({ ...JUNO_INPUT, hubspot_id: '103' });
+
+      // Act
+      const [first] = await s.conversion.convert([person({ ...WREN_INPUT, hubspot_id: '103' })], s.request());
+      const [second] = await s.conversion.convert([successor], s.request());
+      const [withoutEmail] = await s.conversion.convert(
+        [person({ first_name: 'Ada', last_name: 'Quill', organization_name: 'Seq Co', hubspot_id: '103' })],
+        s.request(),
+      );
+
+      // Assess
+      expect([first?.status, second?.status, withoutEmail?.status]).toEqual([
+        'created',
+        'created',
+        'created',
+      ]);
+      expect(new Set([first?.id, second?.id, withoutEmail?.id]).size).toBe(3);
+      expect(s.apollo.contacts).toHaveLength(3);
+    });
+
     it('gives each new record a conversion id', async () => {
       // Act
       const [result] = await s.conversion.convert([wren()], s.request());

@@ -107,6 +107,9 @@ describe('Class: PersonEnrichment', () => {
       });
       expect(s.ledger.item('person:person-wren')).toMatchObject({ aliasOf: wrenKey() });
       expect(s.ledger.item(LINKEDIN_ALIAS)).toMatchObject({ aliasOf: wrenKey() });
+      expect(s.metrics.creditsSpentTotal).toBe(1);
+      expect(s.metrics.creditsSavedTotal).toBe(0);
+      expect(s.metrics.conversionsByOutcome).toEqual({ created: 1 });
       expect(s.ledger.item(`enrichment:${EMAIL_LOOKUP}`)).toMatchObject({
         keptEnrichment: {
           person: {
@@ -175,6 +178,8 @@ describe('Class: PersonEnrichment', () => {
         expect(s.apollo.totalCalls).toBe(apolloCallsBefore);
         expect(s.apollo.calls.enrichPerson).toBe(1);
         expect(await s.ledger.get({ key: wrenKey() })).toMatchObject({ freeLookups: 1, creditsConsumed: 1 });
+        expect(s.metrics.creditsSpentTotal).toBe(1);
+        expect(s.metrics.creditsSavedTotal).toBe(1);
       });
     }
 

@@ -99,6 +99,7 @@ describe('Class: ContactVerification', () => {
 
       // Assess
       expect(report).toEqual({ verified: 3, failed: 0, decidedBefore: 0 });
+      expect(s.metrics.verdicts).toEqual({ verified: 3 });
       expect(s.apollo.received.matchPeople).toEqual([
         [
           { email: 'wren.halloway@lanternfish.example' },
@@ -420,6 +421,7 @@ describe('Class: ContactVerification', () => {
 
       // Assess
       expect(report).toEqual({ verified: 1, failed: 1, decidedBefore: 0 });
+      expect(s.metrics.verdicts).toEqual({ verified: 1, verification_failed: 1 });
       expect(await s.ledger.get({ key: mismatched.key })).toMatchObject({
         status: 'verification_failed',
         lastError: 'ContactMismatchError: people/match returns contact contact-1, not contact-9',
@@ -580,6 +582,7 @@ describe('Class: VerificationFailureRecorder', () => {
 
         // Assess
         expect(report).toEqual({ failed: 1, decidedBefore: 0, reason });
+        expect(s.metrics.verdicts).toEqual({ verification_failed: 1 });
         expect(await s.ledger.get({ key: request.key })).toMatchObject({
           status: 'verification_failed',
           lastError: reason,

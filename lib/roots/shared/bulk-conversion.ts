@@ -4,6 +4,7 @@ import type { Config } from '../../config';
 import type { ConversionQueue } from '../../conversion-queue';
 import type { QueuedConversionLedger } from '../../ledger';
 import type { VerificationScheduler } from '../../schedulers';
+import { serviceMetrics } from './metrics';
 
 /** The conversion queue's consumer, pacing itself with `pacer` (fed by the Apollo client's headers). */
 export function bulkConversion(
@@ -21,5 +22,6 @@ export function bulkConversion(
     maxReceives: config.conversionMaxReceives,
     rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
     quietPeriodSeconds: config.unavailableRetryAfterSeconds,
+    metrics: serviceMetrics(),
   });
 }

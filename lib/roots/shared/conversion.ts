@@ -4,6 +4,7 @@ import { ContactConversion } from '../../conversion';
 import type { ConversionLedger, PersonIdentities, VerificationSweepLedger } from '../../ledger';
 import type { VerificationScheduler } from '../../schedulers';
 import type { VerificationRedriver } from '../../verification-sweep';
+import { serviceMetrics } from './metrics';
 import { verificationSweep } from './verification-sweep';
 
 /**
@@ -30,5 +31,6 @@ export function contactConversion(
     maxAttempts: config.maxConversionAttempts,
     staleVerifications: verificationSweep(config, { ledger, redrives }),
     inProgressRetryAfterSeconds: config.inProgressRetryAfterSeconds,
+    metrics: serviceMetrics(),
   });
 }

@@ -3,6 +3,7 @@ import type { Config } from '../../config';
 import { PersonEnrichment, type EnrichmentDependencies } from '../../enrichment';
 import { ConfigurationError } from '../../errors';
 import type { PhoneRevealScheduler } from '../../schedulers';
+import { serviceMetrics } from './metrics';
 
 /** Where Apollo posts revealed phones: the public API URL, with the callback token. */
 async function phoneCallbackUrl(config: Config): Promise<string> {
@@ -28,5 +29,6 @@ export function personEnrichment(
     defaultPhoneCountry: config.defaultPhoneCountry,
     heldPhonesTtlSeconds: config.heldPhonesTtlSeconds,
     maxResultPolls: config.maxResultPolls,
+    metrics: serviceMetrics(),
   });
 }

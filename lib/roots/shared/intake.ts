@@ -4,6 +4,7 @@ import { ConversionIntake } from '../../intake';
 import type { ConversionIntakeLedger, VerificationSweepLedger } from '../../ledger';
 import type { VerificationScheduler } from '../../schedulers';
 import type { VerificationRedriver } from '../../verification-sweep';
+import { serviceMetrics } from './metrics';
 import { verificationSweep } from './verification-sweep';
 
 /**
@@ -36,5 +37,6 @@ export function conversionIntake(
     resendAfterMs: QUEUED_RESEND_AFTER_MS,
     queueRetryAfterSeconds: QUEUE_RETRY_AFTER_SECONDS,
     inProgressRetryAfterSeconds: config.inProgressRetryAfterSeconds,
+    metrics: serviceMetrics(),
   });
 }

@@ -14,6 +14,7 @@ import { WebhookDeliveryMemory } from '../../../lib/webhook-deliveries';
 import { FakeApollo } from './apollo';
 import { FakeClock, sequentialTokens } from './clock';
 import { InMemoryLedger } from './ledger';
+import { RecordingMetrics } from './metrics';
 import { DEFAULT_PHONE_COUNTRY } from './people';
 import { FakeConversionQueue } from './queue';
 import {
@@ -26,6 +27,7 @@ import {
 export * from './apollo';
 export * from './clock';
 export * from './ledger';
+export * from './metrics';
 export * from './people';
 export * from './queue';
 export * from './schedulers';
@@ -98,6 +100,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
   const verifications = new FakeVerificationScheduler();
   const redrives = new FakeVerificationRedriver();
   const phoneReveals = new FakePhoneRevealScheduler();
+  const metrics = new RecordingMetrics();
   const verificationSweep = new VerificationSweep({
     ledger,
     verifications: redrives,
@@ -118,6 +121,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     inProgressRetryAfterSeconds: settings.inProgressRetryAfterSeconds,
     now: clock.now,
     newToken: sequentialTokens(),
+    metrics,
   });
   const enrichment = new PersonEnrichment({
     ledger,
@@ -130,14 +134,16 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     maxResultPolls: settings.maxResultPolls,
     now: clock.now,
     newToken: sequentialTokens('enrichment'),
+    metrics,
   });
   const verification = new ContactVerification({
     ledger,
     apollo,
     defaultPhoneCountry: DEFAULT_PHONE_COUNTRY,
     now: clock.now,
+    metrics,
   });
-  const verificationFailures = new VerificationFailureRecorder({ ledger, now: clock.now });
+  const verificationFailures = new VerificationFailureRecorder({ ledger, metrics, now: clock.now });
   const queue = new FakeConversionQueue(clock.now, {
     maxReceives: settings.maxReceives,
     visibilityTimeoutMs: settings.visibilityTimeoutMs,
@@ -152,6 +158,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     resendAfterMs: settings.resendAfterMs,
     queueRetryAfterSeconds: settings.queueRetryAfterSeconds,
     inProgressRetryAfterSeconds: settings.inProgressRetryAfterSeconds,
+    metrics,
     now: clock.now,
     // The long poll's pauses move the clock instead of waiting.
     sleep: (ms) => {
@@ -170,6 +177,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     quietPeriodSeconds: settings.unavailableRetryAfterSeconds,
     now: clock.now,
     newToken: sequentialTokens('consumer'),
+    metrics,
   });
   const queuedSweep = new StrandedQueueSweep({
     ledger,
@@ -197,6 +205,7 @@ export function fakeServices(overrides: Partial<FakeSettings> = {}) {
     clock,
     ledger,
     apollo,
+    metrics,
     verifications,
     redrives,
     phoneReveals,

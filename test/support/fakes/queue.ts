@@ -6,6 +6,8 @@ interface StoredMessage {
   messageId: string;
   key: string;
   receiveCount: number;
+  /** Epoch ms when it was sent (SentTimestamp). */
+  sentAtMs: number;
   /** Epoch ms from when it can be received (again). */
   visibleAtMs: number;
   receiptHandle: string | null;
@@ -56,6 +58,7 @@ export class FakeConversionQueue implements ConversionQueue {
           messageId: `message-${++this.count}`,
           key,
           receiveCount: 0,
+          sentAtMs: this.now(),
           visibleAtMs: this.now(),
           receiptHandle: null,
         });
@@ -103,6 +106,7 @@ export class FakeConversionQueue implements ConversionQueue {
         receiptHandle: message.receiptHandle,
         body: JSON.stringify({ key: message.key }),
         receiveCount: message.receiveCount,
+        sentAtMs: message.sentAtMs,
       };
     });
   }
