@@ -118,10 +118,10 @@ function bulkContactOf(contact: QueuedContact): BulkContact {
   }).contact;
 }
 
-/** The single create's fields (typed phones included): the contact fields without CRM ids. */
+/** The single create's fields: typed phones and the CRM record ids included (it takes both), no LinkedIn URL. */
 function contactFieldsOf(contact: QueuedContact): ContactFields {
-  const { linkedin_url, hubspot_id, salesforce_contact_id, salesforce_lead_id, ...fields } = contact;
-  void [linkedin_url, hubspot_id, salesforce_contact_id, salesforce_lead_id];
+  const { linkedin_url, ...fields } = contact;
+  void linkedin_url;
   return fields;
 }
 

@@ -138,6 +138,24 @@ describe('Class: BulkConversion', () => {
       expect(s.apollo.contacts).toHaveLength(1);
     });
 
+    it('gives the single create the CRM record id too, so Apollo can match the contact on it later', async () => {
+      // Prepare: a name and a website only, from HubSpot.
+      const fromHubspot = person({
+        first_name: 'Herman',
+        last_name: 'Melville',
+        website_url: 'pequod.example',
+        hubspot_id: '1851',
+      });
+      await queue(s, [fromHubspot]);
+
+      // Act
+      await s.consumeOnce();
+
+      // Assess
+      expect(s.apollo.received.createContact.map((call) => call.fields.hubspot_id)).toEqual(['1851']);
+      expect(s.apollo.contacts).toHaveLength(1);
+    });
+
     it('creates people with neither email nor company name one by one (the single create, with their website): no bulk reply could tell them apart', async () => {
       // Prepare
       const herman = person({ first_name: 'Herman', last_name: 'Melville', website_url: 'pequod.example' });
