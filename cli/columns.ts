@@ -1,23 +1,12 @@
+import { CONTACT_INPUT_FIELDS } from '../lib/person-fields';
+
 /**
  * Column mapping: the headers of Apollo, HubSpot and Salesforce exports (and the service's own
  * field names) to the fields `POST /contacts` takes. Headers are compared folded: lower case,
  * letters and digits only ("Person Linkedin Url" → "personlinkedinurl").
  */
-export const SERVICE_FIELDS = [
-  'first_name',
-  'last_name',
-  'email',
-  'organization_name',
-  'website_url',
-  'title',
-  'linkedin_url',
-  'present_raw_address',
-  'direct_phone',
-  'corporate_phone',
-  'mobile_phone',
-  'home_phone',
-  'other_phone',
-] as const;
+/** What a column may fill: the contact's own fields (no lists or CRM record ids from a file). */
+export const SERVICE_FIELDS = CONTACT_INPUT_FIELDS;
 export type ServiceField = (typeof SERVICE_FIELDS)[number];
 
 export const fold = (header: string) => header.toLowerCase().replace(/[^a-z0-9]/g, '');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Apollo, ApolloContact, BulkContact } from './apollo/apollo';
 import { toBulkContact } from './apollo/bulk-contacts';
+import { eachLimit } from './bounded';
 import { mapBulkCreateReply } from './apollo/bulk-replies';
 import { parseConversionMessage, type ConversionQueue } from './conversion-queue';
 import { errorMessage, isApolloConfigurationError, isError } from './errors';
@@ -177,15 +178,6 @@ function logFailure(error: unknown, about: Record<string, unknown>): void {
 /** A person bulk_create's dedupe cannot match: neither an email nor a company name. */
 function undedupable(person: { contact: QueuedContact }): boolean {
   return person.contact.email === undefined && person.contact.organization_name === undefined;
-}
-
-/** Runs `work` on each item, at most `limit` at a time. */
-async function eachLimit<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>) {
-  const pending = [...items];
-  const worker = async () => {
-    for (let item = pending.shift(); item !== undefined; item = pending.shift()) await work(item);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, pending.length) }, worker));
 }
 
 /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { identityKey, isWeak, newConversionId, type Identity } from './identity';
 import type { IdentityEntry, PersonIdentities } from './ledger';
 import type { Person } from './person';
+import { sleep } from './bounded';
 
 /**
  * Which record (conversion id) a person is: one person seen under several identities (with and
@@ -55,8 +56,6 @@ interface Seen {
   key: string;
   entry: IdentityEntry | null;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class IdentityResolution {
   private readonly now: () => number;

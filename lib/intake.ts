@@ -1,4 +1,5 @@
 import { convertEntries, type PersonResult } from './batch';
+import { eachLimit, sleep } from './bounded';
 import type { ConversionResult, ConversionResultStatus } from './conversion';
 import type { ConversionQueue } from './conversion-queue';
 import { RetryLaterError, errorMessage } from './errors';
@@ -55,8 +56,6 @@ const DEFAULT_CONCURRENCY = 16;
 const FIRST_POLL_MS = 150;
 const MAX_POLL_MS = 1000;
 
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 /** What one person of a delivery came to at the door. */
 interface Accepted {
   result: ConversionResult;
@@ -94,7 +93,7 @@ export class ConversionIntake {
 
   constructor(private readonly deps: ConversionIntakeDependencies) {
     this.now = deps.now ?? Date.now;
-    this.sleep = deps.sleep ?? defaultSleep;
+    this.sleep = deps.sleep ?? sleep;
     this.identities = new IdentityResolution({ ledger: deps.ledger, now: this.now });
   }
 
@@ -152,19 +151,15 @@ export class ConversionIntake {
     // emails, say) are resolved one after another, in order: at once, they would wait on each
     // other's identity locks, and under load answer `in_progress` to their own delivery.
     const lanes = lanesBySharedIdentity(people, queue);
-    const worker = async () => {
-      for (let lane = lanes.shift(); lane !== undefined; lane = lanes.shift()) {
-        for (const index of lane) {
-          try {
-            accepted[index] = await this.acceptOne(people[index] as Person, deadline);
-          } catch (error) {
-            failures.push(error);
-          }
+    await eachLimit(lanes, this.deps.concurrency ?? DEFAULT_CONCURRENCY, async (lane) => {
+      for (const index of lane) {
+        try {
+          accepted[index] = await this.acceptOne(people[index] as Person, deadline);
+        } catch (error) {
+          failures.push(error);
         }
       }
-    };
-    const concurrency = this.deps.concurrency ?? DEFAULT_CONCURRENCY;
-    await Promise.all(Array.from({ length: Math.min(concurrency, lanes.length) }, worker));
+    });
 
     const done = accepted.filter((a) => a !== undefined);
     // Whatever was written queued goes to the queue, even when another person failed.

@@ -5,6 +5,7 @@ import * as z from 'zod/mini';
 import { salesforceId18 } from './crm-ids';
 import { InvalidRequestError } from './errors';
 import { identitiesOf, identityKey, stripInvisible, type Identity } from './identity';
+import type { CrmIdField } from './person-fields';
 
 /** Most people one request may carry, for the webhook and the on-demand API alike. */
 export const MAX_PEOPLE_PER_REQUEST = 100;
@@ -39,10 +40,6 @@ const crmId = (form: string, message: string) =>
     z.nullable(z.string().check(z.maxLength(64), z.trim(), z.regex(new RegExp(`^(?:${form})?$`), message))),
   );
 const SALESFORCE_ID = '[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?';
-
-/** The CRM record ids a person may carry, as Apollo's contacts name them. */
-export const CRM_ID_FIELDS = ['hubspot_id', 'salesforce_contact_id', 'salesforce_lead_id'] as const;
-export type CrmIdField = (typeof CRM_ID_FIELDS)[number];
 
 /** A person as CRMs and scripts send it. Unknown fields are dropped, not rejected. */
 export const personInputSchema = z.object({

@@ -4,6 +4,7 @@ import {
   SQSClient,
   type BatchResultErrorEntry,
 } from '@aws-sdk/client-sqs';
+import { chunks } from './bounded';
 import type { Config } from './config';
 import { conversionMessageBody, type ConversionQueue } from './conversion-queue';
 import { ConfigurationError } from './errors';
@@ -48,7 +49,7 @@ export class SqsConversionQueue implements ConversionQueue {
     const queueUrl = this.url();
     const visibilityTimeout = clampVisibilitySeconds(delaySeconds);
     const failures = await Promise.all(
-      chunks([...receiptHandles], SQS_BATCH_LIMIT).map(async (chunk) => {
+      chunks(receiptHandles, SQS_BATCH_LIMIT).map(async (chunk) => {
         const reply = await this.client.send(
           new ChangeMessageVisibilityBatchCommand({
             QueueUrl: queueUrl,
@@ -120,12 +121,6 @@ export function clampVisibilitySeconds(delaySeconds: number): number {
     return Number.isNaN(delaySeconds) ? 0 : delaySeconds > 0 ? MAX_VISIBILITY_TIMEOUT_SECONDS : 0;
   }
   return Math.min(Math.max(Math.ceil(delaySeconds), 0), MAX_VISIBILITY_TIMEOUT_SECONDS);
-}
-
-function chunks<T>(items: T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
-  return result;
 }
 
 /** How many entries failed with each code, e.g. `{ "InternalError": 2 }`. */

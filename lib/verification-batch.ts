@@ -1,3 +1,4 @@
+import { chunks } from './bounded';
 import type { ConversionRecord } from './ledger';
 
 /**
@@ -12,13 +13,6 @@ const LEDGER_CONCURRENCY = 10;
 /** A record with a verdict: a pass or the failure path leaves it as it is. */
 export const hasVerdict = (record: ConversionRecord): boolean =>
   record.status === 'verified' || record.status === 'verification_failed';
-
-/** `items` in chunks of `size`, in order. */
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const result: T[][] = [];
-  for (let start = 0; start < items.length; start += size) result.push(items.slice(start, start + size));
-  return result;
-}
 
 /** `task` over every item, `LEDGER_CONCURRENCY` at a time; results in the items' order. */
 export async function mapBounded<T, R>(items: readonly T[], task: (item: T) => Promise<R>): Promise<R[]> {

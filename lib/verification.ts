@@ -6,7 +6,8 @@ import { logger, personRef } from './logger';
 import type { ServiceMetrics } from './metrics';
 import { phoneHash, toE164, type MatchIdentity } from './person';
 import type { PersonToVerify, VerificationRequest } from './schedulers';
-import { chunks, hasVerdict, mapBounded, tally } from './verification-batch';
+import { chunks } from './bounded';
+import { hasVerdict, mapBounded, tally } from './verification-batch';
 import type { CountryCode } from 'libphonenumber-js';
 
 export interface VerificationDependencies {

@@ -35,6 +35,7 @@ import {
   searchReplySchema,
   webhookResultReplySchema,
 } from './schemas';
+import { sleep } from '../bounded';
 
 export interface ApolloClientOptions {
   baseUrl: string;
@@ -77,10 +78,6 @@ function compact<T extends object>(body: T): Partial<T> {
  */
 function singleCreateFields({ hubspot_id, ...fields }: ContactFields): Record<string, unknown> {
   return { ...fields, hubspot_vid: hubspot_id };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /** `retry-after` is seconds, or an HTTP date. */

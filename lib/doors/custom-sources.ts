@@ -1,5 +1,6 @@
 import { ConfigurationError, NotFoundError } from '../errors';
 import type { PersonInput } from '../person';
+import { PERSON_INPUT_FIELDS } from '../person-fields';
 
 /**
  * The door for any JSON sender (Clay's HTTP API column, Webhooks by Zapier, Make's HTTP module,
@@ -48,29 +49,11 @@ export interface CustomSource {
 export type CustomSources = ReadonlyMap<string, CustomSource>;
 
 /**
- * The person fields a map may fill: every field of the person input (`personInputSchema`; a test
- * holds the two lists equal). Spelled out so that reading the configuration, which every function
- * does at startup, bundles no person parsing.
+ * The person fields a map may fill: every field of the person input (`PERSON_INPUT_FIELDS`, named
+ * apart from person parsing, which reading the configuration at every function's startup must not
+ * bundle).
  */
-export const CUSTOM_FIELDS = [
-  'first_name',
-  'last_name',
-  'email',
-  'organization_name',
-  'website_url',
-  'title',
-  'linkedin_url',
-  'present_raw_address',
-  'direct_phone',
-  'corporate_phone',
-  'mobile_phone',
-  'home_phone',
-  'other_phone',
-  'label_names',
-  'hubspot_id',
-  'salesforce_contact_id',
-  'salesforce_lead_id',
-] as const satisfies ReadonlyArray<keyof PersonInput>;
+export const CUSTOM_FIELDS = PERSON_INPUT_FIELDS satisfies ReadonlyArray<keyof PersonInput>;
 export type CustomField = (typeof CUSTOM_FIELDS)[number];
 
 const SOURCE_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
