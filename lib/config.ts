@@ -51,11 +51,6 @@ export interface Config {
   verificationSweepBatch: number;
   /** Retry-After of a 503 for a delivery that meets a person another request is converting. */
   inProgressRetryAfterSeconds: number;
-  /**
-   * The conversion queue's receives before a message goes to its dead-letter queue (the redrive
-   * policy's maxReceiveCount): the consumer records a person `failed` on this receive.
-   */
-  conversionMaxReceives: number;
   /** A person `queued` this long without change gets its key sent again by the stranded-send sweep. */
   queuedSweepAfterMs: number;
   /** The HubSpot door: how it authenticates, and which contact properties it reads. */
@@ -281,7 +276,6 @@ export function loadConfig(
     verificationMaxRedrives: integer(env, 'VERIFICATION_MAX_REDRIVES', 3, 0, 100),
     verificationSweepBatch: integer(env, 'VERIFICATION_SWEEP_BATCH', 200, 1, 1000),
     inProgressRetryAfterSeconds: integer(env, 'IN_PROGRESS_RETRY_AFTER_SECONDS', 2, 1, 300),
-    conversionMaxReceives: integer(env, 'CONVERSION_MAX_RECEIVES', 5, 1, 1000),
     queuedSweepAfterMs: integer(env, 'QUEUED_SWEEP_AFTER_MINUTES', 15, 1, 10_080) * 60_000,
     hubspot: hubSpotSettings(env),
     salesforceOrgIds: salesforceOrgIds(env, 'SALESFORCE_ORG_IDS'),

@@ -19,7 +19,7 @@ export function bulkConversion(
 ): BulkConversion {
   return new BulkConversion({
     ...ports,
-    maxReceives: config.conversionMaxReceives,
+    maxReceives: config.conversionMaxReceiveCount,
     rejectedRecordTtlSeconds: config.rejectedRecordTtlSeconds,
     quietPeriodSeconds: config.unavailableRetryAfterSeconds,
     metrics: serviceMetrics(),

@@ -52,7 +52,7 @@ export interface FakeSettings {
   resendAfterMs: number;
   /** Retry-After of the 503 when the queue refused a send. */
   queueRetryAfterSeconds: number;
-  /** The conversion queue's maxReceiveCount (`CONVERSION_MAX_RECEIVES`). */
+  /** The conversion queue's maxReceiveCount (`CONVERSION_MAX_RECEIVE_COUNT`). */
   maxReceives: number;
   /** The queue's visibility timeout, in ms. */
   visibilityTimeoutMs: number;
