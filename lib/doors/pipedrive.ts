@@ -1,6 +1,6 @@
 import { InvalidRequestError, UnauthorizedError } from '../errors';
 import type { PersonInput, PersonOptions } from '../person';
-import type { PersonEntry } from '../requests';
+import { parseJsonObject, type PersonEntry } from '../requests';
 import { matchesAnySecret, secretList, toEntry } from './common';
 
 /**
@@ -118,17 +118,6 @@ const V2_PERSON_ACTIONS = new Set(['create', 'change']);
 /** v1 actions that carry one (`merged` carries the surviving person). */
 const V1_PERSON_ACTIONS = new Set(['added', 'updated', 'merged']);
 
-function parseJson(rawBody: string): Json {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(rawBody);
-  } catch {
-    throw new InvalidRequestError('body: not valid JSON');
-  }
-  if (!isObject(parsed)) throw new InvalidRequestError('body: must be a JSON object');
-  return parsed;
-}
-
 /** The person object of an event that should carry one: 400 when it does not. */
 function personOf(value: unknown, location: string): Json {
   if (!isObject(value)) throw new InvalidRequestError(`${location}: must be the person (an object)`);
@@ -144,7 +133,7 @@ function personOf(value: unknown, location: string): Json {
  * change it, and Pipedrive pauses a webhook that keeps failing.
  */
 export function parsePipedriveWebhook(rawBody: string, options: PersonOptions): PipedriveEvent {
-  const body = parseJson(rawBody);
+  const body = parseJsonObject(rawBody);
   const meta = body.meta;
   if (!isObject(meta)) throw new InvalidRequestError('body.meta: must be an object (a Pipedrive webhook)');
 
