@@ -555,13 +555,15 @@ export class BulkConversion {
     fates: Map<string, Fate>,
     deadline: number,
   ): Promise<Converted[]> {
-    const needing = converted.filter(
-      (c) => c.outcome === 'created' && !c.phonesSet && followUpOf(c.held.contact) !== undefined,
-    );
+    const updates = converted.flatMap((c) => {
+      const followUp = c.outcome === 'created' && !c.phonesSet ? followUpOf(c.held.contact) : undefined;
+      return followUp === undefined ? [] : [{ converted: c, fields: { id: c.contactId, ...followUp } }];
+    });
+    const needing = updates.map((update) => update.converted);
     if (needing.length === 0) return converted;
     try {
       await this.deps.apollo.bulkUpdateContacts(
-        needing.map((c) => ({ id: c.contactId, ...followUpOf(c.held.contact) })),
+        updates.map((update) => update.fields),
         { deadline: deadline - DEADLINE_RESERVE_MS },
       );
       return converted;
@@ -766,8 +768,7 @@ export class BulkConversion {
     fates.set(person.key, options.fate ?? RETRY);
   }
 
-  /** A final write as the claim holder; its message is done, unless the write failed. */
-  /** Records a final state as the claim holder; true if it was written. */
+  /** Records a final state as the claim holder (its message is done); true if it was written. */
   private async finish(person: Held, fates: Map<string, Fate>, write: () => Promise<void>): Promise<boolean> {
     try {
       await write();
